@@ -1,0 +1,119 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"time"
+
+	"brygga/conference"
+	"brygga/config"
+	"brygga/media"
+	"brygga/prompts"
+	"brygga/sip"
+	"brygga/store"
+)
+
+// drainTimeout bounds shutdown: hang up every call, wait for the BYEs.
+const drainTimeout = 10 * time.Second
+
+func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	cfg, err := config.Parse(args, getenv)
+	if err != nil {
+		if isHelp(err) {
+			usage(stdout)
+			return exitOK
+		}
+		fmt.Fprintln(stderr, "brygga:", err)
+		return exitConfig
+	}
+	log := newLogger(stderr, cfg.LogLevel)
+
+	lib := prompts.Builtin()
+	if cfg.PromptsDir != "" {
+		lib, err = prompts.LoadDir(cfg.PromptsDir)
+		if err != nil {
+			fmt.Fprintf(stderr, "brygga: %v\n", &config.Error{Key: "prompts_dir", Msg: err.Error()})
+			return exitConfig
+		}
+	}
+	sym, err := media.ParseSymmetric(cfg.Media.Symmetric)
+	if err != nil {
+		fmt.Fprintf(stderr, "brygga: %v\n", &config.Error{Key: "media.symmetric", Msg: err.Error()})
+		return exitConfig
+	}
+	if err := os.MkdirAll(cfg.Data, 0o750); err != nil {
+		fmt.Fprintf(stderr, "brygga: %v\n", &config.Error{Key: "data", Msg: err.Error()})
+		return exitConfig
+	}
+
+	bridge := conference.New(conference.Options{
+		Prompts:    lib,
+		MaxTalkers: cfg.Mixer.MaxTalkers,
+		Logger:     log,
+	})
+	srv, err := sip.New(sip.Options{
+		Listen:    cfg.SIP.Listen,
+		MediaIP:   cfg.Media.IP,
+		Ports:     media.NewPortPool(net.IP(cfg.Media.IP.AsSlice()), cfg.Media.PortLo, cfg.Media.PortHi),
+		Symmetric: sym,
+		Directory: store.ConfigDirectory{Config: cfg},
+		Bridge:    bridge,
+		Trusted:   cfg.SIP.Trusted,
+		Allow:     cfg.SIP.Allow,
+		MaxCalls:  cfg.SIP.MaxCalls,
+		UserAgent: userAgent(cfg.SIP.UserAgent),
+		Logger:    log,
+	})
+	if err != nil {
+		fmt.Fprintln(stderr, "brygga:", err)
+		return exitRuntime
+	}
+	if err := srv.Start(); err != nil {
+		fmt.Fprintln(stderr, "brygga:", err)
+		return exitRuntime
+	}
+	for _, l := range srv.Bound() {
+		fmt.Fprintf(stdout, "brygga %s: sip listening on %s:%s\n", version, l.Transport, l.Addr)
+	}
+	fmt.Fprintf(stdout, "brygga %s: rtp on %s ports %d-%d\n", version, cfg.Media.IP, cfg.Media.PortLo, cfg.Media.PortHi)
+	fmt.Fprintf(stdout, "brygga %s: data in %s\n", version, cfg.Data)
+	if cfg.OpenRoomsRE != nil {
+		fmt.Fprintf(stdout, "brygga %s: open rooms: extensions matching %s; %d in the directory\n", version, cfg.OpenRooms, len(cfg.Directory))
+	} else {
+		fmt.Fprintf(stdout, "brygga %s: rooms: %d in the directory\n", version, len(cfg.Directory))
+	}
+
+	<-ctx.Done()
+	log.Info("stopping: no new calls, hanging up", "calls", bridge.Calls())
+	srv.Drain()
+	bridge.HangupAll(drainTimeout)
+	wctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
+	defer cancel()
+	if err := srv.Wait(wctx); err != nil {
+		log.Warn("calls still open at exit", "calls", srv.Calls())
+	}
+	srv.Close()
+	log.Info("stopped")
+	return exitOK
+}
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+// userAgent is the Server/User-Agent header: the configured one, or brygga
+// with its version so that a PBX trace shows which build answered.
+func userAgent(configured string) string {
+	if configured == "" || configured == "brygga" {
+		return "brygga/" + version
+	}
+	return configured
+}

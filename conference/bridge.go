@@ -1,0 +1,294 @@
+// Package conference is the room: it takes an answered call, runs it through
+// the IVR (greeting, PIN) and mixes it into its room until either side hangs
+// up. It knows nothing of SIP; the sip package hands it a Call.
+package conference
+
+import (
+	"log/slog"
+	"net/netip"
+	"sort"
+	"sync"
+	"time"
+
+	"brygga/config"
+	"brygga/media"
+	"brygga/mixer"
+	"brygga/pin"
+	"brygga/prompts"
+)
+
+// Call is an answered call as the conference sees it.
+type Call interface {
+	ID() string
+	CallerID() string   // user part of the From URI
+	Source() netip.Addr // where the SIP request came from
+	Trusted() bool      // the source is trusted, so CallerID can be believed
+	Media() *media.Session
+	Digits() <-chan byte   // key presses from RFC 4733, SIP INFO or in-band tones
+	Done() <-chan struct{} // closed once the call is over, whoever ended it
+	Hangup()               // end the call (BYE); idempotent, returns without waiting
+}
+
+// Options configure a Bridge.
+type Options struct {
+	Prompts    *prompts.Library
+	MaxTalkers int
+	PINGuard   pin.Guard
+	Logger     *slog.Logger
+
+	// PINTimeout is how long the IVR waits for a key before a PIN try
+	// counts as failed; PINTries how many failed tries end the call.
+	PINTimeout time.Duration
+	PINTries   int
+}
+
+// Bridge holds the live rooms.
+type Bridge struct {
+	opts  Options
+	log   *slog.Logger
+	pin   pin.Verifier
+	mu    sync.Mutex
+	rooms map[string]*room
+	calls map[string]Call
+	wg    sync.WaitGroup
+}
+
+// New makes a Bridge.
+func New(opts Options) *Bridge {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Prompts == nil {
+		opts.Prompts = prompts.Builtin()
+	}
+	if opts.PINTimeout == 0 {
+		opts.PINTimeout = 10 * time.Second
+	}
+	if opts.PINTries == 0 {
+		opts.PINTries = 3
+	}
+	if opts.MaxTalkers == 0 {
+		opts.MaxTalkers = 4
+	}
+	return &Bridge{
+		opts:  opts,
+		log:   opts.Logger,
+		pin:   pin.Verifier{Guard: opts.PINGuard},
+		rooms: make(map[string]*room),
+		calls: make(map[string]Call),
+	}
+}
+
+// Serve runs one call for its whole life: IVR, then the room. It returns
+// once the call is over. dialledPIN is a PIN given in the Request-URI
+// (4711*2468), or "".
+func (b *Bridge) Serve(c Call, rc config.Room, dialledPIN string) {
+	b.mu.Lock()
+	b.calls[c.ID()] = c
+	b.wg.Add(1)
+	b.mu.Unlock()
+	defer func() {
+		b.mu.Lock()
+		delete(b.calls, c.ID())
+		b.mu.Unlock()
+		b.wg.Done()
+	}()
+
+	log := b.log.With("call", c.ID(), "room", rc.Extension, "caller", c.CallerID())
+	v := newIVR(c, b.opts.Prompts, rc.Settings.Language)
+	role, ok := b.admit(v, c, rc, dialledPIN, log)
+	if !ok {
+		v.stop()
+		c.Hangup()
+		return
+	}
+	log.Info("caller admitted", "role", role)
+
+	r := b.room(rc)
+	// The joining prompt is played before the caller enters the mix so that
+	// the room is not heard over it.
+	if r.size() == 0 {
+		v.play(false, v.clip(prompts.OnlyPerson))
+	} else {
+		v.play(false, v.clip(prompts.PlaceIntoConf))
+	}
+	v.stop()
+	if v.hungUp() {
+		b.release(r)
+		return
+	}
+
+	p := r.join(c, role)
+	log.Info("joined", "participants", r.size())
+	<-c.Done()
+	r.leave(p)
+	log.Info("left", "participants", r.size())
+	b.release(r)
+}
+
+// admit greets the caller and checks the PIN. It reports false when the
+// caller is to be hung up (or already has).
+func (b *Bridge) admit(v *ivr, c Call, rc config.Room, dialled string, log *slog.Logger) (pin.Role, bool) {
+	secrets := pin.Secrets{PIN: rc.PIN, HostPIN: rc.HostPIN}
+	attempt := pin.Attempt{Source: c.Source(), Room: rc.Extension}
+	role := pin.Participant
+	if c.Trusted() && c.CallerID() == rc.Extension {
+		// The owner calling from their own extension, vouched for by the PBX.
+		role = pin.Host
+	}
+
+	// A PIN in the Request-URI is checked before any prompt so that one-step
+	// dial-in callers hear no PIN prompt at all.
+	tries := pin.Tries{Max: b.opts.PINTries}
+	if dialled != "" {
+		r, err := b.pin.Verify(attempt, secrets, dialled)
+		switch {
+		case err != nil:
+			log.Warn("pin locked out", "source", c.Source())
+			v.play(false, v.clip(prompts.PinBad), v.clip(prompts.Goodbye))
+			return pin.None, false
+		case r != pin.None:
+			return maxRole(role, r), true
+		}
+		log.Info("wrong pin in request-uri")
+		tries.Fail()
+	}
+
+	key, _ := v.play(true, v.clip(prompts.Welcome))
+	if !secrets.Required() || role == pin.Host {
+		return role, !v.hungUp()
+	}
+
+	var entry pin.Entry
+	pending := key // type-ahead from the greeting
+	for !v.hungUp() {
+		entry.Reset()
+		if pending == 0 {
+			pending, _ = v.play(true, v.clip(prompts.GetPin))
+		}
+		action := pin.Continue
+		for action == pin.Continue {
+			d := pending
+			pending = 0
+			if d == 0 {
+				var ok bool
+				d, ok = v.waitKey(b.opts.PINTimeout)
+				if !ok {
+					break // timeout or hang-up: the try fails
+				}
+			}
+			action = entry.Key(d)
+		}
+		if v.hungUp() {
+			return pin.None, false
+		}
+		if action == pin.Restart {
+			continue
+		}
+		if action == pin.Submit {
+			r, err := b.pin.Verify(attempt, secrets, entry.Value())
+			if err != nil {
+				log.Warn("pin locked out", "source", c.Source())
+				v.play(false, v.clip(prompts.PinBad), v.clip(prompts.Goodbye))
+				return pin.None, false
+			}
+			if r != pin.None {
+				return maxRole(role, r), true
+			}
+			log.Info("wrong pin", "try", tries.Failed()+1)
+		} else {
+			log.Info("pin timeout", "try", tries.Failed()+1)
+		}
+		if tries.Fail() {
+			log.Warn("too many invalid pins", "source", c.Source())
+			v.play(false, v.clip(prompts.PinBad), v.clip(prompts.Goodbye))
+			return pin.None, false
+		}
+		pending, _ = v.play(true, v.clip(prompts.InvalidPin))
+	}
+	return pin.None, false
+}
+
+func maxRole(a, b pin.Role) pin.Role {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+// room returns the live room for rc, creating it, and counts the caller as
+// on its way in so the room is not torn down under it.
+func (b *Bridge) room(rc config.Room) *room {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	r := b.rooms[rc.Extension]
+	if r == nil {
+		r = newRoom(rc, b.opts, b.log)
+		b.rooms[rc.Extension] = r
+	}
+	r.refs++
+	return r
+}
+
+// release undoes room: the last one out turns the lights off.
+func (b *Bridge) release(r *room) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	r.refs--
+	if r.refs == 0 {
+		r.close()
+		delete(b.rooms, r.cfg.Extension)
+	}
+}
+
+// HangupAll ends every call, in the IVR or in a room, and waits up to
+// timeout for them to be gone.
+func (b *Bridge) HangupAll(timeout time.Duration) bool {
+	b.mu.Lock()
+	calls := make([]Call, 0, len(b.calls))
+	for _, c := range b.calls {
+		calls = append(calls, c)
+	}
+	b.mu.Unlock()
+	for _, c := range calls {
+		c.Hangup()
+	}
+	done := make(chan struct{})
+	go func() { b.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return true
+	case <-time.After(timeout):
+		return false
+	}
+}
+
+// Calls is the number of calls the bridge is serving, in IVR or in rooms.
+func (b *Bridge) Calls() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.calls)
+}
+
+// RoomInfo is a snapshot of one live room.
+type RoomInfo struct {
+	Extension    string
+	Participants int
+	Mixer        mixer.Stats
+}
+
+// Rooms lists the live rooms, by extension.
+func (b *Bridge) Rooms() []RoomInfo {
+	b.mu.Lock()
+	rs := make([]*room, 0, len(b.rooms))
+	for _, r := range b.rooms {
+		rs = append(rs, r)
+	}
+	b.mu.Unlock()
+	out := make([]RoomInfo, 0, len(rs))
+	for _, r := range rs {
+		out = append(out, RoomInfo{Extension: r.cfg.Extension, Participants: r.size(), Mixer: r.mix.Stats()})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Extension < out[j].Extension })
+	return out
+}

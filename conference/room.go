@@ -1,0 +1,97 @@
+package conference
+
+import (
+	"log/slog"
+	"sync"
+
+	"brygga/config"
+	"brygga/media/codec"
+	"brygga/mixer"
+	"brygga/pin"
+	"brygga/prompts"
+)
+
+// participant is a caller in a room.
+type participant struct {
+	call   Call
+	role   pin.Role
+	member *mixer.Member
+}
+
+// room is a live conference: its participants and the mixer that ticks for
+// them. The mixer's clock runs only while someone is in the room, so idle
+// rooms cost nothing.
+type room struct {
+	cfg  config.Room
+	log  *slog.Logger
+	lib  *prompts.Library
+	mix  *mixer.Mixer
+	refs int // callers joined or on their way in; guarded by Bridge.mu
+
+	mu      sync.Mutex
+	members map[*participant]struct{}
+	stopMix chan struct{}
+	mixDone chan struct{}
+}
+
+func newRoom(rc config.Room, opts Options, log *slog.Logger) *room {
+	return &room{
+		cfg:     rc,
+		log:     log.With("room", rc.Extension),
+		lib:     opts.Prompts,
+		mix:     mixer.New(mixer.Config{Rate: codec.PCMU.ClockRate(), MaxTalkers: opts.MaxTalkers}),
+		members: make(map[*participant]struct{}),
+	}
+}
+
+func (r *room) size() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.members)
+}
+
+// join puts the call into the mix and tells the room with the join tone.
+func (r *room) join(c Call, role pin.Role) *participant {
+	s := c.Media()
+	p := &participant{call: c, role: role}
+	r.mu.Lock()
+	if len(r.members) > 0 {
+		r.mix.Announce(prompts.NewPlayer(prompts.JoinTone()))
+	}
+	p.member = r.mix.Add(s.Codec(), s, s)
+	r.members[p] = struct{}{}
+	if r.stopMix == nil {
+		r.stopMix = make(chan struct{})
+		r.mixDone = make(chan struct{})
+		go func(stop, done chan struct{}) {
+			defer close(done)
+			r.mix.Run(stop)
+		}(r.stopMix, r.mixDone)
+	}
+	r.mu.Unlock()
+	return p
+}
+
+// leave takes the participant out of the mix; the others hear the leave tone.
+func (r *room) leave(p *participant) {
+	r.mix.Remove(p.member)
+	r.mu.Lock()
+	delete(r.members, p)
+	left := len(r.members)
+	r.mu.Unlock()
+	if left > 0 {
+		r.mix.Announce(prompts.NewPlayer(prompts.LeaveTone()))
+	}
+}
+
+// close stops the room's clock. Called when the last caller is gone.
+func (r *room) close() {
+	r.mu.Lock()
+	stop, done := r.stopMix, r.mixDone
+	r.stopMix, r.mixDone = nil, nil
+	r.mu.Unlock()
+	if stop != nil {
+		close(stop)
+		<-done
+	}
+}

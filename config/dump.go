@@ -1,0 +1,231 @@
+package config
+
+import (
+	"fmt"
+	"slices"
+
+	"gopkg.in/yaml.v3"
+)
+
+// The dump is a config file: the same keys as docs/config.md, so what an
+// operator sees in `brygga serve`'s debug output can be pasted back into a
+// file. Room settings equal to defaults are left out, as they would be in a
+// hand-written file.
+
+type dumpFile struct {
+	Data       string         `yaml:"data"`
+	LogLevel   string         `yaml:"log_level"`
+	SIP        dumpSIP        `yaml:"sip"`
+	Media      dumpMedia      `yaml:"media"`
+	API        dumpAPI        `yaml:"api"`
+	Mail       dumpMail       `yaml:"mail"`
+	Recordings dumpRecordings `yaml:"recordings"`
+	Voicemail  dumpVoicemail  `yaml:"voicemail"`
+	Mixer      dumpMixer      `yaml:"mixer"`
+	Defaults   dumpSettings   `yaml:"defaults"`
+	PromptsDir string         `yaml:"prompts_dir"`
+	OpenRooms  string         `yaml:"open_rooms"`
+	Directory  []dumpRoom     `yaml:"directory"`
+}
+
+type dumpSIP struct {
+	Listen    []string `yaml:"listen,flow"`
+	Trusted   []string `yaml:"trusted,flow"`
+	Allow     []string `yaml:"allow,flow"`
+	MaxCalls  int      `yaml:"max_calls"`
+	UserAgent string   `yaml:"user_agent"`
+}
+
+type dumpMedia struct {
+	IP        string `yaml:"ip"`
+	Ports     string `yaml:"ports"`
+	Symmetric string `yaml:"symmetric"`
+}
+
+type dumpAPI struct {
+	Listen string      `yaml:"listen"`
+	Tokens []dumpToken `yaml:"tokens"`
+}
+
+type dumpToken struct {
+	Name  string `yaml:"name"`
+	Token string `yaml:"token"`
+	Role  string `yaml:"role"`
+}
+
+type dumpMail struct {
+	SMTP    string `yaml:"smtp"`
+	From    string `yaml:"from"`
+	Listen  string `yaml:"listen"`
+	Address string `yaml:"address"`
+}
+
+type dumpRecordings struct {
+	KeepDays   int `yaml:"keep_days"`
+	MaxEmailMB int `yaml:"max_email_mb"`
+}
+
+type dumpVoicemail struct {
+	SIPProxy string `yaml:"sip_proxy"`
+}
+
+type dumpMixer struct {
+	MaxTalkers int `yaml:"max_talkers"`
+}
+
+type dumpSettings struct {
+	Language         string `yaml:"language"`
+	MaxMinutes       int    `yaml:"max_minutes"`
+	WarnMinutes      []int  `yaml:"warn_minutes,flow"`
+	EarlyJoinMinutes int    `yaml:"early_join_minutes"`
+	Names            bool   `yaml:"names"`
+	NamesMaxRoom     int    `yaml:"names_max_room"`
+	Lobby            bool   `yaml:"lobby"`
+	WaitForHost      bool   `yaml:"wait_for_host"`
+	Record           bool   `yaml:"record"`
+}
+
+// dumpOverrides holds only what a room changes; nil = inherited.
+type dumpOverrides struct {
+	Language         *string `yaml:"language,omitempty"`
+	MaxMinutes       *int    `yaml:"max_minutes,omitempty"`
+	WarnMinutes      *[]int  `yaml:"warn_minutes,omitempty,flow"`
+	EarlyJoinMinutes *int    `yaml:"early_join_minutes,omitempty"`
+	Names            *bool   `yaml:"names,omitempty"`
+	NamesMaxRoom     *int    `yaml:"names_max_room,omitempty"`
+	Lobby            *bool   `yaml:"lobby,omitempty"`
+	WaitForHost      *bool   `yaml:"wait_for_host,omitempty"`
+	Record           *bool   `yaml:"record,omitempty"`
+}
+
+type dumpRoom struct {
+	Extension     string `yaml:"extension"`
+	Name          string `yaml:"name,omitempty"`
+	Email         string `yaml:"email,omitempty"`
+	Voicemail     string `yaml:"voicemail,omitempty"`
+	PIN           string `yaml:"pin,omitempty"`
+	HostPIN       string `yaml:"host_pin,omitempty"`
+	Sensitive     bool   `yaml:"sensitive,omitempty"`
+	dumpOverrides `yaml:",inline"`
+}
+
+const redactedText = "***"
+
+// Redacted is the effective configuration as a YAML config file with the
+// secrets (API tokens, PINs, the SMTP password) replaced by "***". It is
+// safe to log.
+func (c *Config) Redacted() string { return c.dump(true) }
+
+// String is Redacted, so printing a *Config never shows a secret.
+func (c *Config) String() string { return c.Redacted() }
+
+func (c *Config) dump(redact bool) string {
+	secret := func(s string) string {
+		if redact && s != "" {
+			return redactedText
+		}
+		return s
+	}
+	f := dumpFile{
+		Data:     c.Data,
+		LogLevel: c.LogLevel,
+		SIP: dumpSIP{
+			Listen:    []string{},
+			Trusted:   []string{},
+			Allow:     []string{},
+			MaxCalls:  c.SIP.MaxCalls,
+			UserAgent: c.SIP.UserAgent,
+		},
+		Media: dumpMedia{
+			Ports:     fmt.Sprintf("%d-%d", c.Media.PortLo, c.Media.PortHi),
+			Symmetric: c.Media.Symmetric,
+		},
+		API: dumpAPI{Listen: c.API.Listen, Tokens: []dumpToken{}},
+		Mail: dumpMail{
+			SMTP:    c.Mail.SMTP,
+			From:    c.Mail.From,
+			Listen:  c.Mail.Listen,
+			Address: c.Mail.Address,
+		},
+		Recordings: dumpRecordings(c.Recordings),
+		Voicemail:  dumpVoicemail(c.Voicemail),
+		Mixer:      dumpMixer(c.Mixer),
+		Defaults:   dumpSettings(c.Defaults),
+		PromptsDir: c.PromptsDir,
+		OpenRooms:  c.OpenRooms,
+		Directory:  []dumpRoom{},
+	}
+	if c.Media.IP.IsValid() {
+		f.Media.IP = c.Media.IP.String()
+	}
+	if redact {
+		f.Mail.SMTP = redactURL(c.Mail.SMTP)
+	}
+	for _, l := range c.SIP.Listen {
+		f.SIP.Listen = append(f.SIP.Listen, l.Transport+":"+l.Addr)
+	}
+	for _, p := range c.SIP.Trusted {
+		f.SIP.Trusted = append(f.SIP.Trusted, p.String())
+	}
+	for _, p := range c.SIP.Allow {
+		f.SIP.Allow = append(f.SIP.Allow, p.String())
+	}
+	for _, t := range c.API.Tokens {
+		f.API.Tokens = append(f.API.Tokens, dumpToken{Name: t.Name, Token: secret(t.Token), Role: t.Role})
+	}
+	for _, r := range c.Directory {
+		f.Directory = append(f.Directory, dumpRoom{
+			Extension:     r.Extension,
+			Name:          r.Name,
+			Email:         r.Email,
+			Voicemail:     r.Voicemail,
+			PIN:           secret(r.PIN),
+			HostPIN:       secret(r.HostPIN),
+			Sensitive:     r.Sensitive,
+			dumpOverrides: overrides(c.Defaults, r.Settings),
+		})
+	}
+	b, err := yaml.Marshal(f)
+	if err != nil {
+		// Only plain strings, ints and bools go in; Marshal cannot fail on
+		// them, and a dump is not worth a panic if it ever did.
+		return "# config dump failed: " + err.Error() + "\n"
+	}
+	return string(b)
+}
+
+func overrides(def, s RoomSettings) dumpOverrides {
+	var o dumpOverrides
+	if s.Language != def.Language {
+		o.Language = &s.Language
+	}
+	if s.MaxMinutes != def.MaxMinutes {
+		o.MaxMinutes = &s.MaxMinutes
+	}
+	if !slices.Equal(s.WarnMinutes, def.WarnMinutes) {
+		w := slices.Clone(s.WarnMinutes)
+		if w == nil {
+			w = []int{}
+		}
+		o.WarnMinutes = &w
+	}
+	if s.EarlyJoinMinutes != def.EarlyJoinMinutes {
+		o.EarlyJoinMinutes = &s.EarlyJoinMinutes
+	}
+	if s.Names != def.Names {
+		o.Names = &s.Names
+	}
+	if s.NamesMaxRoom != def.NamesMaxRoom {
+		o.NamesMaxRoom = &s.NamesMaxRoom
+	}
+	if s.Lobby != def.Lobby {
+		o.Lobby = &s.Lobby
+	}
+	if s.WaitForHost != def.WaitForHost {
+		o.WaitForHost = &s.WaitForHost
+	}
+	if s.Record != def.Record {
+		o.Record = &s.Record
+	}
+	return o
+}

@@ -1,0 +1,224 @@
+package interop
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"brygga/media/tone"
+)
+
+// baresipModules are the modules a headless baresip needs here: G.711, a
+// WAV file as microphone, sndfile to record what it hears, the UDP console
+// and menu for /dial, /sndcode and /hangup, and the accounts file.
+var baresipModules = []string{"g711.so", "aufile.so", "sndfile.so", "cons.so", "menu.so", "account.so"}
+
+// baresipModulePath finds the folder holding baresipModules.
+func baresipModulePath(t *testing.T) string {
+	t.Helper()
+	candidates := []string{"/usr/lib/baresip/modules", "/usr/local/lib/baresip/modules"}
+	if m, _ := filepath.Glob("/usr/lib/*-linux-gnu/baresip/modules"); len(m) > 0 {
+		candidates = append(candidates, m...)
+	}
+next:
+	for _, dir := range candidates {
+		for _, m := range baresipModules {
+			if _, err := os.Stat(filepath.Join(dir, m)); err != nil {
+				continue next
+			}
+		}
+		return dir
+	}
+	msg := fmt.Sprintf("no baresip module folder with %s among %s", strings.Join(baresipModules, ", "), strings.Join(candidates, ", "))
+	if ciMode() {
+		t.Fatal(msg + " (Debian package baresip-core)")
+	}
+	t.Skip(msg + ": install baresip-core to run this test (with CI=true this is a failure)")
+	return ""
+}
+
+// baresipConfig is a headless baresip: loopback only, PCMU, a WAV file as
+// microphone, no player (1.0.0's aufile has none; with none loaded it skips
+// playback), and sndfile writing what it hears into dumpDir.
+func baresipConfig(modules string, sipPort, consPort, rtpLo, rtpHi int, toneWAV, dumpDir string) string {
+	return strings.Join([]string{
+		"poll_method poll",
+		fmt.Sprintf("sip_listen 127.0.0.1:%d", sipPort),
+		"net_interface 127.0.0.1",
+		fmt.Sprintf("rtp_ports %d-%d", rtpLo, rtpHi),
+		"module_path " + modules,
+		"module g711.so",
+		"module aufile.so",
+		"module sndfile.so",
+		"module cons.so",
+		"module_app account.so",
+		"module_app menu.so",
+		fmt.Sprintf("cons_listen 127.0.0.1:%d", consPort),
+		// aufile opens the file relative to baresip's working folder, not
+		// the config folder: give it an absolute path.
+		"audio_source aufile," + toneWAV,
+		"audio_player ",
+		"snd_path " + dumpDir,
+		"",
+	}, "\n")
+}
+
+// baresipProc is a running baresip driven through its UDP console.
+type baresipProc struct {
+	cmd    *exec.Cmd
+	log    string
+	cons   *net.UDPConn
+	exited chan struct{}
+	err    error
+}
+
+// command sends one console command. cons collects characters until a
+// newline, so each command ends with one.
+func (p *baresipProc) command(t *testing.T, line string) {
+	t.Helper()
+	if _, err := p.cons.Write([]byte(line + "\n")); err != nil {
+		t.Fatalf("baresip console %q: %v", line, err)
+	}
+}
+
+// waitLog waits until baresip printed want, or fails after d.
+func (p *baresipProc) waitLog(t *testing.T, want string, d time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		data, _ := os.ReadFile(p.log)
+		if strings.Contains(string(data), want) {
+			return
+		}
+		select {
+		case <-p.exited:
+			t.Fatalf("baresip exited (%v) before printing %q", p.err, want)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("baresip did not print %q within %s", want, d)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestBaresipInRoom: baresip dials the room, keys the PIN with /sndcode
+// (RFC 4733) and says 1100 Hz from a WAV file; a brygga/phone caller saying
+// 500 Hz joins. What baresip recorded must hold 500 Hz and not its own
+// 1100 Hz, and the phone must hear 1100 Hz and not its own 500 Hz.
+func TestBaresipInRoom(t *testing.T) {
+	baresip := requirePeer(t, "baresip", "baresip-core")
+	modules := baresipModulePath(t)
+	b := startBridge(t)
+	dir := t.TempDir()
+	cfgDir := filepath.Join(dir, "config")
+	dumpDir := filepath.Join(dir, "dumps")
+	for _, d := range []string{cfgDir, dumpDir} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// aufile ends the source at the end of the file: make it outlast the call.
+	toneWAV := filepath.Join(cfgDir, "tone1100.wav")
+	if err := writeWAV(toneWAV, tone.Generate(1100, rate, toneAmp, 90*rate), rate); err != nil {
+		t.Fatal(err)
+	}
+	sipPort, consPort := freePort(t), freePort(t)
+	rtpLo, rtpHi := portBlock(t, 20)
+	cfg := baresipConfig(modules, sipPort, consPort, rtpLo, rtpHi, toneWAV, dumpDir)
+	if err := os.WriteFile(filepath.Join(cfgDir, "config"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	account := "<sip:baresip@127.0.0.1>;regint=0;audio_codecs=PCMU\n"
+	if err := os.WriteFile(filepath.Join(cfgDir, "accounts"), []byte(account), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	p := &baresipProc{log: filepath.Join(dir, "baresip.log"), exited: make(chan struct{})}
+	logf, err := os.Create(p.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
+	p.cmd = exec.CommandContext(ctx, baresip, "-v", "-f", cfgDir)
+	p.cmd.Dir = dir
+	p.cmd.Stdout = logf
+	p.cmd.Stderr = logf
+	p.cmd.WaitDelay = 5 * time.Second
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("start baresip: %v", err)
+	}
+	go func() {
+		p.err = p.cmd.Wait()
+		close(p.exited)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-p.exited:
+		default:
+			_ = p.cmd.Process.Kill()
+			<-p.exited
+		}
+		if t.Failed() {
+			t.Logf("baresip log:\n%s", tail(p.log, 150))
+		}
+	})
+	p.waitLog(t, "baresip is ready", 15*time.Second)
+	p.cons, err = net.DialUDP("udp4", nil, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: consPort})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.cons.Close()
+
+	p.command(t, "/dial sip:"+roomExt+"@"+b.SIP)
+	p.waitLog(t, "Call established", 15*time.Second)
+	// The greeting is interrupted by the first digit (type-ahead).
+	time.Sleep(500 * time.Millisecond)
+	p.command(t, "/sndcode "+roomPIN+"#")
+	// Let baresip get through the PIN and its join prompt first.
+	time.Sleep(4 * time.Second)
+
+	heard := joinAndListen(ctx, t, b, 500, 1100)
+
+	p.command(t, "/hangup")
+	p.waitLog(t, "terminated", 10*time.Second)
+	p.command(t, "/quit")
+	select {
+	case <-p.exited:
+		if p.err != nil {
+			t.Errorf("baresip exited with %v after /quit", p.err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("baresip did not exit within 10 s of /quit")
+	}
+
+	if err := checkHears(heard, 1100, 500, settle, listenSpan); err != nil {
+		t.Errorf("the phone in the room with baresip: %v", err)
+	}
+	dumps, _ := filepath.Glob(filepath.Join(dumpDir, "dump-*-dec.wav"))
+	if len(dumps) != 1 {
+		t.Fatalf("want one dump-*-dec.wav from baresip's sndfile in %s, found %v", dumpDir, dumps)
+	}
+	recorded, r, err := readWAV(dumps[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r != rate {
+		t.Fatalf("%s is at %d Hz, want %d", dumps[0], r, rate)
+	}
+	t.Logf("baresip recorded %.1f s", float64(len(recorded))/rate)
+	if err := checkHears(recorded, 500, 1100, settle, listenSpan); err != nil {
+		t.Errorf("baresip in the room with the phone (%s): %v", filepath.Base(dumps[0]), err)
+	}
+	if err := b.Stop(); err != nil {
+		t.Error(err)
+	}
+}

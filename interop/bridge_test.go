@@ -1,0 +1,410 @@
+package interop
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The room every test calls, as the lead's contract for these tests gives it.
+const (
+	roomExt     = "4711"
+	roomPIN     = "2468"
+	roomHostPIN = "97531"
+)
+
+const testConfig = `# brygga interop tests: one PIN room, no open rooms.
+open_rooms: ""
+directory:
+  - {extension: "` + roomExt + `", name: "Test Room", pin: "` + roomPIN + `", host_pin: "` + roomHostPIN + `"}
+`
+
+var (
+	binDir    string // holds the bridge binary for this test run
+	buildOnce sync.Once
+	buildPath string
+	buildErr  error
+)
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "brygga-interop-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "interop:", err)
+		os.Exit(1)
+	}
+	binDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// ciMode reports whether CI=true: missing peers are then failures, not
+// skips, so a CI run cannot go green without the real-peer tests.
+func ciMode() bool {
+	v, _ := strconv.ParseBool(os.Getenv("CI"))
+	return v
+}
+
+// requirePeer returns the path of a peer program, or skips (fails in CI)
+// when it is not installed.
+func requirePeer(t *testing.T, name, debianPackage string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err == nil {
+		return p
+	}
+	if ciMode() {
+		t.Fatalf("%s is not installed (Debian package %s) and CI=true: real-peer tests must run in CI", name, debianPackage)
+	}
+	t.Skipf("%s is not installed: apt-get install %s to run this test (with CI=true this is a failure)", name, debianPackage)
+	return ""
+}
+
+// bryggaBinary builds cmd/brygga once per test run. Under -race the bridge
+// is built with the race detector as well.
+func bryggaBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		out := filepath.Join(binDir, "brygga")
+		args := []string{"build", "-o", out}
+		if raceEnabled {
+			args = append(args, "-race")
+		}
+		args = append(args, "./cmd/brygga")
+		cmd := exec.CommandContext(ctx, "go", args...)
+		cmd.Dir = ".." // the module root, seen from this package's folder
+		if msg, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, msg)
+			return
+		}
+		buildPath = out
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return buildPath
+}
+
+// bridge is one brygga process serving testConfig on loopback.
+type bridge struct {
+	SIP    string // 127.0.0.1:port, UDP and TCP
+	Port   int
+	RTPLo  int
+	RTPHi  int
+	dir    string
+	log    string // the bridge's stdout and stderr
+	cmd    *exec.Cmd
+	exited chan struct{}
+	err    error // from Wait, valid once exited is closed
+
+	stopOnce sync.Once
+	stopErr  error
+}
+
+// startBridge runs the bridge on free ports and waits until it answers
+// OPTIONS. It is stopped with SIGTERM when the test ends (or by Stop), and
+// must then exit 0; its log is printed when the test failed.
+func startBridge(t *testing.T) *bridge {
+	t.Helper()
+	bin := bryggaBinary(t)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "brygga.yaml")
+	if err := os.WriteFile(cfg, []byte(testConfig), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	port := freePort(t)
+	lo, hi := portBlock(t, 40)
+	b := &bridge{
+		SIP:    fmt.Sprintf("127.0.0.1:%d", port),
+		Port:   port,
+		RTPLo:  lo,
+		RTPHi:  hi,
+		dir:    dir,
+		log:    filepath.Join(dir, "brygga.log"),
+		exited: make(chan struct{}),
+	}
+	logf, err := os.Create(b.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
+	b.cmd = exec.Command(bin, "serve",
+		"--config", cfg,
+		"--sip", b.SIP,
+		"--rtp-ports", fmt.Sprintf("%d-%d", lo, hi),
+		"--data", filepath.Join(dir, "data"),
+		"--api", "127.0.0.1:0",
+		"--log-level", "debug")
+	b.cmd.Dir = dir
+	b.cmd.Env = bridgeEnv()
+	b.cmd.Stdout = logf
+	b.cmd.Stderr = logf
+	if err := b.cmd.Start(); err != nil {
+		t.Fatalf("start brygga: %v", err)
+	}
+	go func() {
+		b.err = b.cmd.Wait()
+		close(b.exited)
+	}()
+	t.Cleanup(func() {
+		if err := b.Stop(); err != nil {
+			t.Error(err)
+		}
+		if t.Failed() {
+			t.Logf("brygga log (%s):\n%s", b.log, tail(b.log, 400))
+		}
+	})
+	t.Logf("brygga on %s (udp+tcp), rtp %d-%d", b.SIP, lo, hi)
+
+	deadline := time.Now().Add(30 * time.Second)
+	var last error
+	for time.Now().Before(deadline) {
+		select {
+		case <-b.exited:
+			t.Fatalf("brygga exited before answering OPTIONS: %v", b.err)
+		default:
+		}
+		code, err := sipOptions(b.SIP, 300*time.Millisecond)
+		if err == nil && code == 200 {
+			return b
+		}
+		if err == nil {
+			err = fmt.Errorf("OPTIONS answered %d", code)
+		}
+		last = err
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("brygga did not answer OPTIONS with 200 within 30 s: %v", last)
+	return nil
+}
+
+// bridgeEnv is the test's environment without BRYGGA_* variables, so a
+// developer's settings cannot change the bridge under test.
+func bridgeEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "BRYGGA_") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+// Stop sends SIGTERM and waits for the bridge to hang up and exit. It is an
+// error when the bridge does not exit within 30 s, exits with a status other
+// than 0, or reported a data race.
+func (b *bridge) Stop() error {
+	b.stopOnce.Do(func() {
+		select {
+		case <-b.exited:
+			b.stopErr = fmt.Errorf("brygga had already exited before SIGTERM: %v", b.err)
+			return
+		default:
+		}
+		if err := b.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			b.stopErr = fmt.Errorf("SIGTERM to brygga: %v", err)
+			return
+		}
+		select {
+		case <-b.exited:
+		case <-time.After(30 * time.Second):
+			_ = b.cmd.Process.Kill()
+			<-b.exited
+			b.stopErr = errors.New("brygga did not exit within 30 s of SIGTERM (killed)")
+			return
+		}
+		if b.err != nil {
+			b.stopErr = fmt.Errorf("brygga exited with %v after SIGTERM, want status 0", b.err)
+		}
+		if log, _ := os.ReadFile(b.log); bytes.Contains(log, []byte("WARNING: DATA RACE")) {
+			b.stopErr = errors.Join(b.stopErr, errors.New("brygga reported a data race (see its log)"))
+		}
+	})
+	return b.stopErr
+}
+
+// Log is what the bridge printed so far.
+func (b *bridge) Log() string {
+	data, _ := os.ReadFile(b.log)
+	return string(data)
+}
+
+// tail is the last n lines of a file, for failure messages.
+func tail(path string, n int) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Sprintf("(%v)", err)
+	}
+	defer f.Close()
+	var lines []string
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+		if len(lines) > 2*n {
+			lines = append(lines[:0], lines[len(lines)-n:]...)
+		}
+	}
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// freePort is a loopback port free for both UDP and TCP at the time of the
+// call: a SIP listener needs both.
+func freePort(t *testing.T) int {
+	t.Helper()
+	p, err := findPort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func findPort() (int, error) {
+	for range 50 {
+		u, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			return 0, err
+		}
+		port := u.LocalAddr().(*net.UDPAddr).Port
+		l, err := net.Listen("tcp4", fmt.Sprintf("127.0.0.1:%d", port))
+		u.Close()
+		if err == nil {
+			l.Close()
+			return port, nil
+		}
+	}
+	return 0, errors.New("no loopback port free for both UDP and TCP")
+}
+
+// portBlock finds n consecutive free UDP ports for RTP.
+func portBlock(t *testing.T, n int) (lo, hi int) {
+	t.Helper()
+	lo, hi, err := findPortBlock(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lo, hi
+}
+
+var blockSeq atomic.Int64
+
+// findPortBlock looks in 10000-19999, below Linux's ephemeral range, so
+// ports the kernel hands to other sockets never land in a block; the PID
+// spreads the test binaries that `go test ./...` runs at the same time over
+// different blocks.
+func findPortBlock(n int) (lo, hi int, err error) {
+	const base, span = 10000, 10000
+	slots := span / n
+	start := os.Getpid() * 7
+	for range slots {
+		slot := (start + int(blockSeq.Add(1))) % slots
+		lo = base + slot*n
+		if udpPortsFree(lo, lo+n-1) {
+			return lo, lo + n - 1, nil
+		}
+	}
+	return 0, 0, fmt.Errorf("no block of %d free UDP ports in %d-%d", n, base, base+span-1)
+}
+
+func udpPortsFree(lo, hi int) bool {
+	var held []*net.UDPConn
+	defer func() {
+		for _, c := range held {
+			c.Close()
+		}
+	}()
+	for p := lo; p <= hi; p++ {
+		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: p})
+		if err != nil {
+			return false
+		}
+		held = append(held, c)
+	}
+	return true
+}
+
+// sipOptions sends one OPTIONS over UDP and returns the status code of the
+// final response. It is deliberately independent of sipgo, so the readiness
+// check does not share code with the server it checks.
+func sipOptions(addr string, timeout time.Duration) (int, error) {
+	raddr, err := net.ResolveUDPAddr("udp4", addr)
+	if err != nil {
+		return 0, err
+	}
+	c, err := net.DialUDP("udp4", nil, raddr)
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	local := c.LocalAddr().(*net.UDPAddr)
+	req := strings.Join([]string{
+		"OPTIONS sip:" + addr + " SIP/2.0",
+		fmt.Sprintf("Via: SIP/2.0/UDP %s;branch=z9hG4bK%s;rport", local, token()),
+		"Max-Forwards: 70",
+		"From: <sip:interop@127.0.0.1>;tag=" + token(),
+		"To: <sip:" + addr + ">",
+		"Call-ID: " + token() + "@127.0.0.1",
+		"CSeq: 1 OPTIONS",
+		fmt.Sprintf("Contact: <sip:interop@%s>", local),
+		"Accept: application/sdp",
+		"Content-Length: 0",
+		"", "",
+	}, "\r\n")
+	if _, err := c.Write([]byte(req)); err != nil {
+		return 0, err
+	}
+	deadline := time.Now().Add(timeout)
+	buf := make([]byte, 65535)
+	for {
+		if err := c.SetReadDeadline(deadline); err != nil {
+			return 0, err
+		}
+		n, err := c.Read(buf)
+		if err != nil {
+			return 0, err
+		}
+		code, err := statusCode(buf[:n])
+		if err != nil {
+			return 0, err
+		}
+		if code >= 200 {
+			return code, nil
+		}
+	}
+}
+
+// statusCode parses the status line of a SIP response.
+func statusCode(msg []byte) (int, error) {
+	line, _, _ := bytes.Cut(msg, []byte("\r\n"))
+	f := strings.Fields(string(line))
+	if len(f) < 2 || f[0] != "SIP/2.0" {
+		return 0, fmt.Errorf("not a SIP response: %q", line)
+	}
+	return strconv.Atoi(f[1])
+}
+
+func token() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

@@ -1,0 +1,96 @@
+package interop
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"brygga/media/tone"
+	"brygga/phone"
+)
+
+const (
+	// settle is skipped after a listener first hears the other tone: the
+	// join prompt and the room's join announcement may still overlap it.
+	settle = 3 * time.Second
+	// listenSpan is how long after settling every window must be clean.
+	listenSpan = 2 * time.Second
+	// joinWait bounds dialling, the PIN and the wait for the other tone.
+	joinWait = 30 * time.Second
+)
+
+// joinAndListen is the brygga/phone caller of the real-peer tests: it dials
+// the room saying a sine of say Hz, keys the PIN as RFC 4733 events, and
+// stays until it has heard the want tone for settle+listenSpan (or joinWait
+// ran out). It hangs up and returns everything it heard, placed by RTP
+// timestamp.
+func joinAndListen(ctx context.Context, t *testing.T, b *bridge, say, want float64) []int16 {
+	t.Helper()
+	logPath := filepath.Join(t.TempDir(), "phone.log")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("phone log:\n%s", tail(logPath, 200))
+		}
+	})
+	log := slog.New(slog.NewTextHandler(logf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+
+	ctx, cancel := context.WithTimeout(ctx, joinWait+10*time.Second)
+	defer cancel()
+	ph, err := phone.New(ctx, phone.Config{User: "interop", DisplayName: "Interop Phone", Logger: log})
+	if err != nil {
+		t.Fatalf("phone: %v", err)
+	}
+	defer ph.Close()
+
+	dctx, dcancel := context.WithTimeout(ctx, 10*time.Second)
+	call, err := ph.Dial(dctx, "sip:"+roomExt+"@"+b.SIP)
+	dcancel()
+	if err != nil {
+		t.Fatalf("phone dialling sip:%s@%s: %v", roomExt, b.SIP, err)
+	}
+	var phase float64
+	call.SetSource(func(pcm []int16) { tone.Sine(pcm, say, rate, toneAmp, &phase) })
+	if err := call.SendDigits(roomPIN + "#"); err != nil {
+		t.Fatalf("phone keying the PIN: %v", err)
+	}
+
+	need := int((settle+listenSpan)/(window*time.Second/rate)) + 1
+	deadline := time.NewTimer(joinWait)
+	defer deadline.Stop()
+	poll := time.NewTicker(200 * time.Millisecond)
+	defer poll.Stop()
+wait:
+	for {
+		select {
+		case <-ctx.Done():
+			break wait
+		case <-deadline.C:
+			break wait
+		case <-call.Done():
+			t.Error("the bridge hung up on the phone")
+			break wait
+		case <-poll.C:
+			ls := analyse(call.Received(), want, say)
+			if f := firstHeard(ls); f >= 0 && len(ls)-f >= need {
+				break wait
+			}
+		}
+	}
+	heard := call.Received()
+	hctx, hcancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer hcancel()
+	if err := call.Hangup(hctx); err != nil {
+		t.Errorf("phone hanging up: %v", err)
+	}
+	st := call.Stats()
+	t.Logf("phone heard %.1f s; RTP %+v", float64(len(heard))/rate, st)
+	return heard
+}

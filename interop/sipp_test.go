@@ -1,0 +1,244 @@
+package interop
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// sippCall is one run of SIPp placing a single call (or request) from a
+// scenario in testdata/.
+type sippCall struct {
+	scenario  string        // file in testdata/
+	service   string        // -s: the Request-URI user
+	transport string        // -t: "u1" (default) or "t1"
+	pause     time.Duration // -d: the length of <pause/> without milliseconds
+	keys      map[string]string
+	limit     time.Duration // SIPp's own -timeout; the process is killed a little after
+}
+
+// requireRawSocket skips (fails in CI) when SIPp's play_dtmf cannot open
+// its raw socket.
+func requireRawSocket(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() == 0 {
+		return
+	}
+	if ciMode() {
+		t.Fatal("SIPp's play_dtmf sends RFC 4733 events through a raw socket and needs root (or CAP_NET_RAW); CI=true runs as root")
+	}
+	t.Skip("SIPp's play_dtmf sends RFC 4733 events through a raw socket: run as root (or give sipp CAP_NET_RAW) to run this test")
+}
+
+// runSIPp runs SIPp against the bridge and returns nil when SIPp exits 0,
+// that is when its call followed the scenario. The error carries SIPp's SIP
+// message trace, unexpected messages and final screen.
+func runSIPp(ctx context.Context, sipp string, b *bridge, dir string, c sippCall) error {
+	scenario, err := filepath.Abs(filepath.Join("testdata", c.scenario))
+	if err != nil {
+		return err
+	}
+	if c.transport == "" {
+		c.transport = "u1"
+	}
+	if c.limit == 0 {
+		c.limit = 60 * time.Second
+	}
+	name := strings.TrimSuffix(c.scenario, ".xml")
+	msgs := filepath.Join(dir, name+"-messages.log")
+	errs := filepath.Join(dir, name+"-errors.log")
+	screen := filepath.Join(dir, name+"-screen.log")
+	stdout := filepath.Join(dir, name+"-stdout.log")
+	// SIPp's own clock stops it first; the context is the backstop.
+	ctx, cancel := context.WithTimeout(ctx, c.limit+15*time.Second)
+	defer cancel()
+	// -mp is SIPp's RTP port; its echo and video use the ones after it.
+	mediaPort, _, err := findPortBlock(4)
+	if err != nil {
+		return err
+	}
+	sipPort, err := findPort()
+	if err != nil {
+		return err
+	}
+	args := []string{b.SIP,
+		"-sf", scenario,
+		"-s", c.service,
+		"-t", c.transport,
+		"-i", "127.0.0.1",
+		"-p", strconv.Itoa(sipPort),
+		"-mi", "127.0.0.1",
+		"-mp", strconv.Itoa(mediaPort),
+		"-m", "1",
+		"-nostdin",
+		"-aa",
+		"-d", strconv.FormatInt(c.pause.Milliseconds(), 10),
+		"-timeout", strconv.Itoa(int(c.limit/time.Second)) + "s",
+		"-timeout_error",
+		"-trace_msg", "-message_file", msgs,
+		"-trace_err", "-error_file", errs,
+		"-trace_screen", "-screen_file", screen,
+	}
+	for k, v := range c.keys {
+		args = append(args, "-key", k, v)
+	}
+	out, err := os.Create(stdout)
+	if err != nil {
+		return err
+	}
+	defer out.Close()
+	cmd := exec.CommandContext(ctx, sipp, args...)
+	cmd.Dir = dir
+	cmd.Stdout = out
+	cmd.Stderr = out
+	cmd.WaitDelay = 5 * time.Second
+	start := time.Now()
+	runErr := cmd.Run()
+	if runErr == nil {
+		return nil
+	}
+	var why string
+	var exit *exec.ExitError
+	switch {
+	case ctx.Err() != nil:
+		why = fmt.Sprintf("killed after %s", time.Since(start).Round(time.Second))
+	case errors.As(runErr, &exit):
+		why = fmt.Sprintf("exit status %d (%s)", exit.ExitCode(), sippStatus(exit.ExitCode()))
+	default:
+		why = runErr.Error()
+	}
+	return fmt.Errorf("sipp %s: %s after %s\nSIP messages:\n%s\nunexpected messages:\n%s\nscreen:\n%s\nstdout/stderr:\n%s",
+		c.scenario, why, time.Since(start).Round(100*time.Millisecond),
+		tail(msgs, 300), tail(errs, 100), tail(screen, 60), tail(stdout, 30))
+}
+
+func sippStatus(code int) string {
+	switch code {
+	case 1:
+		return "the call failed"
+	case 97:
+		return "stopped by an internal command"
+	case 99:
+		return "no call was processed"
+	case 255:
+		return "fatal error, or -timeout ran out"
+	case 254:
+		return "could not bind a socket"
+	}
+	return "unknown"
+}
+
+// TestSIPpOptions is a PBX's health check over both transports the bridge
+// listens on.
+func TestSIPpOptions(t *testing.T) {
+	sipp := requirePeer(t, "sipp", "sip-tester")
+	b := startBridge(t)
+	for _, tr := range []struct{ name, mode string }{{"udp", "u1"}, {"tcp", "t1"}} {
+		t.Run(tr.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+			defer cancel()
+			err := runSIPp(ctx, sipp, b, t.TempDir(), sippCall{
+				scenario: "sipp_options.xml", service: roomExt, transport: tr.mode, limit: 20 * time.Second,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	if err := b.Stop(); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestSIPpUnknownExtension dials an extension that is neither in the
+// directory nor an open room (open_rooms is off).
+func TestSIPpUnknownExtension(t *testing.T) {
+	sipp := requirePeer(t, "sipp", "sip-tester")
+	b := startBridge(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+	err := runSIPp(ctx, sipp, b, t.TempDir(), sippCall{
+		scenario: "sipp_unknown.xml", service: "9999", limit: 20 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Stop(); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestSIPpWrongPIN keys a wrong PIN three times as RFC 4733 events; the
+// bridge must hang up (the scenario bounds when, see its comment).
+func TestSIPpWrongPIN(t *testing.T) {
+	sipp := requirePeer(t, "sipp", "sip-tester")
+	requireRawSocket(t)
+	b := startBridge(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	start := time.Now()
+	err := runSIPp(ctx, sipp, b, t.TempDir(), sippCall{
+		scenario: "sipp_pin_wrong.xml", service: roomExt, limit: 60 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("the bridge hung up %.1f s after the call started", time.Since(start).Seconds())
+	if err := b.Stop(); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestSIPpCallerInRoom: SIPp dials the room, keys the PIN as RFC 4733
+// events and streams 1400 Hz; a brygga/phone caller saying 700 Hz joins
+// while SIPp is in the room. The phone must hear SIPp's tone and not its
+// own, and SIPp's call must end cleanly with its own BYE.
+func TestSIPpCallerInRoom(t *testing.T) {
+	sipp := requirePeer(t, "sipp", "sip-tester")
+	requireRawSocket(t)
+	b := startBridge(t)
+	dir := t.TempDir()
+	stream := filepath.Join(dir, "tone1400.ulaw")
+	if err := writeULaw(stream, 1400, 4); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	// SIPp: answered at once, PIN from 1 s, stream from 4 s, then in the
+	// room for sippStay; the phone has joined and listened well before.
+	const sippStay = 18 * time.Second
+	sippDone := make(chan error, 1)
+	go func() {
+		sippDone <- runSIPp(ctx, sipp, b, dir, sippCall{
+			scenario: "sipp_pin_ok.xml",
+			service:  roomExt,
+			pause:    sippStay,
+			keys:     map[string]string{"tone_stream": stream + ",-1,0"},
+			limit:    60 * time.Second,
+		})
+	}()
+	select {
+	case err := <-sippDone:
+		t.Fatalf("SIPp ended before the phone joined: %v", err)
+	case <-time.After(5 * time.Second):
+	}
+
+	heard := joinAndListen(ctx, t, b, 700, 1400)
+	if err := <-sippDone; err != nil {
+		t.Error(err)
+	}
+	if err := checkHears(heard, 1400, 700, settle, listenSpan); err != nil {
+		t.Errorf("the phone in the room with SIPp: %v", err)
+	}
+	if err := b.Stop(); err != nil {
+		t.Error(err)
+	}
+}

@@ -1,0 +1,465 @@
+package media
+
+import (
+	"errors"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/rtp"
+
+	"brygga/media/codec"
+	"brygga/media/dtmf"
+)
+
+// Remote is what the caller's SDP says about its side of the media.
+type Remote struct {
+	Addr  *net.UDPAddr // from the SDP c= and m= lines
+	Codec codec.Codec
+	DTMF  uint8 // telephone-event payload type; 0 = not negotiated (in-band detection runs)
+	Send  bool  // false while the peer holds (sendonly/inactive from them): we send nothing
+}
+
+// SessionConfig is what a Session needs besides the remote side.
+type SessionConfig struct {
+	Pool      *PortPool // nil binds an ephemeral loopback port (tests)
+	Symmetric Symmetric
+	SignalIP  net.IP           // source IP of the SIP request, for Symmetric auto
+	OnDigit   func(digit byte) // once per digit, from the reader goroutine or ReadFrame; must not block
+	Logger    *slog.Logger
+}
+
+// Stats describes a session's RTP so far.
+type Stats struct {
+	PacketsIn  uint64 // RTP packets accepted from the caller
+	BytesIn    uint64 // their payload octets
+	PacketsOut uint64 // RTP packets sent
+	BytesOut   uint64 // their payload octets
+	Lost       uint64 // packets never received (RFC 3550: expected - received)
+	Late       uint64 // arrived after their audio was due
+	Duplicates uint64
+	Concealed  uint64        // frames replaced by a faded repeat
+	Resyncs    uint64        // jitter buffer overflows (playout skipped ahead)
+	Underruns  uint64        // jitter buffer ran dry
+	Ignored    uint64        // packets not RTP, of unknown payload type, or from a stranger after latching
+	Digits     uint64        // digits reported to OnDigit
+	Jitter     time.Duration // RFC 3550 interarrival jitter estimate
+}
+
+const (
+	maxDatagram = 1500
+	headerLen   = 12
+)
+
+// Session is the RTP of one call: one UDP socket from the pool, a reader
+// goroutine feeding the jitter buffer and the digit decoder, and the
+// sending side with continuous sequence numbers and timestamps.
+//
+// Where RTP goes follows SessionConfig.Symmetric: once latched, only the latched
+// source is heard; without latching packets from any source are heard (SIPp
+// sends all its calls' RTP from one port) and replies go to the SDP address.
+//
+// All methods are safe for concurrent use: the reader goroutine, the room's
+// tick (ReadFrame, WriteFrame) and signalling (SetRemote, Close) meet here.
+type Session struct {
+	cfg   SessionConfig
+	log   *slog.Logger
+	conn  *net.UDPConn
+	port  int // from the pool; 0 when not
+	local *net.UDPAddr
+	epoch time.Time
+
+	// mu guards the remote side as SDP and latching set it.
+	mu      sync.Mutex
+	remote  Remote
+	sdpAddr netip.AddrPort // from SDP
+	dest    netip.AddrPort // where RTP goes: SDP address or latched source
+	latch   bool           // symmetric RTP applies
+	latched bool           // dest and the accepted source are the first packet's source
+	rate    int
+
+	// play guards the jitter buffer and the in-band detector.
+	play     sync.Mutex
+	jb       *JitterBuffer
+	detector *dtmf.Detector
+
+	// send state, guarded by sendMu.
+	sendMu  sync.Mutex
+	ssrc    uint32
+	seq     uint16
+	ts      uint32
+	marker  bool // next packet starts a talkspurt: the first, or the first after hold
+	out     rtp.Packet
+	outBuf  [maxDatagram]byte
+	encoded [maxDatagram]byte
+
+	// reader-goroutine state.
+	in          rtp.Packet
+	inBuf       [maxDatagram]byte
+	pcm         [maxDatagram]int16
+	events      dtmf.EventDecoder
+	jitSSRC     uint32
+	jitHave     bool
+	lastTransit int32
+	jitter      float64 // RTP units
+
+	lastRecv   atomic.Int64
+	packetsIn  atomic.Uint64
+	bytesIn    atomic.Uint64
+	packetsOut atomic.Uint64
+	bytesOut   atomic.Uint64
+	ignored    atomic.Uint64
+	digits     atomic.Uint64
+	jitterBits atomic.Uint64 // float64 seconds
+
+	life     sync.Mutex // orders Start against Close
+	started  bool
+	closed   atomic.Bool
+	done     chan struct{}
+	closeErr error
+}
+
+// NewSession takes a socket from cfg.Pool (ErrNoPorts when none is free).
+func NewSession(cfg SessionConfig) (*Session, error) {
+	var (
+		conn *net.UDPConn
+		port int
+		err  error
+	)
+	if cfg.Pool != nil {
+		conn, port, err = cfg.Pool.take()
+	} else {
+		conn, err = net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	}
+	if err != nil {
+		return nil, err
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	local := conn.LocalAddr().(*net.UDPAddr)
+	s := &Session{
+		cfg:      cfg,
+		log:      log.With("rtp_port", local.Port),
+		conn:     conn,
+		port:     port,
+		local:    local,
+		epoch:    time.Now(),
+		rate:     8000,
+		jb:       NewJitterBuffer(8000),
+		detector: dtmf.NewDetector(8000),
+		ssrc:     rand.Uint32(),
+		seq:      uint16(rand.Uint32()),
+		ts:       rand.Uint32(),
+		marker:   true,
+		done:     make(chan struct{}),
+	}
+	s.out.Version = 2
+	s.out.SSRC = s.ssrc
+	return s, nil
+}
+
+// LocalAddr is the address to put in our SDP.
+func (s *Session) LocalAddr() *net.UDPAddr { return s.local }
+
+// SetRemote applies the caller's SDP: at the INVITE and at every re-INVITE.
+// A new address or port drops any latching so it is decided afresh.
+func (s *Session) SetRemote(r Remote) {
+	var sdp netip.AddrPort
+	if r.Addr != nil {
+		sdp = r.Addr.AddrPort()
+		sdp = netip.AddrPortFrom(sdp.Addr().Unmap(), sdp.Port())
+	}
+	rate := 8000
+	if r.Codec != nil && r.Codec.ClockRate() > 0 {
+		rate = r.Codec.ClockRate()
+	}
+	signal, _ := netip.AddrFromSlice(s.cfg.SignalIP)
+
+	s.mu.Lock()
+	moved := sdp != s.sdpAddr
+	s.remote = r
+	s.sdpAddr = sdp
+	if moved || !s.latched {
+		s.latch = shouldLatch(s.cfg.Symmetric, sdp.Addr(), signal.Unmap())
+		s.latched = false
+		s.dest = sdp
+	}
+	rateChanged := rate != s.rate
+	s.rate = rate
+	s.mu.Unlock()
+
+	if moved {
+		s.log.Debug("rtp remote", "addr", sdp, "symmetric", s.cfg.Symmetric, "latch", s.latch)
+	}
+	if rateChanged {
+		s.play.Lock()
+		s.jb = NewJitterBuffer(rate)
+		s.detector = dtmf.NewDetector(rate)
+		s.play.Unlock()
+	}
+}
+
+// Codec returns the codec of the current remote (nil before SetRemote).
+func (s *Session) Codec() codec.Codec {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.remote.Codec
+}
+
+// Destination returns where RTP is sent now: the SDP address, or the
+// latched source; nil while there is none.
+func (s *Session) Destination() *net.UDPAddr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.dest.IsValid() {
+		return nil
+	}
+	return net.UDPAddrFromAddrPort(s.dest)
+}
+
+// Start starts the reader goroutine; later calls do nothing.
+func (s *Session) Start() {
+	s.life.Lock()
+	defer s.life.Unlock()
+	if s.started || s.closed.Load() {
+		return
+	}
+	s.started = true
+	go s.readLoop()
+}
+
+func (s *Session) readLoop() {
+	defer close(s.done)
+	for {
+		n, src, err := s.conn.ReadFromUDPAddrPort(s.inBuf[:])
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) || s.closed.Load() {
+				return
+			}
+			s.log.Debug("rtp read", "err", err)
+			// A failing socket must not spin a core shared with the mixer.
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		s.packet(s.inBuf[:n], src)
+	}
+}
+
+// packet handles one datagram on the reader goroutine.
+func (s *Session) packet(b []byte, src netip.AddrPort) {
+	if len(b) < headerLen || b[0]>>6 != 2 || s.in.Unmarshal(b) != nil {
+		s.ignored.Add(1)
+		return
+	}
+	// RTCP multiplexed on the RTP port (RFC 5761) uses types 200-207,
+	// which land on payload types 72-79 with the marker set.
+	if pt := b[1]; pt >= 200 && pt <= 207 {
+		s.ignored.Add(1)
+		return
+	}
+	src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
+
+	s.mu.Lock()
+	switch {
+	case s.latched:
+		if src != s.dest {
+			s.mu.Unlock()
+			s.ignored.Add(1)
+			return
+		}
+	case s.latch:
+		s.latched = true
+		s.dest = src
+		s.log.Info("rtp latched", "source", src, "sdp", s.sdpAddr)
+	}
+	r := s.remote
+	s.mu.Unlock()
+
+	now := time.Now()
+	s.lastRecv.Store(now.UnixNano())
+	h := &s.in.Header
+	payload := s.in.Payload
+	s.packetsIn.Add(1)
+	s.bytesIn.Add(uint64(len(payload)))
+
+	if r.DTMF != 0 && h.PayloadType == r.DTMF {
+		if d, ok := s.events.Packet(h.Timestamp, payload); ok {
+			s.digit(d)
+		}
+		return
+	}
+	c := r.Codec
+	if c == nil || c.PayloadType() != h.PayloadType {
+		// The peer may switch to another codec it offered.
+		c = codec.ByPayloadType(h.PayloadType)
+	}
+	if c == nil {
+		s.ignored.Add(1)
+		return
+	}
+	s.trackJitter(now, h.SSRC, h.Timestamp, c.ClockRate())
+	n := c.Decode(s.pcm[:], payload)
+	s.play.Lock()
+	if c.ClockRate() == s.jb.FrameSamples()*50 {
+		s.jb.Push(h.SequenceNumber, h.Timestamp, h.SSRC, s.pcm[:n])
+	}
+	s.play.Unlock()
+}
+
+// trackJitter keeps the RFC 3550 (6.4.1) interarrival jitter estimate.
+func (s *Session) trackJitter(now time.Time, ssrc, ts uint32, rate int) {
+	arrival := uint32(now.Sub(s.epoch).Nanoseconds() * int64(rate) / 1e9)
+	transit := int32(arrival - ts)
+	if !s.jitHave || ssrc != s.jitSSRC {
+		s.jitHave, s.jitSSRC, s.lastTransit = true, ssrc, transit
+		return
+	}
+	d := float64(transit - s.lastTransit)
+	s.lastTransit = transit
+	s.jitter += (math.Abs(d) - s.jitter) / 16
+	s.jitterBits.Store(math.Float64bits(s.jitter / float64(rate)))
+}
+
+func (s *Session) digit(d byte) {
+	s.digits.Add(1)
+	if s.cfg.OnDigit != nil {
+		s.cfg.OnDigit(d)
+	}
+}
+
+// ReadFrame writes the next 20 ms frame (rate/50 samples) of the caller's
+// audio into pcm and reports whether it holds audio; on false pcm is
+// silence. A lost frame comes back concealed. Without negotiated
+// telephone-events the frame is also searched for in-band DTMF.
+func (s *Session) ReadFrame(pcm []int16) bool {
+	s.mu.Lock()
+	inband := s.remote.DTMF == 0 && s.remote.Codec != nil
+	s.mu.Unlock()
+
+	s.play.Lock()
+	ok := s.jb.Pop(pcm)
+	var d byte
+	var hit bool
+	if inband {
+		// Silence goes through the detector too: it is what ends a press.
+		d, hit = s.detector.Frame(pcm[:min(len(pcm), s.jb.FrameSamples())])
+	}
+	s.play.Unlock()
+	if hit {
+		s.digit(d)
+	}
+	return ok
+}
+
+// WriteFrame sends one encoded 20 ms frame. The RTP timestamp advances by
+// one frame on every call, also while the peer holds and nothing is sent,
+// so time stays true; the sequence number advances per packet sent, so the
+// peer sees no loss. payload is copied before WriteFrame returns.
+func (s *Session) WriteFrame(payload []byte) {
+	s.sendMu.Lock()
+	defer s.sendMu.Unlock()
+	s.writeLocked(payload)
+}
+
+func (s *Session) writeLocked(payload []byte) {
+	s.mu.Lock()
+	dest, send, rate, c := s.dest, s.remote.Send, s.rate, s.remote.Codec
+	s.mu.Unlock()
+
+	ts := s.ts
+	s.ts += uint32(rate / 50)
+	if !send || !dest.IsValid() || c == nil || s.closed.Load() {
+		s.marker = true
+		return
+	}
+	s.out.PayloadType = c.PayloadType()
+	s.out.SequenceNumber = s.seq
+	s.out.Timestamp = ts
+	s.out.Marker = s.marker
+	s.out.Payload = payload
+	n, err := s.out.MarshalTo(s.outBuf[:])
+	s.out.Payload = nil
+	if err != nil {
+		return
+	}
+	s.seq++
+	s.marker = false
+	if _, err := s.conn.WriteToUDPAddrPort(s.outBuf[:n], dest); err != nil {
+		if !s.closed.Load() {
+			s.log.Debug("rtp write", "err", err)
+		}
+		return
+	}
+	s.packetsOut.Add(1)
+	s.bytesOut.Add(uint64(len(payload)))
+}
+
+// WritePCM encodes pcm (one 20 ms frame) with the session codec and sends
+// it like WriteFrame.
+func (s *Session) WritePCM(pcm []int16) {
+	c := s.Codec()
+	s.sendMu.Lock()
+	defer s.sendMu.Unlock()
+	if c == nil {
+		s.writeLocked(nil)
+		return
+	}
+	n := c.Encode(s.encoded[:], pcm)
+	s.writeLocked(s.encoded[:n])
+}
+
+// LastReceived is when the last packet was accepted (zero before any).
+func (s *Session) LastReceived() time.Time {
+	ns := s.lastRecv.Load()
+	if ns == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, ns)
+}
+
+// Stats returns the counters so far.
+func (s *Session) Stats() Stats {
+	s.play.Lock()
+	js := s.jb.Stats()
+	s.play.Unlock()
+	return Stats{
+		PacketsIn:  s.packetsIn.Load(),
+		BytesIn:    s.bytesIn.Load(),
+		PacketsOut: s.packetsOut.Load(),
+		BytesOut:   s.bytesOut.Load(),
+		Lost:       js.Lost,
+		Late:       js.Late,
+		Duplicates: js.Duplicates,
+		Concealed:  js.Concealed,
+		Resyncs:    js.Resyncs,
+		Underruns:  js.Underruns,
+		Ignored:    s.ignored.Load(),
+		Digits:     s.digits.Load(),
+		Jitter:     time.Duration(math.Float64frombits(s.jitterBits.Load()) * float64(time.Second)),
+	}
+}
+
+// Close stops the reader, closes the socket and gives its port back to the
+// pool. It is safe to call more than once.
+func (s *Session) Close() error {
+	s.life.Lock()
+	defer s.life.Unlock()
+	if s.closed.Swap(true) {
+		return s.closeErr
+	}
+	s.closeErr = s.conn.Close()
+	if s.started {
+		<-s.done
+	}
+	if s.cfg.Pool != nil {
+		s.cfg.Pool.release(s.port)
+	}
+	return s.closeErr
+}

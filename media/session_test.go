@@ -1,0 +1,646 @@
+package media
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pion/rtp"
+
+	"brygga/media/codec"
+	"brygga/media/dtmf"
+	"brygga/media/tone"
+)
+
+// peer is the far end: a plain UDP socket speaking RTP with pion/rtp.
+type peer struct {
+	t    *testing.T
+	conn *net.UDPConn
+	seq  uint16
+	ts   uint32
+	ssrc uint32
+}
+
+func newPeer(t *testing.T) *peer {
+	t.Helper()
+	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &peer{t: t, conn: c, seq: 1000, ts: 50000, ssrc: 0xdecafbad}
+}
+
+func (p *peer) addr() *net.UDPAddr { return p.conn.LocalAddr().(*net.UDPAddr) }
+
+func (p *peer) sendRaw(to *net.UDPAddr, pt uint8, seq uint16, ts uint32, payload []byte) {
+	p.t.Helper()
+	pkt := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: pt, SequenceNumber: seq, Timestamp: ts, SSRC: p.ssrc}, Payload: payload}
+	b, err := pkt.Marshal()
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	if _, err := p.conn.WriteToUDP(b, to); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+// sendAudio sends one packet of pcm as PCMU, advancing seq and timestamp.
+func (p *peer) sendAudio(to *net.UDPAddr, pcm []int16) {
+	payload := make([]byte, len(pcm))
+	codec.PCMU.Encode(payload, pcm)
+	p.sendRaw(to, 0, p.seq, p.ts, payload)
+	p.seq++
+	p.ts += uint32(len(pcm))
+}
+
+// recv reads one RTP packet, or returns nil after wait.
+func (p *peer) recv(wait time.Duration) *rtp.Packet {
+	p.t.Helper()
+	buf := make([]byte, 1500)
+	p.conn.SetReadDeadline(time.Now().Add(wait))
+	n, err := p.conn.Read(buf)
+	if err != nil {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return nil
+		}
+		p.t.Fatal(err)
+	}
+	var pkt rtp.Packet
+	if err := pkt.Unmarshal(buf[:n]); err != nil {
+		p.t.Fatal(err)
+	}
+	return &pkt
+}
+
+func newTestSession(t *testing.T, cfg SessionConfig) *Session {
+	t.Helper()
+	s, err := NewSession(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+func TestSessionReceivesAudio(t *testing.T) {
+	p := newPeer(t)
+	s := newTestSession(t, SessionConfig{})
+	s.SetRemote(Remote{Addr: p.addr(), Codec: codec.PCMU, DTMF: 101, Send: true})
+	s.Start()
+
+	// Up to the buffer's depth at once, as after a burst; 770 Hz makes
+	// every frame different.
+	const frames = DefaultDepth
+	sent := tone.Generate(770, 8000, 0.3, 160*frames)
+	for i := range frames {
+		p.sendAudio(s.LocalAddr(), sent[i*160:(i+1)*160])
+	}
+	waitFor(t, "packets", func() bool { return s.Stats().PacketsIn == frames })
+
+	// What the caller sent, as G.711 leaves it.
+	want := make([]int16, len(sent))
+	enc := make([]byte, len(sent))
+	codec.PCMU.Encode(enc, sent)
+	codec.PCMU.Decode(want, enc)
+
+	frame := make([]int16, 160)
+	for i := range frames {
+		if !s.ReadFrame(frame) {
+			t.Fatalf("frame %d: no audio", i)
+		}
+		for j, x := range frame {
+			if x != want[i*160+j] {
+				t.Fatalf("frame %d sample %d: %d, want %d", i, j, x, want[i*160+j])
+			}
+		}
+	}
+	// The stream stops: one concealed frame, then silence.
+	if !s.ReadFrame(frame) || frame[0] != want[len(want)-160] || frame[159] == want[len(want)-1] {
+		t.Error("no faded repeat after the stream stopped")
+	}
+	if s.ReadFrame(frame) {
+		t.Error("audio after the stream ended")
+	}
+	if st := s.Stats(); st.BytesIn != 160*frames || st.Lost != 0 || st.Concealed != 1 || st.Resyncs != 0 {
+		t.Errorf("stats %+v", st)
+	}
+	if time.Since(s.LastReceived()) > 3*time.Second {
+		t.Errorf("LastReceived %v", s.LastReceived())
+	}
+}
+
+func TestSessionLossAndDuplicates(t *testing.T) {
+	p := newPeer(t)
+	s := newTestSession(t, SessionConfig{})
+	s.SetRemote(Remote{Addr: p.addr(), Codec: codec.PCMU, Send: true})
+	s.Start()
+	payload := make([]byte, 160)
+	for _, k := range []int{0, 1, 1, 3, 2, 5} {
+		p.sendRaw(s.LocalAddr(), 0, uint16(k), uint32(k*160), payload)
+	}
+	p.sendRaw(s.LocalAddr(), 0, 6, 6*160, []byte{1, 2}) // a short packet still counts
+	p.conn.WriteToUDP([]byte("not rtp"), s.LocalAddr())
+	waitFor(t, "packets", func() bool { st := s.Stats(); return st.PacketsIn == 7 && st.Ignored == 1 })
+	st := s.Stats()
+	if st.Duplicates != 1 || st.Lost != 1 {
+		t.Errorf("stats %+v, want 1 duplicate and 1 lost", st)
+	}
+}
+
+func TestSessionDigitsFromEvents(t *testing.T) {
+	p := newPeer(t)
+	var mu sync.Mutex
+	var digits []byte
+	s := newTestSession(t, SessionConfig{OnDigit: func(d byte) {
+		mu.Lock()
+		digits = append(digits, d)
+		mu.Unlock()
+	}})
+	s.SetRemote(Remote{Addr: p.addr(), Codec: codec.PCMU, DTMF: 101, Send: true})
+	s.Start()
+	buf := make([]byte, 4)
+	seq := uint16(7)
+	press := func(digit byte, ts uint32) {
+		for dur := uint16(0); dur <= 800; dur += 400 {
+			dtmf.EncodeEvent(buf, digit, false, 10, dur)
+			p.sendRaw(s.LocalAddr(), 101, seq, ts, buf)
+			seq++
+		}
+		for range 3 {
+			dtmf.EncodeEvent(buf, digit, true, 10, 960)
+			p.sendRaw(s.LocalAddr(), 101, seq, ts, buf)
+			seq++
+		}
+	}
+	press('4', 1000)
+	press('4', 3000)
+	press('#', 5000)
+	waitFor(t, "18 event packets", func() bool { return s.Stats().PacketsIn == 18 })
+	mu.Lock()
+	got := string(digits)
+	mu.Unlock()
+	if got != "44#" {
+		t.Errorf("digits %q, want 44#", got)
+	}
+	// Events are not audio: nothing to play, and no in-band detection runs.
+	frame := make([]int16, 160)
+	if s.ReadFrame(frame) {
+		t.Error("telephone-events played as audio")
+	}
+}
+
+func TestSessionInbandDigits(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		dtmf uint8
+		want string
+	}{{"no telephone-event: in-band detection", 0, "7"}, {"telephone-event negotiated: no in-band", 101, ""}} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newPeer(t)
+			var got []byte
+			s := newTestSession(t, SessionConfig{OnDigit: func(d byte) { got = append(got, d) }})
+			s.SetRemote(Remote{Addr: p.addr(), Codec: codec.PCMU, DTMF: tc.dtmf, Send: true})
+			s.Start()
+			lo := tone.Generate(852, 8000, 0.2, 160*6)
+			hi := tone.Generate(1209, 8000, 0.25, 160*6)
+			pcm := make([]int16, 160*10)
+			for i := range lo {
+				pcm[i] = lo[i] + hi[i]
+			}
+			frame := make([]int16, 160)
+			for i := range 10 {
+				p.sendAudio(s.LocalAddr(), pcm[i*160:(i+1)*160])
+				waitFor(t, "packet", func() bool { return s.Stats().PacketsIn == uint64(i+1) })
+				s.ReadFrame(frame) // digits are reported from here, on this goroutine
+			}
+			for range 4 {
+				s.ReadFrame(frame)
+			}
+			if string(got) != tc.want {
+				t.Errorf("digits %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestSessionWriteFrameContinuity(t *testing.T) {
+	p := newPeer(t)
+	s := newTestSession(t, SessionConfig{})
+	s.SetRemote(Remote{Addr: p.addr(), Codec: codec.PCMA, Send: true})
+	payload := make([]byte, 160)
+	var first *rtp.Packet
+	for i := range 5 {
+		payload[0] = byte(i)
+		s.WriteFrame(payload)
+		pkt := p.recv(time.Second)
+		if pkt == nil {
+			t.Fatalf("packet %d not received", i)
+		}
+		if first == nil {
+			first = pkt
+			if !pkt.Marker {
+				t.Error("first packet without marker")
+			}
+		} else if pkt.Marker {
+			t.Errorf("packet %d has the marker", i)
+		}
+		if pkt.PayloadType != 8 || pkt.SSRC != first.SSRC || len(pkt.Payload) != 160 || pkt.Payload[0] != byte(i) {
+			t.Fatalf("packet %d: pt %d ssrc %x len %d", i, pkt.PayloadType, pkt.SSRC, len(pkt.Payload))
+		}
+		if pkt.SequenceNumber != first.SequenceNumber+uint16(i) || pkt.Timestamp != first.Timestamp+uint32(160*i) {
+			t.Fatalf("packet %d: seq %d ts %d after %d %d", i, pkt.SequenceNumber, pkt.Timestamp, first.SequenceNumber, first.Timestamp)
+		}
+	}
+
+	// Held by the peer: nothing goes out, but time goes on.
+	s.SetRemote(Remote{Addr: p.addr(), Codec: codec.PCMA, Send: false})
+	for range 3 {
+		s.WriteFrame(payload)
+	}
+	if pkt := p.recv(100 * time.Millisecond); pkt != nil {
+		t.Fatalf("sent while on hold: seq %d", pkt.SequenceNumber)
+	}
+	s.SetRemote(Remote{Addr: p.addr(), Codec: codec.PCMA, Send: true})
+	s.WritePCM(make([]int16, 160))
+	pkt := p.recv(time.Second)
+	if pkt == nil {
+		t.Fatal("nothing after hold")
+	}
+	if pkt.SequenceNumber != first.SequenceNumber+5 || pkt.Timestamp != first.Timestamp+8*160 || !pkt.Marker {
+		t.Errorf("after hold: seq +%d ts +%d marker %v; want +5, +1280, true",
+			pkt.SequenceNumber-first.SequenceNumber, pkt.Timestamp-first.Timestamp, pkt.Marker)
+	}
+	if pkt.Payload[0] != 0xd5 { // A-law silence
+		t.Errorf("WritePCM silence encoded as %#x", pkt.Payload[0])
+	}
+	if st := s.Stats(); st.PacketsOut != 6 || st.BytesOut != 6*160 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+func TestShouldLatch(t *testing.T) {
+	ip := netip.MustParseAddr
+	for _, tc := range []struct {
+		mode        Symmetric
+		sdp, signal string
+		want        bool
+	}{
+		{SymmetricAuto, "192.168.1.20", "203.0.113.7", true},
+		{SymmetricAuto, "10.1.2.3", "203.0.113.7", true},
+		{SymmetricAuto, "172.20.0.5", "198.51.100.1", true},
+		{SymmetricAuto, "100.64.10.1", "203.0.113.7", true}, // CGNAT
+		{SymmetricAuto, "fd00::5", "2001:db8::1", true},     // ULA
+		{SymmetricAuto, "192.168.1.20", "192.168.1.20", false},
+		{SymmetricAuto, "::ffff:192.168.1.20", "192.168.1.20", false},
+		{SymmetricAuto, "203.0.113.7", "198.51.100.1", false},
+		{SymmetricAuto, "127.0.0.1", "127.0.0.1", false},
+		{SymmetricAlways, "203.0.113.7", "203.0.113.7", true},
+		{SymmetricNever, "192.168.1.20", "203.0.113.7", false},
+	} {
+		if got := shouldLatch(tc.mode, ip(tc.sdp), ip(tc.signal)); got != tc.want {
+			t.Errorf("%v sdp %s signal %s: %v", tc.mode, tc.sdp, tc.signal, got)
+		}
+	}
+}
+
+func TestParseSymmetric(t *testing.T) {
+	for in, want := range map[string]Symmetric{"auto": SymmetricAuto, "Always": SymmetricAlways, " never ": SymmetricNever} {
+		if got, err := ParseSymmetric(in); err != nil || got != want {
+			t.Errorf("%q: %v %v", in, got, err)
+		}
+	}
+	if _, err := ParseSymmetric("sometimes"); err == nil {
+		t.Error("sometimes accepted")
+	}
+}
+
+// Each mode over loopback: the caller's packets come from src while its
+// SDP names sdp (a reachable socket, or a private address nobody serves).
+func TestSessionSymmetricModes(t *testing.T) {
+	for _, tc := range []struct {
+		mode       Symmetric
+		privateSDP bool   // SDP names 10.0.0.9, unreachable from here
+		signal     string // SIP source
+		latch      bool   // replies go to src
+	}{
+		{SymmetricAuto, true, "127.0.0.1", true},
+		{SymmetricAuto, true, "10.0.0.9", false},
+		{SymmetricAuto, false, "127.0.0.1", false},
+		{SymmetricAlways, false, "127.0.0.1", true},
+		{SymmetricNever, true, "127.0.0.1", false},
+		{SymmetricNever, false, "127.0.0.1", false},
+	} {
+		t.Run(fmt.Sprintf("%v private=%v signal=%s", tc.mode, tc.privateSDP, tc.signal), func(t *testing.T) {
+			src, sdp, stranger := newPeer(t), newPeer(t), newPeer(t)
+			remote := sdp.addr()
+			if tc.privateSDP {
+				remote = &net.UDPAddr{IP: net.IPv4(10, 0, 0, 9), Port: 4000}
+			}
+			s := newTestSession(t, SessionConfig{Symmetric: tc.mode, SignalIP: net.ParseIP(tc.signal)})
+			// Nothing is sent towards 10.0.0.9: a test must not leak packets.
+			send := !tc.privateSDP || tc.latch
+			s.SetRemote(Remote{Addr: remote, Codec: codec.PCMU, Send: send})
+			s.Start()
+			frame := make([]int16, 160)
+			src.sendAudio(s.LocalAddr(), frame)
+			waitFor(t, "first packet", func() bool { return s.Stats().PacketsIn == 1 })
+
+			want := remote
+			if tc.latch {
+				want = src.addr()
+			}
+			if got := s.Destination(); got.String() != want.String() {
+				t.Fatalf("destination %v, want %v", got, want)
+			}
+			stranger.sendAudio(s.LocalAddr(), frame)
+			if tc.latch {
+				waitFor(t, "stranger ignored", func() bool { return s.Stats().Ignored == 1 })
+			} else {
+				// Without latching any source is heard (SIPp sends from one port
+				// for all its calls).
+				waitFor(t, "stranger heard", func() bool { return s.Stats().PacketsIn == 2 })
+			}
+			if !send {
+				return
+			}
+			s.WriteFrame(make([]byte, 160))
+			to, other := sdp, src
+			if tc.latch {
+				to, other = src, sdp
+			}
+			if to.recv(time.Second) == nil {
+				t.Error("reply not received where expected")
+			}
+			if other.recv(50*time.Millisecond) != nil {
+				t.Error("reply sent to the wrong place")
+			}
+		})
+	}
+}
+
+// A re-INVITE moving the media must be followed, dropping the old latch.
+func TestSessionReinviteMovesMedia(t *testing.T) {
+	a, b := newPeer(t), newPeer(t)
+	s := newTestSession(t, SessionConfig{Symmetric: SymmetricAlways})
+	s.SetRemote(Remote{Addr: a.addr(), Codec: codec.PCMU, Send: true})
+	s.Start()
+	a.sendAudio(s.LocalAddr(), make([]int16, 160))
+	waitFor(t, "latch", func() bool { return s.Stats().PacketsIn == 1 })
+	s.SetRemote(Remote{Addr: b.addr(), Codec: codec.PCMU, Send: true})
+	s.WriteFrame(make([]byte, 160))
+	if b.recv(time.Second) == nil {
+		t.Fatal("not sent to the new address")
+	}
+	b.sendAudio(s.LocalAddr(), make([]int16, 160))
+	waitFor(t, "relatch", func() bool { return s.Stats().PacketsIn == 2 })
+	if got := s.Destination(); got.String() != b.addr().String() {
+		t.Errorf("destination %v", got)
+	}
+}
+
+func testPool(t *testing.T, ports int) (*PortPool, int) {
+	t.Helper()
+	lo := 20000 + 2*rand.IntN(10000)
+	return NewPortPool(net.IPv4(127, 0, 0, 1), lo, lo+2*(ports-1)), lo
+}
+
+func TestPortPool(t *testing.T) {
+	pool, lo := testPool(t, 3)
+	var sessions []*Session
+	for range 3 {
+		s, err := NewSession(SessionConfig{Pool: pool})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sessions = append(sessions, s)
+		if port := s.LocalAddr().Port; port%2 != 0 || port < lo || port > lo+4 {
+			t.Errorf("port %d outside the even ports of %d-%d", port, lo, lo+4)
+		}
+		if !s.LocalAddr().IP.Equal(net.IPv4(127, 0, 0, 1)) {
+			t.Errorf("bound %v", s.LocalAddr().IP)
+		}
+	}
+	if pool.InUse() != 3 {
+		t.Errorf("InUse %d", pool.InUse())
+	}
+	if _, err := NewSession(SessionConfig{Pool: pool}); !errors.Is(err, ErrNoPorts) {
+		t.Fatalf("fourth session: %v, want ErrNoPorts", err)
+	}
+	freed := sessions[1].LocalAddr().Port
+	sessions[1].Start()
+	if err := sessions[1].Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := sessions[1].Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	sessions[1].Start() // after Close: nothing
+	if pool.InUse() != 2 {
+		t.Errorf("InUse after Close %d", pool.InUse())
+	}
+	s, err := NewSession(SessionConfig{Pool: pool})
+	if err != nil {
+		t.Fatalf("after Close: %v", err)
+	}
+	if s.LocalAddr().Port != freed {
+		t.Errorf("got port %d, the free one is %d", s.LocalAddr().Port, freed)
+	}
+	sessions = append(sessions, s)
+	for _, s := range sessions {
+		s.Close()
+	}
+	if pool.InUse() != 0 {
+		t.Errorf("InUse at end %d", pool.InUse())
+	}
+	// Every port can be bound again: the sockets are really closed.
+	for port := lo; port <= lo+4; port += 2 {
+		c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port})
+		if err != nil {
+			t.Errorf("port %d still held: %v", port, err)
+			continue
+		}
+		c.Close()
+	}
+}
+
+func TestPortPoolSkipsForeignAndOddPorts(t *testing.T) {
+	pool, lo := testPool(t, 2)
+	busy, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: lo})
+	if err != nil {
+		t.Skipf("port %d taken: %v", lo, err)
+	}
+	defer busy.Close()
+	s, err := NewSession(SessionConfig{Pool: pool})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if s.LocalAddr().Port != lo+2 {
+		t.Errorf("port %d, want %d", s.LocalAddr().Port, lo+2)
+	}
+	odd := NewPortPool(nil, 20001, 20001)
+	if odd.Size() != 0 {
+		t.Errorf("odd-only range has %d ports", odd.Size())
+	}
+	if _, err := NewSession(SessionConfig{Pool: odd}); !errors.Is(err, ErrNoPorts) {
+		t.Errorf("empty pool: %v", err)
+	}
+}
+
+func TestSessionCloseStopsReader(t *testing.T) {
+	p := newPeer(t)
+	pool, _ := testPool(t, 1)
+	s, err := NewSession(SessionConfig{Pool: pool})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.SetRemote(Remote{Addr: p.addr(), Codec: codec.PCMU, Send: true})
+	s.Start()
+	done := make(chan struct{})
+	go func() { s.Close(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Second):
+		t.Fatal("Close hung")
+	}
+	s.WriteFrame(make([]byte, 160)) // after Close: dropped, no panic
+	if p.recv(50*time.Millisecond) != nil {
+		t.Error("sent after Close")
+	}
+	if pool.InUse() != 0 {
+		t.Error("port not freed")
+	}
+}
+
+// Reader, tick and signalling all touch a session at once; run with -race.
+func TestSessionConcurrentUse(t *testing.T) {
+	p := newPeer(t)
+	s := newTestSession(t, SessionConfig{OnDigit: func(byte) {}})
+	s.SetRemote(Remote{Addr: p.addr(), Codec: codec.PCMU, Send: true})
+	s.Start()
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		frame := make([]int16, 160)
+		for range 50 {
+			p.sendAudio(s.LocalAddr(), frame)
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		frame := make([]int16, 160)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			s.ReadFrame(frame)
+			s.WritePCM(frame)
+			s.Stats()
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		for i := range 20 {
+			s.SetRemote(Remote{Addr: p.addr(), Codec: codec.PCMU, Send: i%2 == 0})
+			time.Sleep(2 * time.Millisecond)
+		}
+	}()
+	time.Sleep(80 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	s.Close()
+}
+
+func TestSessionNoAllocs(t *testing.T) {
+	p := newPeer(t)
+	s := newTestSession(t, SessionConfig{})
+	s.SetRemote(Remote{Addr: p.addr(), Codec: codec.PCMU, Send: true})
+	payload := make([]byte, 160)
+	pcm := make([]int16, 160)
+	if n := testing.AllocsPerRun(200, func() { s.WriteFrame(payload) }); n != 0 {
+		t.Errorf("WriteFrame: %v allocations", n)
+	}
+	if n := testing.AllocsPerRun(200, func() { s.WritePCM(pcm) }); n != 0 {
+		t.Errorf("WritePCM: %v allocations", n)
+	}
+	// The receive path, without the socket read: parse, decode, buffer, play.
+	pkt := rtp.Packet{Header: rtp.Header{Version: 2, SSRC: 5}, Payload: payload}
+	buf := make([]byte, 200)
+	src := p.addr().AddrPort()
+	k := 0
+	if n := testing.AllocsPerRun(200, func() {
+		pkt.SequenceNumber, pkt.Timestamp = uint16(k), uint32(k*160)
+		k++
+		n, _ := pkt.MarshalTo(buf)
+		s.packet(buf[:n], src)
+		s.ReadFrame(pcm)
+	}); n != 0 {
+		t.Errorf("receive path: %v allocations", n)
+	}
+}
+
+func BenchmarkSessionWriteFrame(b *testing.B) {
+	sink, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer sink.Close()
+	s, err := NewSession(SessionConfig{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	s.SetRemote(Remote{Addr: sink.LocalAddr().(*net.UDPAddr), Codec: codec.PCMU, Send: true})
+	payload := make([]byte, 160)
+	b.ReportAllocs()
+	for b.Loop() {
+		s.WriteFrame(payload)
+	}
+}
+
+func TestSessionJitterEstimate(t *testing.T) {
+	s := newTestSession(t, SessionConfig{})
+	at := func(ms float64) time.Time { return s.epoch.Add(time.Duration(ms * float64(time.Millisecond))) }
+	for k := range 100 {
+		s.trackJitter(at(float64(20*k)), 1, uint32(160*k), 8000)
+	}
+	if j := s.Stats().Jitter; j > 200*time.Microsecond {
+		t.Errorf("steady arrivals: jitter %v", j)
+	}
+	// Arrivals alternately 10 ms early and late: |D| = 20 ms each time,
+	// which the RFC 3550 estimate approaches.
+	for k := 100; k < 400; k++ {
+		off := 10.0
+		if k%2 == 0 {
+			off = -10
+		}
+		s.trackJitter(at(float64(20*k)+off), 1, uint32(160*k), 8000)
+	}
+	if j := s.Stats().Jitter; j < 19*time.Millisecond || j > 21*time.Millisecond {
+		t.Errorf("alternating arrivals: jitter %v, want about 20ms", j)
+	}
+}

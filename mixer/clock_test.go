@@ -1,0 +1,187 @@
+package mixer
+
+import (
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"brygga/media/codec"
+)
+
+// The schedule with made-up times: on time, a little late, and a stall
+// longer than the catch-up bound.
+func TestPacer(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	p := pacer{start: t0, frame: 20 * time.Millisecond, catchUp: 3}
+
+	type step struct {
+		now      int // ms since start when the tick begins
+		deadline int // ms, the deadline the pacer reports before it
+		late     int // ms
+		skipped  int64
+	}
+	for i, s := range []step{
+		{0, 0, 0, 0},
+		{20, 20, 0, 0},
+		{45, 40, 5, 0},    // a little late: no catch-up needed
+		{60, 60, 0, 0},    // and back on the grid, no drift
+		{185, 80, 105, 2}, // 5 frames behind: skip 2, then catch up 3
+		{185, 140, 45, 0}, // catch-up ticks back to back
+		{186, 160, 26, 0},
+		{186, 180, 6, 0},
+		{200, 200, 0, 0},  // on the grid again
+		{300, 220, 80, 1}, // exactly 4 behind: skip 1
+	} {
+		if d := p.deadline(); !d.Equal(at(s.deadline)) {
+			t.Fatalf("step %d: deadline %v, want %d ms", i, d.Sub(t0), s.deadline)
+		}
+		late, skipped := p.begin(at(s.now))
+		if late != time.Duration(s.late)*time.Millisecond || skipped != s.skipped {
+			t.Fatalf("step %d: late %v skipped %d, want %d ms and %d", i, late, skipped, s.late, s.skipped)
+		}
+	}
+
+	// Without catch-up every missed frame is skipped.
+	p = pacer{start: t0, frame: 20 * time.Millisecond}
+	p.begin(at(0))
+	if _, skipped := p.begin(at(70)); skipped != 2 {
+		t.Fatalf("skipped %d, want 2", skipped)
+	}
+	if d := p.deadline(); !d.Equal(at(80)) {
+		t.Fatalf("next deadline %v", d.Sub(t0))
+	}
+}
+
+func TestAccount(t *testing.T) {
+	m := New(Config{})
+	m.account(5*time.Millisecond, 0)
+	m.account(30*time.Millisecond, 0)
+	m.account(90*time.Millisecond, 2)
+	m.account(10*time.Millisecond, 0)
+	s := m.Stats()
+	if s.LateTicks != 2 || s.Skipped != 2 || s.Resyncs != 1 || s.MaxLateness != 90*time.Millisecond {
+		t.Fatalf("%+v", s)
+	}
+}
+
+// counter is an Output that counts frames and can stall the room once.
+type counter struct {
+	frames  atomic.Int64
+	stallAt int64
+	stall   time.Duration
+}
+
+func (c *counter) WriteFrame([]byte) {
+	if n := c.frames.Add(1); n == c.stallAt {
+		time.Sleep(c.stall)
+	}
+}
+
+// waitFor polls until cond holds; the limit is generous because the test
+// machine may be loaded, and only counts are asserted, never times.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func runRoom(m *Mixer) (stop func()) {
+	quit := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		m.Run(quit)
+		close(done)
+	}()
+	return func() {
+		close(quit)
+		<-done
+	}
+}
+
+func TestRunTicksAndStops(t *testing.T) {
+	m := New(Config{})
+	out := &counter{}
+	m.Add(codec.PCMU, nil, out)
+	stop := runRoom(m)
+	waitFor(t, "5 ticks", func() bool { return out.frames.Load() >= 5 })
+	stop()
+
+	n := out.frames.Load()
+	if s := m.Stats(); s.Ticks != uint64(n) {
+		t.Fatalf("Stats says %d ticks, the output saw %d", s.Ticks, n)
+	}
+	time.Sleep(3 * FrameDuration)
+	if out.frames.Load() != n {
+		t.Fatal("ticks after Run returned")
+	}
+}
+
+// A stall of 200 ms inside one tick puts the next one at least 180 ms
+// behind: more than CatchUp frames, so some are skipped. Load on the
+// machine can only make it later, so the lower bounds cannot flake.
+func TestRunCatchesUpAfterStall(t *testing.T) {
+	m := New(Config{})
+	out := &counter{stallAt: 3, stall: 200 * time.Millisecond}
+	m.Add(codec.PCMU, nil, out)
+	stop := runRoom(m)
+	waitFor(t, "10 ticks", func() bool { return out.frames.Load() >= 10 })
+	stop()
+
+	s := m.Stats()
+	if s.LateTicks < 1 || s.Skipped < 5 || s.Resyncs < 1 || s.MaxLateness < 180*time.Millisecond {
+		t.Fatalf("stall not accounted: %+v", s)
+	}
+	if s.Ticks != uint64(out.frames.Load()) {
+		t.Fatalf("Stats says %d ticks, the output saw %d", s.Ticks, out.frames.Load())
+	}
+}
+
+// Participants come and go, mute, get prompts and announcements while the
+// room ticks; run with -race.
+func TestConcurrentControl(t *testing.T) {
+	m := New(Config{})
+	stop := runRoom(m)
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			var mine []*Member
+			// Keep going until the room has ticked a few times in between.
+			for i := 0; i < 50 || m.Stats().Ticks < 5; i++ {
+				c := codec.PCMU
+				if (g+i)%2 == 0 {
+					c = codec.PCMA
+				}
+				mb := m.Add(c, &toneIn{freq: 400 + 100*float64(g), amp: 0.1}, &discard{})
+				mine = append(mine, mb)
+				mb.SetMuted(i%3 == 0)
+				mb.Play(steadyClip(100, 2))
+				_ = mb.Talking() || mb.Playing() || mb.Muted() || mb.InMix()
+				if i%10 == 0 {
+					m.Announce(steadyClip(200, 1))
+				}
+				if i%2 == 1 {
+					m.Remove(mine[0])
+					mine = mine[1:]
+				}
+				_ = m.Len()
+				_ = m.Stats()
+				time.Sleep(time.Millisecond)
+			}
+			for _, mb := range mine {
+				m.Remove(mb)
+			}
+		})
+	}
+	wg.Wait()
+	stop()
+	if m.Len() != 0 {
+		t.Fatalf("%d members left", m.Len())
+	}
+}

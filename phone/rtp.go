@@ -1,0 +1,512 @@
+package phone
+
+import (
+	"errors"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/rtp"
+
+	"brygga/media/codec"
+	"brygga/media/dtmf"
+	"brygga/media/tone"
+)
+
+// frameDuration is the packet time we send; the far end may send anything.
+const frameDuration = 20 * time.Millisecond
+
+// Keypresses as a person makes them on a phone: about 100 ms of tone and a
+// little more between keys. RFC 4733 end packets go out three times.
+const (
+	keyTicks      = 5 // 100 ms of event (or in-band tone) per digit
+	keyGapTicks   = 6 // 120 ms of ordinary audio before the next digit
+	endRepeats    = 3
+	eventVolume   = 10 // -10 dBm0, a typical handset level
+	maxLateFrames = 5  // behind by more than this, the schedule skips ahead
+)
+
+// Stats describes a call's RTP so far. Jitter and gaps are of what the
+// bridge sends, measured on arrival.
+type Stats struct {
+	PacketsSent     uint64        // audio and telephone-event packets sent
+	EventsSent      uint64        // RFC 4733 packets among PacketsSent
+	PacketsReceived uint64        // RTP packets received from anyone
+	EventsReceived  uint64        // RFC 4733 packets among PacketsReceived
+	SeqGaps         uint64        // sequence numbers skipped on arrival (lost, or reordered)
+	OutOfOrder      uint64        // packets older than one already received, duplicates included
+	Unknown         uint64        // datagrams that were not RTP or had a payload type not negotiated
+	SSRCChanges     uint64        // times the received stream changed source
+	Jitter          time.Duration // RFC 3550 interarrival jitter
+	MaxGap          time.Duration // longest time between two received packets
+	LateTicks       uint64        // sender ticks more than a frame behind schedule
+	SendErrors      uint64        // failed socket writes
+}
+
+// stream is the RTP of one call: a sender paced by the monotonic clock and a
+// receiver per socket that records what it hears by timestamp.
+type stream struct {
+	log    *slog.Logger
+	codec  codec.Codec
+	rate   int
+	frame  int // samples per 20 ms
+	ssrc   uint32
+	dtmfPT uint8 // 0: no telephone-event negotiated, digits go in-band
+
+	conn   atomic.Pointer[net.UDPConn] // where the sender writes
+	remote atomic.Pointer[netip.AddrPort]
+	send   atomic.Bool
+	source atomic.Pointer[func([]int16)]
+
+	jobs chan *keyJob // digits waiting for the sender
+
+	// The sender's counters, apart from mu so that copying a long
+	// recording out never delays a packet.
+	sent, eventsSent, lateTicks, sendErrors atomic.Uint64
+
+	mu         sync.Mutex // guards everything below
+	rec        *recording
+	rx         rxState
+	stats      Stats
+	conns      []*net.UDPConn // every socket not yet closed
+	closed     bool
+	started    bool
+	stop       chan struct{}
+	wg         sync.WaitGroup
+	senderDone chan struct{}
+}
+
+type rxState struct {
+	have        bool
+	ssrc        uint32
+	maxSeq      uint16
+	lastArrival time.Time
+	lastTransit float64
+	jitter      float64 // in RTP clock units, as RFC 3550 keeps it
+	epoch       time.Time
+}
+
+// keyJob is one SendDigits call, handed to the sender so the digits land in
+// the same timestamp space and packet sequence as the audio.
+type keyJob struct {
+	digits string
+	done   chan error
+}
+
+var errCallEnded = errors.New("phone: call ended")
+
+func newStream(log *slog.Logger, c codec.Codec, dtmfPT uint8, conn *net.UDPConn, keep time.Duration) *stream {
+	rate := c.ClockRate()
+	s := &stream{
+		log:        log,
+		codec:      c,
+		dtmfPT:     dtmfPT,
+		rate:       rate,
+		frame:      rate / 50,
+		ssrc:       rand.Uint32(),
+		jobs:       make(chan *keyJob, 16),
+		rec:        newRecording(rate, keep),
+		stop:       make(chan struct{}),
+		senderDone: make(chan struct{}),
+	}
+	s.conn.Store(conn)
+	s.conns = append(s.conns, conn)
+	return s
+}
+
+// setRemote points the sender at the far end's address; send false keeps
+// the stream quiet (hold) while the clock and the timestamps run on.
+func (s *stream) setRemote(addr netip.AddrPort, send bool) {
+	s.remote.Store(&addr)
+	s.send.Store(send && addr.IsValid() && !addr.Addr().IsUnspecified() && addr.Port() != 0)
+}
+
+func (s *stream) start() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || s.started {
+		return
+	}
+	s.started = true
+	s.wg.Add(1)
+	go s.sender()
+	s.listenLocked(s.conn.Load())
+}
+
+// listen starts receiving on an extra socket (a re-INVITE's new port) while
+// the old one still runs, so nothing sent during the switch is missed.
+func (s *stream) listen(c *net.UDPConn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		c.Close()
+		return
+	}
+	s.conns = append(s.conns, c)
+	s.listenLocked(c)
+}
+
+func (s *stream) listenLocked(c *net.UDPConn) {
+	s.wg.Add(1)
+	go s.receiver(c)
+}
+
+// use makes c the socket the sender writes from and closes the others.
+func (s *stream) use(c *net.UDPConn) {
+	s.conn.Store(c)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	kept := s.conns[:0]
+	for _, o := range s.conns {
+		if o == c {
+			kept = append(kept, o)
+		} else {
+			o.Close()
+		}
+	}
+	s.conns = kept
+}
+
+// drop closes c, a socket listened on but not taken into use.
+func (s *stream) drop(c *net.UDPConn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, o := range s.conns {
+		if o == c {
+			s.conns = append(s.conns[:i], s.conns[i+1:]...)
+			break
+		}
+	}
+	c.Close()
+}
+
+func (s *stream) close() {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.closed = true
+	close(s.stop)
+	if !s.started {
+		close(s.senderDone) // nothing will key the digits waiting
+	}
+	for _, c := range s.conns {
+		c.Close()
+	}
+	s.conns = nil
+	s.mu.Unlock()
+	s.wg.Wait()
+}
+
+// sendDigits queues digits for the sender and waits until they were keyed.
+func (s *stream) sendDigits(digits string) error {
+	j := &keyJob{digits: digits, done: make(chan error, 1)}
+	select {
+	case s.jobs <- j:
+	case <-s.senderDone:
+		return errCallEnded
+	}
+	select {
+	case err := <-j.done:
+		return err
+	case <-s.senderDone:
+		// The sender may have finished the job just before it stopped.
+		select {
+		case err := <-j.done:
+			return err
+		default:
+			return errCallEnded
+		}
+	}
+}
+
+// sender runs the 20 ms schedule from the monotonic clock: deadlines are
+// multiples of the frame time from the start, so waking late once does not
+// shift every later packet as a ticker reset would.
+func (s *stream) sender() {
+	defer s.wg.Done()
+	defer close(s.senderDone)
+	var (
+		pcm     = make([]int16, s.frame)
+		payload = make([]byte, s.frame)
+		buf     = make([]byte, 1500)
+		pkt     rtp.Packet
+		seq     = uint16(rand.Uint32())
+		ts      = rand.Uint32()
+		marker  = true
+		key     keyer
+	)
+	pkt.Version = 2
+	pkt.SSRC = s.ssrc
+
+	write := func(pt uint8, m bool, stamp uint32, body []byte) {
+		pkt.PayloadType = pt
+		pkt.Marker = m
+		pkt.SequenceNumber = seq
+		pkt.Timestamp = stamp
+		pkt.Payload = body
+		seq++
+		n, err := pkt.MarshalTo(buf)
+		if err != nil {
+			return
+		}
+		remote := s.remote.Load()
+		if remote == nil {
+			return
+		}
+		if _, err := s.conn.Load().WriteToUDPAddrPort(buf[:n], *remote); err != nil {
+			s.sendErrors.Add(1)
+			return
+		}
+		s.sent.Add(1)
+		if pt == s.dtmfPT && pt != 0 {
+			s.eventsSent.Add(1)
+		}
+	}
+
+	next := time.Now()
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-timer.C:
+		}
+		if late := time.Since(next); late > frameDuration {
+			s.lateTicks.Add(1)
+			if skip := int(late / frameDuration); skip > maxLateFrames {
+				// A stall (a stopped process, an overloaded machine): keep
+				// the timestamps true to the wall clock instead of bursting.
+				next = next.Add(time.Duration(skip) * frameDuration)
+				ts += uint32(skip * s.frame)
+			}
+		}
+
+		if f := s.source.Load(); f != nil {
+			(*f)(pcm)
+		} else {
+			clear(pcm)
+		}
+		if key.job == nil {
+			select {
+			case j := <-s.jobs:
+				key.begin(j, ts)
+			default:
+			}
+		}
+		sending := s.send.Load()
+		audio := true
+		if key.job != nil {
+			if ev, ok := key.event(s, ts); ok {
+				if sending {
+					n := dtmf.EncodeEvent(payload, ev.digit, ev.end, eventVolume, ev.duration)
+					write(s.dtmfPT, ev.first, ev.start, payload[:n])
+				}
+				audio = false // the event stands in for this frame's audio
+			} else {
+				key.inband(s, pcm)
+			}
+			if key.advance() {
+				key.job.done <- nil
+				key = keyer{}
+			}
+		}
+		if audio && sending {
+			n := s.codec.Encode(payload, pcm)
+			write(s.codec.PayloadType(), marker, ts, payload[:n])
+			marker = false
+		}
+
+		ts += uint32(s.frame)
+		next = next.Add(frameDuration)
+		timer.Reset(time.Until(next))
+	}
+}
+
+// keyer walks through the digits of one job, tick by tick.
+type keyer struct {
+	job   *keyJob
+	idx   int    // digit being keyed
+	tick  int    // ticks into this digit (tone, end repeats, gap)
+	start uint32 // RTP timestamp of the digit's first tick
+	phase float64 // of the high tone, for in-band digits
+	low   float64 // of the low tone
+}
+
+type keyEvent struct {
+	digit    byte
+	start    uint32
+	duration uint16
+	end      bool
+	first    bool
+}
+
+func (k *keyer) begin(j *keyJob, ts uint32) {
+	*k = keyer{job: j, start: ts}
+}
+
+// event returns the telephone-event packet due this tick, if any.
+func (k *keyer) event(s *stream, ts uint32) (keyEvent, bool) {
+	if s.dtmfPT == 0 {
+		return keyEvent{}, false
+	}
+	if k.tick == 0 {
+		k.start = ts
+	}
+	switch {
+	case k.tick < keyTicks:
+		n := k.tick + 1
+		return keyEvent{
+			digit:    k.job.digits[k.idx],
+			start:    k.start,
+			duration: uint16(n * s.frame),
+			end:      n == keyTicks,
+			first:    k.tick == 0,
+		}, true
+	case k.tick < keyTicks+endRepeats-1:
+		return keyEvent{
+			digit:    k.job.digits[k.idx],
+			start:    k.start,
+			duration: uint16(keyTicks * s.frame),
+			end:      true,
+		}, true
+	}
+	return keyEvent{}, false
+}
+
+// inband replaces the frame with the digit's two tones while it is keyed
+// and no telephone-event was negotiated.
+func (k *keyer) inband(s *stream, pcm []int16) {
+	if s.dtmfPT != 0 || k.tick >= keyTicks {
+		return
+	}
+	lo, hi := dtmfFreqs(k.job.digits[k.idx])
+	// Each tone at -9 dBFS peak, so the pair never clips and stays far
+	// above any detector's floor; high group a little hotter (twist).
+	for i := range pcm {
+		pcm[i] = int16(math.Round(0.30*tone.FullScale*math.Sin(k.low) + 0.35*tone.FullScale*math.Sin(k.phase)))
+		k.low += 2 * math.Pi * lo / float64(s.rate)
+		k.phase += 2 * math.Pi * hi / float64(s.rate)
+	}
+	k.low = math.Mod(k.low, 2*math.Pi)
+	k.phase = math.Mod(k.phase, 2*math.Pi)
+}
+
+// advance moves to the next tick; true when the whole job is done.
+func (k *keyer) advance() bool {
+	k.tick++
+	last := keyTicks + endRepeats - 1 + keyGapTicks
+	if k.tick < last {
+		return false
+	}
+	k.tick = 0
+	k.low, k.phase = 0, 0
+	k.idx++
+	return k.idx >= len(k.job.digits)
+}
+
+// dtmfFreqs is the keypad's row and column tone (ITU-T Q.23).
+func dtmfFreqs(d byte) (lo, hi float64) {
+	const keys = "123A456B789C*0#D"
+	rows := [4]float64{697, 770, 852, 941}
+	cols := [4]float64{1209, 1336, 1477, 1633}
+	for i := range len(keys) {
+		if keys[i] == d {
+			return rows[i/4], cols[i%4]
+		}
+	}
+	return 0, 0
+}
+
+// receiver reads one socket until it is closed.
+func (s *stream) receiver(c *net.UDPConn) {
+	defer s.wg.Done()
+	buf := make([]byte, 1500)
+	pcm := make([]int16, 1500)
+	var pkt rtp.Packet
+	for {
+		n, _, err := c.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue
+		}
+		arrival := time.Now()
+		if err := pkt.Unmarshal(buf[:n]); err != nil || pkt.Version != 2 {
+			s.mu.Lock()
+			s.stats.Unknown++
+			s.mu.Unlock()
+			continue
+		}
+		var samples int
+		audio := pkt.PayloadType == s.codec.PayloadType()
+		if audio {
+			samples = s.codec.Decode(pcm, pkt.Payload)
+		}
+		s.mu.Lock()
+		s.account(&pkt, arrival)
+		switch {
+		case audio:
+			s.rec.place(pkt.SSRC, pkt.Timestamp, pcm[:samples], arrival)
+		case s.dtmfPT != 0 && pkt.PayloadType == s.dtmfPT:
+			s.stats.EventsReceived++
+		default:
+			s.stats.Unknown++
+		}
+		s.mu.Unlock()
+	}
+}
+
+// account updates sequence, gap and RFC 3550 jitter figures; s.mu is held.
+func (s *stream) account(p *rtp.Packet, arrival time.Time) {
+	rx := &s.rx
+	s.stats.PacketsReceived++
+	if !rx.have || p.SSRC != rx.ssrc {
+		if rx.have {
+			s.stats.SSRCChanges++
+		}
+		*rx = rxState{have: true, ssrc: p.SSRC, maxSeq: p.SequenceNumber, lastArrival: arrival, epoch: arrival}
+		rx.lastTransit = float64(0) - float64(p.Timestamp)
+		return
+	}
+	if gap := arrival.Sub(rx.lastArrival); gap > s.stats.MaxGap {
+		s.stats.MaxGap = gap
+	}
+	rx.lastArrival = arrival
+	switch d := int16(p.SequenceNumber - rx.maxSeq); {
+	case d > 0:
+		s.stats.SeqGaps += uint64(d - 1)
+		rx.maxSeq = p.SequenceNumber
+	default:
+		s.stats.OutOfOrder++
+	}
+	// Transit in RTP units; the timestamp wraps, so work relative to the
+	// unwrapped difference from the previous transit.
+	units := arrival.Sub(rx.epoch).Seconds() * float64(s.rate)
+	transit := units - float64(p.Timestamp)
+	d := transit - rx.lastTransit
+	// Undo a timestamp wrap between the two packets.
+	d = math.Remainder(d, 1<<32)
+	rx.lastTransit = transit
+	rx.jitter += (math.Abs(d) - rx.jitter) / 16
+	s.stats.Jitter = time.Duration(rx.jitter / float64(s.rate) * float64(time.Second))
+}
+
+func (s *stream) snapshot() Stats {
+	s.mu.Lock()
+	st := s.stats
+	s.mu.Unlock()
+	st.PacketsSent = s.sent.Load()
+	st.EventsSent = s.eventsSent.Load()
+	st.LateTicks = s.lateTicks.Load()
+	st.SendErrors = s.sendErrors.Load()
+	return st
+}

@@ -1,0 +1,524 @@
+// Package sip is brygga's SIP front: it answers INVITEs for rooms, owns the
+// dialogs (BYE, re-INVITE, INFO, CANCEL) and hands each answered call, with
+// its media session, to the conference.
+package sip
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/emiago/sipgo"
+	ssip "github.com/emiago/sipgo/sip"
+
+	"brygga/conference"
+	"brygga/config"
+	"brygga/media"
+	"brygga/media/codec"
+	"brygga/media/dtmf"
+	"brygga/sip/sdp"
+	"brygga/store"
+)
+
+// Allow is what brygga answers to in a dialog and outside one.
+const allowMethods = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE"
+
+// byeTimeout bounds how long a BYE may retransmit before the call is
+// considered gone anyway (a vanished peer must not hold shutdown).
+const byeTimeout = 8 * time.Second
+
+// Options configure a Server.
+type Options struct {
+	Listen    []config.Listen
+	MediaIP   netip.Addr
+	Ports     *media.PortPool
+	Symmetric media.Symmetric
+	Directory store.Directory
+	Bridge    *conference.Bridge
+	Trusted   []netip.Prefix
+	Allow     []netip.Prefix
+	MaxCalls  int
+	UserAgent string
+	Codecs    []codec.Codec // what we accept, in our order of preference
+	Logger    *slog.Logger
+}
+
+// Server is the SIP side of the bridge.
+type Server struct {
+	opts    Options
+	log     *slog.Logger
+	ua      *sipgo.UserAgent
+	srv     *sipgo.Server
+	client  *sipgo.Client
+	dialogs *sipgo.DialogUA
+
+	mu        sync.Mutex
+	calls     map[string]*call // by SIP dialog ID
+	listeners []io
+	bound     []config.Listen
+	contacts  map[string]ssip.ContactHeader // by transport
+
+	draining atomic.Bool
+	wg       sync.WaitGroup
+}
+
+type io interface{ Close() error }
+
+// New makes a Server; Start opens its listeners.
+func New(o Options) (*Server, error) {
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if len(o.Codecs) == 0 {
+		o.Codecs = []codec.Codec{codec.PCMU, codec.PCMA}
+	}
+	if o.UserAgent == "" {
+		o.UserAgent = "brygga"
+	}
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent(o.UserAgent))
+	if err != nil {
+		return nil, err
+	}
+	srv, err := sipgo.NewServer(ua, sipgo.WithServerLogger(o.Logger.With("sipgo", "server")))
+	if err != nil {
+		return nil, err
+	}
+	client, err := sipgo.NewClient(ua, sipgo.WithClientHostname(o.MediaIP.String()),
+		sipgo.WithClientLogger(o.Logger.With("sipgo", "client")))
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		opts:     o,
+		log:      o.Logger,
+		ua:       ua,
+		srv:      srv,
+		client:   client,
+		calls:    make(map[string]*call),
+		contacts: make(map[string]ssip.ContactHeader),
+	}
+	s.dialogs = &sipgo.DialogUA{Client: client}
+	srv.OnInvite(s.guard(s.onInvite))
+	srv.OnAck(s.guard(s.onAck))
+	srv.OnBye(s.guard(s.onBye))
+	srv.OnCancel(s.guard(s.onCancel))
+	srv.OnOptions(s.guard(s.onOptions))
+	srv.OnInfo(s.guard(s.onInfo))
+	srv.OnUpdate(s.guard(s.onUpdate))
+	for _, m := range []ssip.RequestMethod{ssip.REGISTER, ssip.SUBSCRIBE, ssip.NOTIFY, ssip.MESSAGE, ssip.REFER, ssip.PUBLISH, ssip.PRACK} {
+		srv.OnRequest(m, s.guard(s.notAllowed))
+	}
+	return s, nil
+}
+
+// guard turns a panic in a handler into a 500 and a log line: no caller
+// should bring the bridge down.
+func (s *Server) guard(h sipgo.RequestHandler) sipgo.RequestHandler {
+	return func(req *ssip.Request, tx ssip.ServerTransaction) {
+		defer func() {
+			if r := recover(); r != nil {
+				s.log.Error("panic in SIP handler", "method", req.Method, "panic", r)
+				if tx != nil && !req.IsAck() {
+					_ = tx.Respond(ssip.NewResponseFromRequest(req, 500, "Server Internal Error", nil))
+				}
+			}
+		}()
+		h(req, tx)
+	}
+}
+
+// Start opens every listener and serves in the background.
+func (s *Server) Start() error {
+	for _, l := range s.opts.Listen {
+		switch l.Transport {
+		case "udp":
+			pc, err := net.ListenPacket("udp", l.Addr)
+			if err != nil {
+				s.Close()
+				return fmt.Errorf("sip: listen udp %s: %w", l.Addr, err)
+			}
+			s.addListener(pc, "udp", pc.LocalAddr().String())
+			go func() { _ = s.srv.ServeUDP(pc) }()
+		case "tcp":
+			ln, err := net.Listen("tcp", l.Addr)
+			if err != nil {
+				s.Close()
+				return fmt.Errorf("sip: listen tcp %s: %w", l.Addr, err)
+			}
+			s.addListener(ln, "tcp", ln.Addr().String())
+			go func() { _ = s.srv.ServeTCP(ln) }()
+		default:
+			return fmt.Errorf("sip: unknown transport %q", l.Transport)
+		}
+	}
+	return nil
+}
+
+func (s *Server) addListener(c io, transport, addr string) {
+	ap := netip.MustParseAddrPort(addr)
+	host := ap.Addr()
+	if host.IsUnspecified() {
+		host = s.opts.MediaIP
+	}
+	ct := ssip.ContactHeader{Address: ssip.Uri{Scheme: "sip", User: "brygga", Host: host.String(), Port: int(ap.Port())}}
+	if transport != "udp" {
+		ct.Address.UriParams = ssip.NewParams()
+		ct.Address.UriParams.Add("transport", transport)
+	}
+	s.mu.Lock()
+	s.listeners = append(s.listeners, c)
+	s.bound = append(s.bound, config.Listen{Transport: transport, Addr: addr})
+	if _, ok := s.contacts[transport]; !ok {
+		s.contacts[transport] = ct
+	}
+	s.mu.Unlock()
+}
+
+// Bound lists the listeners with their real addresses (port 0 resolved).
+func (s *Server) Bound() []config.Listen {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]config.Listen(nil), s.bound...)
+}
+
+// Drain stops taking new calls: INVITEs get 503 from now on.
+func (s *Server) Drain() { s.draining.Store(true) }
+
+// Calls is the number of dialogs the server holds.
+func (s *Server) Calls() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.calls)
+}
+
+// Wait blocks until every call has been released (its BYE answered or
+// given up on) or ctx ends.
+func (s *Server) Wait(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Close shuts the listeners and the SIP stack.
+func (s *Server) Close() {
+	s.mu.Lock()
+	ls := s.listeners
+	s.listeners = nil
+	s.mu.Unlock()
+	for _, l := range ls {
+		_ = l.Close()
+	}
+	_ = s.client.Close()
+	_ = s.ua.Close()
+}
+
+func (s *Server) contact(transport string) ssip.ContactHeader {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c, ok := s.contacts[strings.ToLower(transport)]; ok {
+		return c
+	}
+	for _, c := range s.contacts {
+		return c
+	}
+	return ssip.ContactHeader{}
+}
+
+func (s *Server) respond(req *ssip.Request, tx ssip.ServerTransaction, code int, reason string, hdrs ...ssip.Header) {
+	res := ssip.NewResponseFromRequest(req, code, reason, nil)
+	for _, h := range hdrs {
+		res.AppendHeader(h)
+	}
+	if err := tx.Respond(res); err != nil {
+		s.log.Debug("respond failed", "code", code, "err", err)
+	}
+}
+
+func sourceAddr(req *ssip.Request) netip.Addr {
+	ap, err := netip.ParseAddrPort(req.Source())
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
+}
+
+func inAny(a netip.Addr, ps []netip.Prefix) bool {
+	for _, p := range ps {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// splitUser parses the Request-URI user: the extension, and a PIN after a
+// '*' for one-step dial-in from a calendar link ("4711*2468").
+func splitUser(user string) (ext, pinDigits string) {
+	if i := strings.IndexAny(user, "*#,"); i >= 0 {
+		return user[:i], strings.TrimRight(user[i+1:], "#")
+	}
+	return user, ""
+}
+
+func newID() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func (s *Server) onOptions(req *ssip.Request, tx ssip.ServerTransaction) {
+	s.respond(req, tx, 200, "OK",
+		ssip.NewHeader("Allow", allowMethods),
+		ssip.NewHeader("Accept", "application/sdp, application/dtmf-relay, application/dtmf"),
+		ssip.NewHeader("Supported", ""))
+}
+
+func (s *Server) notAllowed(req *ssip.Request, tx ssip.ServerTransaction) {
+	s.respond(req, tx, 405, "Method Not Allowed", ssip.NewHeader("Allow", allowMethods))
+}
+
+// onCancel only sees a CANCEL that matched no pending INVITE: sipgo answers
+// the others itself (200, then 487 on the INVITE).
+func (s *Server) onCancel(req *ssip.Request, tx ssip.ServerTransaction) {
+	s.respond(req, tx, 481, "Call/Transaction Does Not Exist")
+}
+
+func (s *Server) findCall(req *ssip.Request) *call {
+	id, err := ssip.DialogIDFromRequestUAS(req)
+	if err != nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.calls[id]
+}
+
+func (s *Server) onAck(req *ssip.Request, tx ssip.ServerTransaction) {
+	if c := s.findCall(req); c != nil {
+		_ = c.dlg.ReadAck(req, tx)
+	}
+}
+
+func (s *Server) onBye(req *ssip.Request, tx ssip.ServerTransaction) {
+	c := s.findCall(req)
+	if c == nil {
+		s.respond(req, tx, 481, "Call/Transaction Does Not Exist")
+		return
+	}
+	if err := c.dlg.ReadBye(req, tx); err != nil {
+		s.respond(req, tx, 500, "Server Internal Error")
+	}
+}
+
+func (s *Server) onInfo(req *ssip.Request, tx ssip.ServerTransaction) {
+	c := s.findCall(req)
+	if c == nil {
+		s.respond(req, tx, 481, "Call/Transaction Does Not Exist")
+		return
+	}
+	ct := ""
+	if h := req.ContentType(); h != nil {
+		ct = h.Value()
+	}
+	d, ok := dtmf.ParseInfo(ct, req.Body())
+	if !ok {
+		s.respond(req, tx, 415, "Unsupported Media Type", ssip.NewHeader("Accept", "application/dtmf-relay, application/dtmf"))
+		return
+	}
+	c.digit(d)
+	s.respond(req, tx, 200, "OK")
+}
+
+// onInvite answers a new call, or hands a re-INVITE to its dialog.
+func (s *Server) onInvite(req *ssip.Request, tx ssip.ServerTransaction) {
+	if to := req.To(); to != nil && to.Params.Has("tag") {
+		s.onReinvite(req, tx)
+		return
+	}
+	src := sourceAddr(req)
+	log := s.log.With("call-id", req.CallID().Value(), "from", src)
+	if len(s.opts.Allow) > 0 && !inAny(src, s.opts.Allow) {
+		log.Warn("invite from a source not allowed")
+		s.respond(req, tx, 403, "Forbidden")
+		return
+	}
+	if s.draining.Load() {
+		s.respond(req, tx, 503, "Service Unavailable", ssip.NewHeader("Retry-After", "30"))
+		return
+	}
+	ext, dialled := splitUser(req.Recipient.User)
+	rc, ok := s.opts.Directory.Room(ext)
+	if !ok {
+		log.Info("no such room", "extension", ext)
+		s.respond(req, tx, 404, "Not Found")
+		return
+	}
+	offer, err := sdp.ParseOffer(req.Body())
+	switch {
+	case errors.Is(err, sdp.ErrNoOffer):
+		// Delayed offer (offer in our 200, answer in the ACK) is not
+		// supported yet; say so rather than answering badly.
+		s.respond(req, tx, 488, "Not Acceptable Here", ssip.NewHeader("Warning", `399 brygga "SDP offer required in INVITE"`))
+		return
+	case errors.Is(err, sdp.ErrMalformed):
+		log.Info("malformed SDP", "err", err)
+		s.respond(req, tx, 400, "Bad Request", ssip.NewHeader("Warning", `399 brygga "malformed SDP"`))
+		return
+	case err != nil:
+		s.respond(req, tx, 488, "Not Acceptable Here", ssip.NewHeader("Warning", `304 brygga "no audio stream"`))
+		return
+	}
+	choice, err := sdp.Negotiate(offer, s.opts.Codecs)
+	if err != nil {
+		s.respond(req, tx, 488, "Not Acceptable Here", ssip.NewHeader("Warning", `305 brygga "incompatible media format"`))
+		return
+	}
+	if s.opts.MaxCalls > 0 && s.Calls() >= s.opts.MaxCalls {
+		log.Warn("bridge full", "calls", s.Calls())
+		s.respond(req, tx, 486, "Busy Here")
+		return
+	}
+
+	c := &call{
+		srv:       s,
+		id:        newID(),
+		callerID:  callerID(req, inAny(src, s.opts.Trusted)),
+		source:    src,
+		trusted:   inAny(src, s.opts.Trusted),
+		transport: req.Transport(),
+		digits:    make(chan byte, 32),
+		done:      make(chan struct{}),
+		sessionID: uint64(time.Now().UnixNano()),
+	}
+	sess, err := media.NewSession(media.SessionConfig{
+		Pool:      s.opts.Ports,
+		Symmetric: s.opts.Symmetric,
+		SignalIP:  net.IP(src.AsSlice()),
+		OnDigit:   c.digit,
+		Logger:    log,
+	})
+	if err != nil {
+		log.Error("no media port", "err", err)
+		s.respond(req, tx, 503, "Service Unavailable", ssip.NewHeader("Retry-After", "5"))
+		return
+	}
+	c.sess = sess
+	dlg, err := s.dialogs.ReadInvite(req, tx)
+	if err != nil {
+		sess.Close()
+		s.respond(req, tx, 400, "Bad Request")
+		return
+	}
+	c.dlg = dlg
+	c.choice = choice
+	_ = dlg.Respond(100, "Trying", nil)
+
+	answer, err := c.answer(offer, true)
+	if err != nil {
+		log.Error("build answer", "err", err)
+		sess.Close()
+		_ = dlg.Respond(500, "Server Internal Error", nil)
+		return
+	}
+	c.apply(offer, choice)
+	sess.Start()
+
+	s.mu.Lock()
+	s.calls[dlg.ID] = c
+	s.mu.Unlock()
+	s.wg.Add(1)
+	go c.watch()
+
+	res := ssip.NewSDPResponseFromRequest(dlg.InviteRequest, answer)
+	res.AppendHeader(ptr(s.contact(c.transport)))
+	res.AppendHeader(ssip.NewHeader("Allow", allowMethods))
+	// WriteResponse retransmits the 2xx until the ACK arrives (or the
+	// INVITE was cancelled before we answered).
+	if err := dlg.WriteResponse(res); err != nil {
+		log.Info("call not established", "err", err)
+		c.end()
+		return
+	}
+	log.Info("call answered", "call", c.id, "room", rc.Extension, "codec", choice.Codec.Name(), "transport", c.transport)
+	go func() {
+		s.opts.Bridge.Serve(c, rc, dialled)
+		c.Hangup()
+		<-c.done
+	}()
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// callerID is the caller's number: P-Asserted-Identity from a trusted
+// source (the PBX), else the From user.
+func callerID(req *ssip.Request, trusted bool) string {
+	if trusted {
+		if h := req.GetHeader("P-Asserted-Identity"); h != nil {
+			var u ssip.Uri
+			v := strings.Trim(strings.TrimSpace(h.Value()), "<>")
+			if i := strings.Index(v, "<"); i >= 0 {
+				v = strings.TrimSuffix(v[i+1:], ">")
+			}
+			if err := ssip.ParseUri(v, &u); err == nil && u.User != "" {
+				return u.User
+			}
+		}
+	}
+	if f := req.From(); f != nil {
+		return f.Address.User
+	}
+	return ""
+}
+
+// onReinvite follows a changed offer in an existing dialog: hold and
+// resume, a new port or address, or a session refresh without SDP.
+func (s *Server) onReinvite(req *ssip.Request, tx ssip.ServerTransaction) {
+	c := s.findCall(req)
+	if c == nil {
+		s.respond(req, tx, 481, "Call/Transaction Does Not Exist")
+		return
+	}
+	if err := c.dlg.ReadRequest(req, tx); err != nil {
+		s.respond(req, tx, 500, "Server Internal Error", ssip.NewHeader("Retry-After", "1"))
+		return
+	}
+	body, code := c.renegotiate(req.Body())
+	if code != 200 {
+		s.respond(req, tx, code, "Not Acceptable Here")
+		return
+	}
+	res := ssip.NewSDPResponseFromRequest(req, body)
+	res.AppendHeader(ptr(s.contact(c.transport)))
+	if err := tx.Respond(res); err != nil {
+		s.log.Debug("re-invite response", "err", err)
+	}
+}
+
+// onUpdate is a re-INVITE without the ACK (RFC 3311); most peers send it
+// for session timers, without SDP.
+func (s *Server) onUpdate(req *ssip.Request, tx ssip.ServerTransaction) {
+	c := s.findCall(req)
+	if c == nil {
+		s.respond(req, tx, 481, "Call/Transaction Does Not Exist")
+		return
+	}
+	if len(req.Body()) == 0 {
+		s.respond(req, tx, 200, "OK", ptr(s.contact(c.transport)))
+		return
+	}
+	s.onReinvite(req, tx)
+}

@@ -1,0 +1,23 @@
+// Package store is where brygga keeps what must outlive a call: today the
+// directory of rooms; the SQLite store with schedules and the delivery queue
+// comes with the admin API.
+package store
+
+import "brygga/config"
+
+// Directory answers which extensions are rooms and what their settings are.
+// The SIP layer asks it for every INVITE, so lookups must be cheap.
+type Directory interface {
+	Room(extension string) (config.Room, bool)
+}
+
+// ConfigDirectory is the directory as the config file and the open-rooms
+// pattern describe it.
+type ConfigDirectory struct {
+	Config *config.Config
+}
+
+// Room implements Directory.
+func (d ConfigDirectory) Room(extension string) (config.Room, bool) {
+	return d.Config.Room(extension)
+}
