@@ -94,4 +94,9 @@ func (r *room) close() {
 		close(stop)
 		<-done
 	}
+	// One line per meeting with the clock's health: late ticks here are
+	// what callers hear as choppy audio.
+	st := r.mix.Stats()
+	r.log.Info("room closed", "ticks", st.Ticks, "late_ticks", st.LateTicks,
+		"skipped", st.Skipped, "max_lateness", st.MaxLateness)
 }
