@@ -274,7 +274,17 @@ func (b *Bridge) Calls() int {
 type RoomInfo struct {
 	Extension    string
 	Participants int
+	Members      []MemberInfo
 	Mixer        mixer.Stats
+}
+
+// MemberInfo is a snapshot of one participant.
+type MemberInfo struct {
+	ID       string
+	CallerID string
+	Role     string
+	Muted    bool
+	Talking  bool
 }
 
 // Rooms lists the live rooms, by extension.
@@ -287,7 +297,8 @@ func (b *Bridge) Rooms() []RoomInfo {
 	b.mu.Unlock()
 	out := make([]RoomInfo, 0, len(rs))
 	for _, r := range rs {
-		out = append(out, RoomInfo{Extension: r.cfg.Extension, Participants: r.size(), Mixer: r.mix.Stats()})
+		ms := r.snapshot()
+		out = append(out, RoomInfo{Extension: r.cfg.Extension, Participants: len(ms), Members: ms, Mixer: r.mix.Stats()})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Extension < out[j].Extension })
 	return out

@@ -50,6 +50,20 @@ func (r *room) size() int {
 	return len(r.members)
 }
 
+// snapshot lists the participants, in no particular order.
+func (r *room) snapshot() []MemberInfo {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]MemberInfo, 0, len(r.members))
+	for p := range r.members {
+		out = append(out, MemberInfo{
+			ID: p.call.ID(), CallerID: p.call.CallerID(), Role: p.role.String(),
+			Muted: p.member.Muted(), Talking: p.member.Talking(),
+		})
+	}
+	return out
+}
+
 // join puts the call into the mix and tells the room with the join tone.
 func (r *room) join(c Call, role pin.Role) *participant {
 	s := c.Media()
