@@ -465,7 +465,14 @@ func (c *Call) answerReinvite(req *sip.Request, tx sip.ServerTransaction) {
 		respond(tx, req, sip.StatusRequestPending, "Request Pending", nil)
 		return
 	}
-	defer c.reqMu.Unlock()
+	locked := true
+	unlock := func() {
+		if locked {
+			locked = false
+			c.reqMu.Unlock()
+		}
+	}
+	defer unlock()
 
 	want := c.direction()
 	dir := want
@@ -507,6 +514,8 @@ func (c *Call) answerReinvite(req *sip.Request, tx sip.ServerTransaction) {
 	if offer != nil {
 		c.stream.setRemote(offer.Remote(), dir.Sends())
 	}
+	// Our own requests (a BYE above all) need not wait for the bridge's ACK.
+	unlock()
 
 	// The 2xx is retransmitted by us, not the transaction, until the ACK
 	// (RFC 3261 §13.3.1.4); a delayed offer's answer rides in that ACK.

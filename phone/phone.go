@@ -542,7 +542,7 @@ func (p *Phone) newCall() (*Call, error) {
 		acks:  make(chan ackInfo, 1),
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
-	c.stream = newStream(p.log, p.cfg.Codec, 0, conn, p.cfg.RecordLimit)
+	c.stream = newStream(p.cfg.Codec, 0, conn, p.cfg.RecordLimit)
 	return c, nil
 }
 

@@ -559,6 +559,27 @@ func TestBridgeReinvite(t *testing.T) {
 		t.Errorf("phone answered resume with %q", ans.Direction)
 	}
 	eventually(t, 2*time.Second, "audio after resume", func() bool { return len(uc.snapshot()) > n+10 })
+
+	// A re-INVITE without SDP: the phone offers what it wants (sendrecv)
+	// and follows the answer in the ACK, here inactive.
+	offer, err := u.reinviteDelayed(ctx, uc, sdp.Inactive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if offer.Direction != sdp.SendRecv || offer.Port != int(c.RTPAddr().Port()) {
+		t.Errorf("phone offered %q on port %d", offer.Direction, offer.Port)
+	}
+	eventually(t, 2*time.Second, "silence after an inactive answer in the ACK", func() bool {
+		n := len(uc.snapshot())
+		time.Sleep(100 * time.Millisecond)
+		return len(uc.snapshot()) == n
+	})
+	if _, err := u.reinvite(ctx, uc, sdp.SendRecv, 10); err != nil {
+		t.Fatal(err)
+	}
+	n = len(uc.snapshot())
+	eventually(t, 2*time.Second, "audio after the second resume", func() bool { return len(uc.snapshot()) > n+10 })
+
 	uc.mu.Lock()
 	acks := uc.acks
 	uc.mu.Unlock()

@@ -4,6 +4,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/pion/rtp"
 )
 
 func frame(v int16, n int) []int16 {
@@ -110,5 +112,42 @@ func TestRecordingDisabled(t *testing.T) {
 	r.place(1, 160, frame(1, 160), time.Now())
 	if r.end != 320 || len(r.since(0)) != 0 || r.buf != nil {
 		t.Errorf("end %d, kept %d", r.end, len(r.since(0)))
+	}
+}
+
+func TestStreamAccounting(t *testing.T) {
+	s := &stream{rate: 8000, frame: 160}
+	var p rtp.Packet
+	t0 := time.Now()
+	for i := range 100 {
+		p.SSRC, p.SequenceNumber, p.Timestamp = 9, uint16(65500+i), uint32(1<<32-800+160*i)
+		if i == 50 {
+			continue // lost
+		}
+		// Alternately 10 ms early and late around the 20 ms grid.
+		off := 10 * time.Millisecond
+		if i%2 == 0 {
+			off = -off
+		}
+		at := t0.Add(time.Duration(i)*20*time.Millisecond + off)
+		s.account(&p, at, true)
+		// A telephone-event packet keeps its start timestamp: no jitter.
+		if i%10 == 0 {
+			ev := p
+			ev.Timestamp = 12345
+			s.account(&ev, at, false)
+		}
+	}
+	st := s.stats
+	if st.SeqGaps != 1 {
+		t.Errorf("SeqGaps %d, want 1 (across the sequence wrap)", st.SeqGaps)
+	}
+	if st.OutOfOrder != 9 {
+		t.Errorf("OutOfOrder %d, want the 9 event packets reusing sequence numbers", st.OutOfOrder)
+	}
+	// ±10 ms around the grid is a 20 ms transit change per packet, which
+	// RFC 3550's estimator settles at.
+	if st.Jitter < 18*time.Millisecond || st.Jitter > 21*time.Millisecond {
+		t.Errorf("jitter %v, want about 20 ms", st.Jitter)
 	}
 }

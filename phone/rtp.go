@@ -2,7 +2,6 @@ package phone
 
 import (
 	"errors"
-	"log/slog"
 	"math"
 	"math/rand/v2"
 	"net"
@@ -51,7 +50,6 @@ type Stats struct {
 // stream is the RTP of one call: a sender paced by the monotonic clock and a
 // receiver per socket that records what it hears by timestamp.
 type stream struct {
-	log    *slog.Logger
 	codec  codec.Codec
 	rate   int
 	frame  int // samples per 20 ms
@@ -87,6 +85,7 @@ type rxState struct {
 	maxSeq      uint16
 	lastArrival time.Time
 	lastTransit float64
+	haveTransit bool
 	jitter      float64 // in RTP clock units, as RFC 3550 keeps it
 	epoch       time.Time
 }
@@ -100,10 +99,9 @@ type keyJob struct {
 
 var errCallEnded = errors.New("phone: call ended")
 
-func newStream(log *slog.Logger, c codec.Codec, dtmfPT uint8, conn *net.UDPConn, keep time.Duration) *stream {
+func newStream(c codec.Codec, dtmfPT uint8, conn *net.UDPConn, keep time.Duration) *stream {
 	rate := c.ClockRate()
 	s := &stream{
-		log:        log,
 		codec:      c,
 		dtmfPT:     dtmfPT,
 		rate:       rate,
@@ -333,9 +331,9 @@ func (s *stream) sender() {
 // keyer walks through the digits of one job, tick by tick.
 type keyer struct {
 	job   *keyJob
-	idx   int    // digit being keyed
-	tick  int    // ticks into this digit (tone, end repeats, gap)
-	start uint32 // RTP timestamp of the digit's first tick
+	idx   int     // digit being keyed
+	tick  int     // ticks into this digit (tone, end repeats, gap)
+	start uint32  // RTP timestamp of the digit's first tick
 	phase float64 // of the high tone, for in-band digits
 	low   float64 // of the low tone
 }
@@ -388,8 +386,8 @@ func (k *keyer) inband(s *stream, pcm []int16) {
 		return
 	}
 	lo, hi := dtmfFreqs(k.job.digits[k.idx])
-	// Each tone at -9 dBFS peak, so the pair never clips and stays far
-	// above any detector's floor; high group a little hotter (twist).
+	// About -10 and -9 dBFS: the pair never clips and stays far above any
+	// detector's floor, the high group a little hotter as phones send it.
 	for i := range pcm {
 		pcm[i] = int16(math.Round(0.30*tone.FullScale*math.Sin(k.low) + 0.35*tone.FullScale*math.Sin(k.phase)))
 		k.low += 2 * math.Pi * lo / float64(s.rate)
@@ -452,7 +450,7 @@ func (s *stream) receiver(c *net.UDPConn) {
 			samples = s.codec.Decode(pcm, pkt.Payload)
 		}
 		s.mu.Lock()
-		s.account(&pkt, arrival)
+		s.account(&pkt, arrival, audio)
 		switch {
 		case audio:
 			s.rec.place(pkt.SSRC, pkt.Timestamp, pcm[:samples], arrival)
@@ -466,7 +464,9 @@ func (s *stream) receiver(c *net.UDPConn) {
 }
 
 // account updates sequence, gap and RFC 3550 jitter figures; s.mu is held.
-func (s *stream) account(p *rtp.Packet, arrival time.Time) {
+// Jitter is taken from audio only: the packets of a telephone-event all
+// carry the event's start time.
+func (s *stream) account(p *rtp.Packet, arrival time.Time, audio bool) {
 	rx := &s.rx
 	s.stats.PacketsReceived++
 	if !rx.have || p.SSRC != rx.ssrc {
@@ -474,7 +474,9 @@ func (s *stream) account(p *rtp.Packet, arrival time.Time) {
 			s.stats.SSRCChanges++
 		}
 		*rx = rxState{have: true, ssrc: p.SSRC, maxSeq: p.SequenceNumber, lastArrival: arrival, epoch: arrival}
-		rx.lastTransit = float64(0) - float64(p.Timestamp)
+		if audio {
+			rx.lastTransit, rx.haveTransit = -float64(p.Timestamp), true
+		}
 		return
 	}
 	if gap := arrival.Sub(rx.lastArrival); gap > s.stats.MaxGap {
@@ -488,13 +490,17 @@ func (s *stream) account(p *rtp.Packet, arrival time.Time) {
 	default:
 		s.stats.OutOfOrder++
 	}
-	// Transit in RTP units; the timestamp wraps, so work relative to the
-	// unwrapped difference from the previous transit.
-	units := arrival.Sub(rx.epoch).Seconds() * float64(s.rate)
-	transit := units - float64(p.Timestamp)
-	d := transit - rx.lastTransit
-	// Undo a timestamp wrap between the two packets.
-	d = math.Remainder(d, 1<<32)
+	if !audio {
+		return
+	}
+	// Transit in RTP units since the stream began; a timestamp wrap between
+	// two packets shows as a jump of 2^32, which the remainder undoes.
+	transit := arrival.Sub(rx.epoch).Seconds()*float64(s.rate) - float64(p.Timestamp)
+	if !rx.haveTransit {
+		rx.lastTransit, rx.haveTransit = transit, true
+		return
+	}
+	d := math.Remainder(transit-rx.lastTransit, 1<<32)
 	rx.lastTransit = transit
 	rx.jitter += (math.Abs(d) - rx.jitter) / 16
 	s.stats.Jitter = time.Duration(rx.jitter / float64(s.rate) * float64(time.Second))

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -394,4 +395,48 @@ func (u *testUAS) reinvite(ctx context.Context, c *uasCall, dir sdp.Direction, v
 	}
 	c.send.Store(dir.Sends())
 	return sdp.ParseOffer(res.Body())
+}
+
+// TestMain quiets sipgo's package logger: its TCP connections log through it
+// whatever logger the user agent was given, and warn about reference counts
+// while connections are torn down at the end of every test.
+func TestMain(m *testing.M) {
+	sip.SetDefaultLogger(quiet())
+	os.Exit(m.Run())
+}
+
+// reinviteDelayed sends the phone a re-INVITE without SDP, so the phone
+// offers in its 200, and answers that offer with dir in the ACK.
+func (u *testUAS) reinviteDelayed(ctx context.Context, c *uasCall, dir sdp.Direction) (*sdp.Offer, error) {
+	target := c.ds.InviteRequest.Contact().Address
+	res, err := c.ds.Do(ctx, sip.NewRequest(sip.INVITE, *target.Clone()))
+	if err != nil {
+		return nil, err
+	}
+	if !res.IsSuccess() {
+		return nil, &StatusError{Code: res.StatusCode, Reason: res.Reason}
+	}
+	offer, err := sdp.ParseOffer(res.Body())
+	if err != nil {
+		return nil, err
+	}
+	ch, err := sdp.Negotiate(offer, []codec.Codec{codec.PCMU})
+	if err != nil {
+		return nil, err
+	}
+	answer, err := sdp.BuildAnswer(sdp.AnswerParams{
+		Offer: offer, Choice: ch, Addr: netip.MustParseAddr("127.0.0.1"),
+		Port: c.conn.LocalAddr().(*net.UDPAddr).Port, SessionID: 1, Version: 9, Direction: dir,
+	})
+	if err != nil {
+		return nil, err
+	}
+	ack := sip.NewRequest(sip.ACK, *target.Clone())
+	ack.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+	ack.SetBody(answer)
+	if err := c.ds.WriteRequest(ack); err != nil {
+		return nil, err
+	}
+	c.send.Store(dir.Sends())
+	return offer, nil
 }
