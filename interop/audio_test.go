@@ -155,22 +155,24 @@ func firstHeard(ls []levels) int {
 // listener's audio: from the moment the wanted tone first arrives, settle
 // is skipped (prompts and the join announcement may still overlap), and in
 // the span after it every window must hold the wanted tone and not the
-// listener's own.
-func checkHears(pcm []int16, want, own float64, settle, span time.Duration) error {
+// listener's own. The summary gives the levels found, for the test log.
+func checkHears(pcm []int16, want, own float64, settle, span time.Duration) (summary string, err error) {
 	ls := analyse(pcm, want, own)
 	first := firstHeard(ls)
 	if first < 0 {
-		return fmt.Errorf("the %.0f Hz tone never arrived in %.1f s of audio (two 200 ms windows at %.0f dBFS or more)\n%s",
+		return "", fmt.Errorf("the %.0f Hz tone never arrived in %.1f s of audio (two 200 ms windows at %.0f dBFS or more)\n%s",
 			want, float64(len(pcm))/rate, presentMin, table(ls))
 	}
 	from := first + int(settle/(window*time.Second/rate))
 	to := from + int(span/(window*time.Second/rate))
 	if to > len(ls) {
-		return fmt.Errorf("the %.0f Hz tone arrived at %.1f s but the audio ends at %.1f s, before %.1f s of settling and %.1f s to check\n%s",
+		return "", fmt.Errorf("the %.0f Hz tone arrived at %.1f s but the audio ends at %.1f s, before %.1f s of settling and %.1f s to check\n%s",
 			want, ls[first].at.Seconds(), float64(len(pcm))/rate, settle.Seconds(), span.Seconds(), table(ls))
 	}
 	var errs []string
+	minWant, maxOwn := math.Inf(1), math.Inf(-1)
 	for _, l := range ls[from:to] {
+		minWant, maxOwn = math.Min(minWant, l.want), math.Max(maxOwn, l.own)
 		switch {
 		case l.want < presentMin:
 			errs = append(errs, fmt.Sprintf("at %.1f s the %.0f Hz tone is gone (%.1f dBFS)", l.at.Seconds(), want, l.want))
@@ -180,10 +182,11 @@ func checkHears(pcm []int16, want, own float64, settle, span time.Duration) erro
 		}
 	}
 	if len(errs) > 0 {
-		return fmt.Errorf("%s\nwindows checked: %.1f-%.1f s\n%s", strings.Join(errs, "\n"),
+		return "", fmt.Errorf("%s\nwindows checked: %.1f-%.1f s\n%s", strings.Join(errs, "\n"),
 			ls[from].at.Seconds(), ls[to-1].at.Seconds()+0.2, table(ls))
 	}
-	return nil
+	return fmt.Sprintf("%.0f Hz first heard at %.1f s; from %.1f to %.1f s it is at least %.1f dBFS and the own %.0f Hz at most %.1f dBFS",
+		want, ls[first].at.Seconds(), ls[from].at.Seconds(), ls[to-1].at.Seconds()+0.2, minWant, own, maxOwn), nil
 }
 
 func table(ls []levels) string {
@@ -216,29 +219,29 @@ func TestCheckHears(t *testing.T) {
 		codec.PCMU.Decode(pcm, buf)
 		return append(out, pcm...)
 	}
-	if err := checkHears(mix(4, 0), 1400, 700, settle, span); err != nil {
+	if _, err := checkHears(mix(4, 0), 1400, 700, settle, span); err != nil {
 		t.Errorf("clean tone rejected: %v", err)
 	}
-	if err := checkHears(mix(4, toneAmp), 1400, 700, settle, span); err == nil {
+	if _, err := checkHears(mix(4, toneAmp), 1400, 700, settle, span); err == nil {
 		t.Error("own tone at full level accepted")
 	}
-	if err := checkHears(mix(4, toneAmp/5), 1400, 700, settle, span); err == nil {
+	if _, err := checkHears(mix(4, toneAmp/5), 1400, 700, settle, span); err == nil {
 		t.Error("own tone 14 dB under the other (-26 dBFS) accepted")
 	}
 	// 30 dB down is the leak a real mix may have: absent by PEERS.md's rule.
-	if err := checkHears(mix(4, toneAmp/32), 1400, 700, settle, span); err != nil {
+	if _, err := checkHears(mix(4, toneAmp/32), 1400, 700, settle, span); err != nil {
 		t.Errorf("own tone 30 dB down (-42 dBFS) rejected: %v", err)
 	}
-	if err := checkHears(make([]int16, 5*rate), 1400, 700, settle, span); err == nil {
+	if _, err := checkHears(make([]int16, 5*rate), 1400, 700, settle, span); err == nil {
 		t.Error("silence accepted")
 	}
-	if err := checkHears(mix(2, 0), 1400, 700, settle, span); err == nil {
+	if _, err := checkHears(mix(2, 0), 1400, 700, settle, span); err == nil {
 		t.Error("too short a recording accepted")
 	}
 	// A gap in the middle of the checked span is a failure.
 	gappy := mix(4, 0)
 	clear(gappy[len(lead)+2*rate : len(lead)+2*rate+rate/2])
-	if err := checkHears(gappy, 1400, 700, settle, span); err == nil {
+	if _, err := checkHears(gappy, 1400, 700, settle, span); err == nil {
 		t.Error("a 500 ms gap in the tone accepted")
 	}
 }

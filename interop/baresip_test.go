@@ -167,7 +167,7 @@ func TestBaresipInRoom(t *testing.T) {
 			_ = p.cmd.Process.Kill()
 			<-p.exited
 		}
-		if t.Failed() {
+		if t.Failed() || *showLogs {
 			t.Logf("baresip log:\n%s", tail(p.log, 150))
 		}
 	})
@@ -200,8 +200,10 @@ func TestBaresipInRoom(t *testing.T) {
 		t.Error("baresip did not exit within 10 s of /quit")
 	}
 
-	if err := checkHears(heard, 1100, 500, settle, listenSpan); err != nil {
+	if sum, err := checkHears(heard, 1100, 500, settle, listenSpan); err != nil {
 		t.Errorf("the phone in the room with baresip: %v", err)
+	} else {
+		t.Logf("the phone: %s", sum)
 	}
 	dumps, _ := filepath.Glob(filepath.Join(dumpDir, "dump-*-dec.wav"))
 	if len(dumps) != 1 {
@@ -215,8 +217,10 @@ func TestBaresipInRoom(t *testing.T) {
 		t.Fatalf("%s is at %d Hz, want %d", dumps[0], r, rate)
 	}
 	t.Logf("baresip recorded %.1f s", float64(len(recorded))/rate)
-	if err := checkHears(recorded, 500, 1100, settle, listenSpan); err != nil {
+	if sum, err := checkHears(recorded, 500, 1100, settle, listenSpan); err != nil {
 		t.Errorf("baresip in the room with the phone (%s): %v", filepath.Base(dumps[0]), err)
+	} else {
+		t.Logf("baresip: %s", sum)
 	}
 	if err := b.Stop(); err != nil {
 		t.Error(err)

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"flag"
 	"fmt"
 	"net"
 	"os"
@@ -33,6 +34,10 @@ open_rooms: ""
 directory:
   - {extension: "` + roomExt + `", name: "Test Room", pin: "` + roomPIN + `", host_pin: "` + roomHostPIN + `"}
 `
+
+// showLogs prints the logs of the bridge and the peers also for tests that
+// pass: go test ./interop -v -args -interop.logs
+var showLogs = flag.Bool("interop.logs", false, "print the bridge's and the peers' logs even when a test passes")
 
 var (
 	binDir    string // holds the bridge binary for this test run
@@ -167,7 +172,7 @@ func startBridge(t *testing.T) *bridge {
 		if err := b.Stop(); err != nil {
 			t.Error(err)
 		}
-		if t.Failed() {
+		if t.Failed() || *showLogs {
 			t.Logf("brygga log (%s):\n%s", b.log, tail(b.log, 400))
 		}
 	})

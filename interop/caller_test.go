@@ -20,12 +20,15 @@ const (
 	listenSpan = 2 * time.Second
 	// joinWait bounds dialling, the PIN and the wait for the other tone.
 	joinWait = 30 * time.Second
+	// linger keeps the phone in the room after it has heard enough, so the
+	// peer, which heard the phone a little later, gets its full span too.
+	linger = 2 * time.Second
 )
 
 // joinAndListen is the brygga/phone caller of the real-peer tests: it dials
 // the room saying a sine of say Hz, keys the PIN as RFC 4733 events, and
-// stays until it has heard the want tone for settle+listenSpan (or joinWait
-// ran out). It hangs up and returns everything it heard, placed by RTP
+// stays until it has heard the want tone for settle+listenSpan+linger (or
+// joinWait ran out). It hangs up and returns everything it heard, placed by RTP
 // timestamp.
 func joinAndListen(ctx context.Context, t *testing.T, b *bridge, say, want float64) []int16 {
 	t.Helper()
@@ -36,7 +39,7 @@ func joinAndListen(ctx context.Context, t *testing.T, b *bridge, say, want float
 	}
 	defer logf.Close()
 	t.Cleanup(func() {
-		if t.Failed() {
+		if t.Failed() || *showLogs {
 			t.Logf("phone log:\n%s", tail(logPath, 200))
 		}
 	})
@@ -62,7 +65,7 @@ func joinAndListen(ctx context.Context, t *testing.T, b *bridge, say, want float
 		t.Fatalf("phone keying the PIN: %v", err)
 	}
 
-	need := int((settle+listenSpan)/(window*time.Second/rate)) + 1
+	need := int((settle+listenSpan+linger)/(window*time.Second/rate)) + 1
 	deadline := time.NewTimer(joinWait)
 	defer deadline.Stop()
 	poll := time.NewTicker(200 * time.Millisecond)

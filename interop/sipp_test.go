@@ -40,7 +40,8 @@ func requireRawSocket(t *testing.T) {
 // runSIPp runs SIPp against the bridge and returns nil when SIPp exits 0,
 // that is when its call followed the scenario. The error carries SIPp's SIP
 // message trace, unexpected messages and final screen.
-func runSIPp(ctx context.Context, sipp string, b *bridge, dir string, c sippCall) error {
+// With -interop.logs the trace is logged on success too.
+func runSIPp(ctx context.Context, t *testing.T, sipp string, b *bridge, dir string, c sippCall) error {
 	scenario, err := filepath.Abs(filepath.Join("testdata", c.scenario))
 	if err != nil {
 		return err
@@ -102,6 +103,9 @@ func runSIPp(ctx context.Context, sipp string, b *bridge, dir string, c sippCall
 	start := time.Now()
 	runErr := cmd.Run()
 	if runErr == nil {
+		if *showLogs {
+			t.Logf("sipp %s: SIP messages:\n%s", c.scenario, tail(msgs, 300))
+		}
 		return nil
 	}
 	var why string
@@ -114,9 +118,28 @@ func runSIPp(ctx context.Context, sipp string, b *bridge, dir string, c sippCall
 	default:
 		why = runErr.Error()
 	}
-	return fmt.Errorf("sipp %s: %s after %s\nSIP messages:\n%s\nunexpected messages:\n%s\nscreen:\n%s\nstdout/stderr:\n%s",
-		c.scenario, why, time.Since(start).Round(100*time.Millisecond),
+	return fmt.Errorf("sipp %s -t %s: %s after %s\nSIP messages:\n%s\nunexpected messages:\n%s\nscreen:\n%s\nstdout/stderr:\n%s",
+		c.scenario, c.transport, why, time.Since(start).Round(100*time.Millisecond),
 		tail(msgs, 300), tail(errs, 100), tail(screen, 60), tail(stdout, 30))
+}
+
+// startSIPp runs SIPp in the background. The test's cleanup stops it if it
+// still runs and waits for it, so nothing writes into the test's folders
+// after they are removed (cleanups run before the bridge's, registered
+// earlier, stops the bridge).
+func startSIPp(t *testing.T, sipp string, b *bridge, dir string, c sippCall) <-chan error {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		done <- runSIPp(ctx, t, sipp, b, dir, c)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-finished
+	})
+	return done
 }
 
 func sippStatus(code int) string {
@@ -144,7 +167,7 @@ func TestSIPpOptions(t *testing.T) {
 		t.Run(tr.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 			defer cancel()
-			err := runSIPp(ctx, sipp, b, t.TempDir(), sippCall{
+			err := runSIPp(ctx, t, sipp, b, t.TempDir(), sippCall{
 				scenario: "sipp_options.xml", service: roomExt, transport: tr.mode, limit: 20 * time.Second,
 			})
 			if err != nil {
@@ -164,7 +187,7 @@ func TestSIPpUnknownExtension(t *testing.T) {
 	b := startBridge(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
-	err := runSIPp(ctx, sipp, b, t.TempDir(), sippCall{
+	err := runSIPp(ctx, t, sipp, b, t.TempDir(), sippCall{
 		scenario: "sipp_unknown.xml", service: "9999", limit: 20 * time.Second,
 	})
 	if err != nil {
@@ -184,7 +207,7 @@ func TestSIPpWrongPIN(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	start := time.Now()
-	err := runSIPp(ctx, sipp, b, t.TempDir(), sippCall{
+	err := runSIPp(ctx, t, sipp, b, t.TempDir(), sippCall{
 		scenario: "sipp_pin_wrong.xml", service: roomExt, limit: 60 * time.Second,
 	})
 	if err != nil {
@@ -215,16 +238,13 @@ func TestSIPpCallerInRoom(t *testing.T) {
 	// SIPp: answered at once, PIN from 1 s, stream from 4 s, then in the
 	// room for sippStay; the phone has joined and listened well before.
 	const sippStay = 18 * time.Second
-	sippDone := make(chan error, 1)
-	go func() {
-		sippDone <- runSIPp(ctx, sipp, b, dir, sippCall{
-			scenario: "sipp_pin_ok.xml",
-			service:  roomExt,
-			pause:    sippStay,
-			keys:     map[string]string{"tone_stream": stream + ",-1,0"},
-			limit:    60 * time.Second,
-		})
-	}()
+	sippDone := startSIPp(t, sipp, b, dir, sippCall{
+		scenario: "sipp_pin_ok.xml",
+		service:  roomExt,
+		pause:    sippStay,
+		keys:     map[string]string{"tone_stream": stream + ",-1,0"},
+		limit:    60 * time.Second,
+	})
 	select {
 	case err := <-sippDone:
 		t.Fatalf("SIPp ended before the phone joined: %v", err)
@@ -235,10 +255,43 @@ func TestSIPpCallerInRoom(t *testing.T) {
 	if err := <-sippDone; err != nil {
 		t.Error(err)
 	}
-	if err := checkHears(heard, 1400, 700, settle, listenSpan); err != nil {
+	if sum, err := checkHears(heard, 1400, 700, settle, listenSpan); err != nil {
 		t.Errorf("the phone in the room with SIPp: %v", err)
+	} else {
+		t.Logf("the phone: %s", sum)
 	}
 	if err := b.Stop(); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestSIPpHungUpOnStop: two SIPp callers, one over UDP and one over TCP,
+// join with the PIN in the Request-URI (one-step dial-in). When the bridge
+// gets SIGTERM it must hang up both with a BYE and then exit 0.
+func TestSIPpHungUpOnStop(t *testing.T) {
+	sipp := requirePeer(t, "sipp", "sip-tester")
+	b := startBridge(t)
+	var callers []<-chan error
+	for _, mode := range []string{"u1", "t1"} {
+		callers = append(callers, startSIPp(t, sipp, b, t.TempDir(), sippCall{
+			scenario: "sipp_until_bye.xml", service: roomExt + "*" + roomPIN, transport: mode, limit: 60 * time.Second,
+		}))
+	}
+	// Admitted without a prompt, then "you are the only person", then in.
+	time.Sleep(6 * time.Second)
+	for _, c := range callers {
+		select {
+		case err := <-c:
+			t.Fatalf("SIPp ended before the bridge was stopped: %v", err)
+		default:
+		}
+	}
+	if err := b.Stop(); err != nil {
+		t.Error(err)
+	}
+	for _, c := range callers {
+		if err := <-c; err != nil {
+			t.Errorf("a caller was not hung up cleanly when the bridge stopped: %v", err)
+		}
 	}
 }

@@ -104,6 +104,8 @@ type Session struct {
 	pcm         [maxDatagram]int16
 	events      dtmf.EventDecoder
 	jitSSRC     uint32
+	eventsSSRC  uint32 // the stream the event decoder's memory belongs to
+	eventsHave  bool
 	jitHave     bool
 	lastTransit int32
 	jitter      float64 // RTP units
@@ -290,6 +292,14 @@ func (s *Session) packet(b []byte, src netip.AddrPort) {
 	s.bytesIn.Add(uint64(len(payload)))
 
 	if r.DTMF != 0 && h.PayloadType == r.DTMF {
+		// An event is identified by SSRC and timestamp. SIPp starts every
+		// play_dtmf on a new SSRC with the same timestamps, so a decoder
+		// that remembered timestamps across SSRCs would drop a whole PIN
+		// as retransmissions.
+		if !s.eventsHave || h.SSRC != s.eventsSSRC {
+			s.events.Reset()
+			s.eventsHave, s.eventsSSRC = true, h.SSRC
+		}
 		if d, ok := s.events.Packet(h.Timestamp, payload); ok {
 			s.digit(d)
 		}

@@ -207,6 +207,45 @@ func TestSessionDigitsFromEvents(t *testing.T) {
 	}
 }
 
+// TestSessionDigitsNewSSRCSameTimestamps: SIPp sends each play_dtmf on a
+// new SSRC but restarts the timestamps; the same key presses on a new
+// stream are new presses.
+func TestSessionDigitsNewSSRCSameTimestamps(t *testing.T) {
+	p := newPeer(t)
+	var mu sync.Mutex
+	var digits []byte
+	s := newTestSession(t, SessionConfig{OnDigit: func(d byte) {
+		mu.Lock()
+		digits = append(digits, d)
+		mu.Unlock()
+	}})
+	s.SetRemote(Remote{Addr: p.addr(), Codec: codec.PCMU, DTMF: 101, Send: true})
+	s.Start()
+	buf := make([]byte, 4)
+	seq := uint16(100)
+	for _, ssrc := range []uint32{0x01020305, 0x01020306} {
+		p.ssrc = ssrc
+		for i, d := range []byte("12#") {
+			ts := uint32(24400 + 400*i)
+			dtmf.EncodeEvent(buf, d, false, 10, 160)
+			p.sendRaw(s.LocalAddr(), 101, seq, ts, buf)
+			seq++
+			for range 3 {
+				dtmf.EncodeEvent(buf, d, true, 10, 800)
+				p.sendRaw(s.LocalAddr(), 101, seq, ts, buf)
+				seq++
+			}
+		}
+	}
+	waitFor(t, "24 event packets", func() bool { return s.Stats().PacketsIn == 24 })
+	mu.Lock()
+	got := string(digits)
+	mu.Unlock()
+	if got != "12#12#" {
+		t.Errorf("digits %q, want 12#12#", got)
+	}
+}
+
 func TestSessionInbandDigits(t *testing.T) {
 	for _, tc := range []struct {
 		name string
