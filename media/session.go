@@ -21,8 +21,18 @@ import (
 type Remote struct {
 	Addr  *net.UDPAddr // from the SDP c= and m= lines
 	Codec codec.Codec
-	DTMF  uint8 // telephone-event payload type; 0 = not negotiated (in-band detection runs)
-	Send  bool  // false while the peer holds (sendonly/inactive from them): we send nothing
+	// PayloadType is the number the peer gave Codec in its SDP when it
+	// is not the static one (PCMU on 112, say); 0 means the static type.
+	PayloadType uint8
+	DTMF        uint8 // telephone-event payload type; 0 = not negotiated (in-band detection runs)
+	Send        bool  // false while the peer holds (sendonly/inactive from them): we send nothing
+}
+
+func (r Remote) payloadType() uint8 {
+	if r.PayloadType != 0 || r.Codec == nil {
+		return r.PayloadType
+	}
+	return r.Codec.PayloadType()
 }
 
 // SessionConfig is what a Session needs besides the remote side.
@@ -306,7 +316,7 @@ func (s *Session) packet(b []byte, src netip.AddrPort) {
 		return
 	}
 	c := r.Codec
-	if c == nil || c.PayloadType() != h.PayloadType {
+	if c == nil || r.payloadType() != h.PayloadType {
 		// The peer may switch to another codec it offered.
 		c = codec.ByPayloadType(h.PayloadType)
 	}
@@ -380,7 +390,7 @@ func (s *Session) WriteFrame(payload []byte) {
 
 func (s *Session) writeLocked(payload []byte) {
 	s.mu.Lock()
-	dest, send, rate, c := s.dest, s.remote.Send, s.rate, s.remote.Codec
+	dest, send, rate, c, pt := s.dest, s.remote.Send, s.rate, s.remote.Codec, s.remote.payloadType()
 	s.mu.Unlock()
 
 	ts := s.ts
@@ -389,7 +399,7 @@ func (s *Session) writeLocked(payload []byte) {
 		s.marker = true
 		return
 	}
-	s.out.PayloadType = c.PayloadType()
+	s.out.PayloadType = pt
 	s.out.SequenceNumber = s.seq
 	s.out.Timestamp = ts
 	s.out.Marker = s.marker

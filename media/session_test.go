@@ -147,6 +147,30 @@ func TestSessionReceivesAudio(t *testing.T) {
 	}
 }
 
+// TestSessionDynamicPayloadType: a peer that numbers PCMU 112 in its SDP
+// sends and receives it as 112.
+func TestSessionDynamicPayloadType(t *testing.T) {
+	p := newPeer(t)
+	s := newTestSession(t, SessionConfig{})
+	s.SetRemote(Remote{Addr: p.addr(), Codec: codec.PCMU, PayloadType: 112, Send: true})
+	s.Start()
+	pcm := tone.Generate(700, 8000, 0.3, 160)
+	payload := make([]byte, 160)
+	codec.PCMU.Encode(payload, pcm)
+	for i := range DefaultDepth {
+		p.sendRaw(s.LocalAddr(), 112, uint16(i), uint32(160*i), payload)
+	}
+	waitFor(t, "packets", func() bool { return s.Stats().PacketsIn == DefaultDepth })
+	frame := make([]int16, 160)
+	if !s.ReadFrame(frame) || tone.Level(frame) < -20 {
+		t.Fatal("PCMU on payload type 112 was not played")
+	}
+	s.WritePCM(pcm)
+	if pkt := p.recv(2 * time.Second); pkt == nil || pkt.PayloadType != 112 {
+		t.Fatalf("sent %+v, want payload type 112", pkt)
+	}
+}
+
 func TestSessionLossAndDuplicates(t *testing.T) {
 	p := newPeer(t)
 	s := newTestSession(t, SessionConfig{})
