@@ -385,7 +385,7 @@ func (k *keyer) inband(s *stream, pcm []int16) {
 	if s.dtmfPT != 0 || k.tick >= keyTicks {
 		return
 	}
-	lo, hi := dtmfFreqs(k.job.digits[k.idx])
+	lo, hi, _ := dtmf.Frequencies(k.job.digits[k.idx])
 	// About -10 and -9 dBFS: the pair never clips and stays far above any
 	// detector's floor, the high group a little hotter as phones send it.
 	for i := range pcm {
@@ -410,18 +410,6 @@ func (k *keyer) advance() bool {
 	return k.idx >= len(k.job.digits)
 }
 
-// dtmfFreqs is the keypad's row and column tone (ITU-T Q.23).
-func dtmfFreqs(d byte) (lo, hi float64) {
-	const keys = "123A456B789C*0#D"
-	rows := [4]float64{697, 770, 852, 941}
-	cols := [4]float64{1209, 1336, 1477, 1633}
-	for i := range len(keys) {
-		if keys[i] == d {
-			return rows[i/4], cols[i%4]
-		}
-	}
-	return 0, 0
-}
 
 // receiver reads one socket until it is closed.
 func (s *stream) receiver(c *net.UDPConn) {

@@ -13,6 +13,19 @@ var (
 	}
 )
 
+// Frequencies is a key's row and column tone (ITU-T Q.23), for generating
+// in-band DTMF; ok is false for a byte that is no key.
+func Frequencies(digit byte) (row, col float64, ok bool) {
+	for r := range keypad {
+		for c := range keypad[r] {
+			if keypad[r][c] == digit {
+				return rowFreqs[r], colFreqs[c], true
+			}
+		}
+	}
+	return 0, 0, false
+}
+
 // Detection limits, after ITU-T Q.24 and the values Asterisk and spandsp
 // settled on in practice.
 const (

@@ -212,3 +212,30 @@ func BenchmarkDetector(b *testing.B) {
 		d.Frame(frame)
 	}
 }
+
+func TestFrequenciesRoundTrip(t *testing.T) {
+	for _, d := range []byte("0123456789*#ABCD") {
+		lo, hi, ok := Frequencies(d)
+		if !ok {
+			t.Fatalf("%c: no frequencies", d)
+		}
+		det := NewDetector(8000)
+		pcm := make([]int16, 160)
+		var got []byte
+		for f := range 5 {
+			for i := range pcm {
+				x := float64(f*len(pcm)+i) / 8000
+				pcm[i] = int16(6000*math.Sin(2*math.Pi*lo*x) + 6000*math.Sin(2*math.Pi*hi*x))
+			}
+			if g, ok := det.Frame(pcm); ok {
+				got = append(got, g)
+			}
+		}
+		if string(got) != string(d) {
+			t.Errorf("%c generated from Frequencies detected as %q", d, got)
+		}
+	}
+	if _, _, ok := Frequencies('x'); ok {
+		t.Error("x is no key")
+	}
+}
