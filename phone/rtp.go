@@ -410,7 +410,6 @@ func (k *keyer) advance() bool {
 	return k.idx >= len(k.job.digits)
 }
 
-
 // receiver reads one socket until it is closed.
 func (s *stream) receiver(c *net.UDPConn) {
 	defer s.wg.Done()

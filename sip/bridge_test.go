@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -46,7 +47,19 @@ type bridge struct {
 	tcp    string
 }
 
-func startBridge(t *testing.T, yaml string, opts ...func(*conference.Options)) *bridge {
+// option changes how startBridge builds the bridge: the conference's
+// options (PIN timeout) or the SIP server's (MaxCalls, a slow directory).
+type option func(*conference.Options, *sip.Options)
+
+func withConference(f func(*conference.Options)) option {
+	return func(co *conference.Options, _ *sip.Options) { f(co) }
+}
+
+func withSIP(f func(*sip.Options)) option {
+	return func(_ *conference.Options, so *sip.Options) { f(so) }
+}
+
+func startBridge(t *testing.T, yaml string, opts ...option) *bridge {
 	t.Helper()
 	dir := t.TempDir()
 	cfgFile := filepath.Join(dir, "brygga.yaml")
@@ -57,24 +70,26 @@ func startBridge(t *testing.T, yaml string, opts ...func(*conference.Options)) *
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	w := &testWriter{t: t}
+	log := slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	lo := 30000 + (os.Getpid()%500)*20
 	ports := media.NewPortPool(net.IPv4(127, 0, 0, 1), lo, lo+199)
 	co := conference.Options{Prompts: prompts.Builtin(), Logger: log}
-	for _, o := range opts {
-		o(&co)
-	}
-	conf := conference.New(co)
-	srv, err := sip.New(sip.Options{
+	so := sip.Options{
 		Listen:    cfg.SIP.Listen,
 		MediaIP:   netip.MustParseAddr("127.0.0.1"),
 		Ports:     ports,
 		Directory: store.ConfigDirectory{Config: cfg},
-		Bridge:    conf,
 		Trusted:   cfg.SIP.Trusted,
 		MaxCalls:  50,
 		Logger:    log,
-	})
+	}
+	for _, o := range opts {
+		o(&co, &so)
+	}
+	conf := conference.New(co)
+	so.Bridge = conf
+	srv, err := sip.New(so)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,23 +113,45 @@ func startBridge(t *testing.T, yaml string, opts ...func(*conference.Options)) *
 		defer cancel()
 		_ = srv.Wait(ctx)
 		srv.Close()
+		// Timers inside sipgo may still log after Close; the test is over
+		// by then and testing.T must not be written to.
+		w.stop()
 	})
 	return b
 }
 
 // testWriter sends the bridge's log to the test log, shown only on failure.
-type testWriter struct{ t *testing.T }
+type testWriter struct {
+	t       *testing.T
+	mu      sync.Mutex
+	stopped bool
+}
 
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
+func (w *testWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.stopped {
+		w.t.Log(strings.TrimRight(string(p), "\n"))
+	}
 	return len(p), nil
+}
+
+func (w *testWriter) stop() {
+	w.mu.Lock()
+	w.stopped = true
+	w.mu.Unlock()
 }
 
 func newPhone(t *testing.T, user string, c codec.Codec) *phone.Phone {
 	t.Helper()
+	return newPhoneWith(t, phone.Config{LocalIP: netip.MustParseAddr("127.0.0.1"), User: user, Codec: c})
+}
+
+func newPhoneWith(t *testing.T, cfg phone.Config) *phone.Phone {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
-	p, err := phone.New(ctx, phone.Config{LocalIP: netip.MustParseAddr("127.0.0.1"), User: user, Codec: c})
+	p, err := phone.New(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,12 +1,16 @@
 package sip
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"net"
 	"net/netip"
 	"sync"
+	"time"
 
 	"github.com/emiago/sipgo"
+	ssip "github.com/emiago/sipgo/sip"
 
 	"brygga/media"
 	"brygga/media/codec"
@@ -24,10 +28,13 @@ type call struct {
 	dlg       *sipgo.DialogServerSession
 	sess      *media.Session
 	digits    chan byte
+	acks      chan uint32 // CSeq of every ACK, for the re-INVITE 2xx retransmission
 
 	mu        sync.Mutex
-	choice    sdp.Choice
-	last      *sdp.Offer // the offer the current answer answers
+	choice    sdp.Choice // nil Codec until a delayed offer is answered
+	target    ssip.Uri   // the caller's Contact: where our requests go
+	offered   bool       // our last 2xx carried an offer; the answer comes in the ACK
+	offerCSeq uint32     // CSeq of the INVITE that 2xx answered
 	sessionID uint64
 	version   uint64
 
@@ -60,12 +67,47 @@ func (c *call) Hangup() {
 		go func() {
 			ctx, cancel := context.WithTimeout(context.Background(), byeTimeout)
 			defer cancel()
-			if err := c.dlg.Bye(ctx); err != nil {
+			if err := c.dlg.WriteBye(ctx, c.bye()); err != nil {
 				c.srv.log.Debug("bye", "call", c.id, "err", err)
 			}
 			c.end()
 		}()
 	})
+}
+
+// bye is our BYE: to the caller's current Contact (sipgo's own Bye keeps
+// the INVITE's even after a target refresh), and with our Contact for the
+// call's transport rather than the dialog layer's UDP one.
+func (c *call) bye() *ssip.Request {
+	c.mu.Lock()
+	target := c.target
+	c.mu.Unlock()
+	req := ssip.NewRequest(ssip.BYE, *target.Clone())
+	req.SetTransport(c.dlg.InviteRequest.Transport())
+	req.AppendHeader(ptr(c.srv.contact(c.transport)))
+	return req
+}
+
+func (c *call) setTarget(u ssip.Uri) {
+	c.mu.Lock()
+	c.target = *u.Clone()
+	c.mu.Unlock()
+}
+
+func (c *call) ended() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// codec is the negotiated codec; nil while a delayed offer is unanswered.
+func (c *call) codec() codec.Codec {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.choice.Codec
 }
 
 // watch ends the call when the dialog ends (BYE from the caller, or the
@@ -91,21 +133,18 @@ func (c *call) end() {
 	})
 }
 
-// answer builds our SDP answer to offer with the current choice. The
-// o= version moves only when the answer may differ (RFC 3264 §8).
-func (c *call) answer(offer *sdp.Offer, changed bool) ([]byte, error) {
+// answer builds our SDP answer to offer with the current choice. The o=
+// version moves with every answer: each may differ (hold, new port).
+func (c *call) answer(offer *sdp.Offer) ([]byte, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if changed || c.version == 0 {
-		c.version++
-	}
-	c.last = offer
-	la := c.sess.LocalAddr()
+	c.version++
+	c.offered = false
 	return sdp.BuildAnswer(sdp.AnswerParams{
 		Offer:     offer,
 		Choice:    c.choice,
 		Addr:      c.srv.opts.MediaIP,
-		Port:      la.Port,
+		Port:      c.sess.LocalAddr().Port,
 		SessionID: c.sessionID,
 		Version:   c.version,
 		Username:  "brygga",
@@ -114,37 +153,144 @@ func (c *call) answer(offer *sdp.Offer, changed bool) ([]byte, error) {
 	})
 }
 
-// apply points the media session at what the offer says.
-func (c *call) apply(offer *sdp.Offer, ch sdp.Choice) {
-	addr := &net.UDPAddr{IP: offer.Addr.AsSlice(), Port: offer.Port}
-	send := !offer.Hold && (offer.Direction == sdp.SendRecv || offer.Direction == sdp.RecvOnly || offer.Direction == "")
-	c.sess.SetRemote(media.Remote{Addr: addr, Codec: ch.Codec, DTMF: ch.DTMF, Send: send})
+// offer builds our SDP offer for an INVITE without one (delayed offer, RFC
+// 3261 §13.2.1); the caller's answer is due in the ACK for cseq. A new
+// call is offered every codec we speak; a re-INVITE only the one the
+// mixer already encodes for, and the telephone-event type in use.
+func (c *call) offer(cseq uint32) ([]byte, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	codecs, dtmfPT := c.srv.opts.Codecs, uint8(dtmfPayloadType)
+	if c.choice.Codec != nil {
+		codecs = []codec.Codec{c.choice.Codec}
+		if c.choice.DTMF != 0 {
+			dtmfPT = c.choice.DTMF
+		}
+	}
+	c.version++
+	c.offered, c.offerCSeq = true, cseq
+	return sdp.BuildOfferWith(sdp.OfferParams{
+		Addr:      c.srv.opts.MediaIP,
+		Port:      c.sess.LocalAddr().Port,
+		SessionID: c.sessionID,
+		Version:   c.version,
+		Codecs:    codecs,
+		DTMF:      dtmfPT,
+		Username:  "brygga",
+		Ptime:     20,
+	})
 }
 
-// renegotiate handles a re-INVITE or UPDATE offer and returns our answer
-// and the status to send. The codec stays what it was: the mixer encodes
-// for it, so a re-offer without it is refused (488) and the call goes on.
-func (c *call) renegotiate(body []byte) ([]byte, int) {
-	if len(body) == 0 {
-		// No offer: a session refresh. Answer with our current SDP as an
-		// offer would be a delayed-offer re-INVITE; we keep it simple and
-		// send our last answer again.
-		c.mu.Lock()
-		last := c.last
-		c.mu.Unlock()
-		ans, err := c.answer(last, false)
+// acked takes an ACK of a 2xx of ours: it stops that 2xx's retransmission
+// and, when the 2xx carried our offer, applies the answer in its body. An
+// unusable answer leaves the media as it was (none for a new call, which
+// the INVITE handler then hangs up).
+func (c *call) acked(req *ssip.Request) {
+	cseq := req.CSeq().SeqNo
+	select {
+	case c.acks <- cseq:
+	default:
+	}
+	c.mu.Lock()
+	due := c.offered && c.offerCSeq == cseq
+	c.offered = c.offered && !due
+	codecs := c.srv.opts.Codecs
+	if c.choice.Codec != nil {
+		codecs = []codec.Codec{c.choice.Codec}
+	}
+	c.mu.Unlock()
+	if !due {
+		return
+	}
+	ans, err := sdp.ParseOffer(req.Body())
+	var ch sdp.Choice
+	if err == nil {
+		ch, err = sdp.Negotiate(ans, codecs)
+	}
+	if err != nil {
+		c.srv.log.Info("unusable SDP answer in ACK", "call", c.id, "err", err)
+		return
+	}
+	c.mu.Lock()
+	c.choice = ch
+	c.mu.Unlock()
+	c.apply(ans, ch)
+}
+
+// drainAcks forgets ACKs already seen, before a new 2xx goes out.
+func (c *call) drainAcks() {
+	for {
+		select {
+		case <-c.acks:
+		default:
+			return
+		}
+	}
+}
+
+// retransmit repeats a re-INVITE's 2xx until its ACK comes (RFC 3261
+// §13.3.1.4, RFC 6026): sipgo's transaction leaves that to us, and without
+// it one lost 200 on UDP makes the caller time out and drop the call.
+func (c *call) retransmit(tx ssip.ServerTransaction, res *ssip.Response, cseq uint32) {
+	interval := ssip.T1
+	next := time.NewTimer(interval)
+	defer next.Stop()
+	giveUp := time.NewTimer(64 * ssip.T1)
+	defer giveUp.Stop()
+	for {
+		select {
+		case n := <-c.acks:
+			if n == cseq {
+				return
+			}
+		case <-next.C:
+			if err := tx.Respond(res); err != nil {
+				return
+			}
+			interval = min(2*interval, ssip.T2)
+			next.Reset(interval)
+		case <-giveUp.C:
+			c.srv.log.Warn("re-INVITE answer never acknowledged", "call", c.id)
+			return
+		case <-c.done:
+			return
+		}
+	}
+}
+
+// apply points the media session at what the offer (or answer) says.
+func (c *call) apply(o *sdp.Offer, ch sdp.Choice) {
+	addr := &net.UDPAddr{IP: o.Addr.AsSlice(), Port: o.Port}
+	c.sess.SetRemote(media.Remote{Addr: addr, Codec: ch.Codec, DTMF: ch.DTMF, Send: !o.Hold})
+}
+
+// renegotiate handles a re-INVITE or UPDATE body and returns our SDP and
+// the status to send. The codec stays what it was: the mixer encodes for
+// it, so a re-offer without it is refused (488) and the call goes on.
+// Without a body (a session refresh, or a peer asking for our offer) we
+// offer and take the answer from the ACK of cseq.
+func (c *call) renegotiate(body []byte, cseq uint32) ([]byte, int) {
+	if len(bytes.TrimSpace(body)) == 0 {
+		ans, err := c.offer(cseq)
 		if err != nil {
 			return nil, 500
 		}
 		return ans, 200
 	}
 	offer, err := sdp.ParseOffer(body)
-	if err != nil {
+	switch {
+	case errors.Is(err, sdp.ErrMalformed):
+		return nil, 400
+	case err != nil:
 		return nil, 488
 	}
 	c.mu.Lock()
 	cur := c.choice.Codec
 	c.mu.Unlock()
+	if cur == nil {
+		// A re-offer before the answer to our offer: RFC 3261 §14.2 says 500.
+		return nil, 500
+	}
 	ch, err := sdp.Negotiate(offer, []codec.Codec{cur})
 	if err != nil {
 		return nil, 488
@@ -152,7 +298,7 @@ func (c *call) renegotiate(body []byte) ([]byte, int) {
 	c.mu.Lock()
 	c.choice = ch
 	c.mu.Unlock()
-	ans, err := c.answer(offer, true)
+	ans, err := c.answer(offer)
 	if err != nil {
 		return nil, 500
 	}

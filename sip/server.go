@@ -32,6 +32,10 @@ import (
 // Allow is what brygga answers to in a dialog and outside one.
 const allowMethods = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE"
 
+// dtmfPayloadType is the telephone-event payload type we offer when the
+// offer is ours to make (an INVITE without SDP); the common choice.
+const dtmfPayloadType = 101
+
 // byeTimeout bounds how long a BYE may retransmit before the call is
 // considered gone anyway (a vanished peer must not hold shutdown).
 const byeTimeout = 8 * time.Second
@@ -63,6 +67,7 @@ type Server struct {
 
 	mu        sync.Mutex
 	calls     map[string]*call // by SIP dialog ID
+	answering int              // new INVITEs past the checks and not yet a call or refused
 	listeners []io
 	bound     []config.Listen
 	contacts  map[string]ssip.ContactHeader // by transport
@@ -84,7 +89,11 @@ func New(o Options) (*Server, error) {
 	if o.UserAgent == "" {
 		o.UserAgent = "brygga"
 	}
-	ua, err := sipgo.NewUA(sipgo.WithUserAgent(o.UserAgent))
+	// The transport and transaction layers log too (connection trouble);
+	// without their own logger sipgo writes to the process default.
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent(o.UserAgent),
+		sipgo.WithUserAgentTransactionLayerOptions(ssip.WithTransactionLayerLogger(o.Logger.With("sipgo", "transaction"))),
+		sipgo.WithUserAgentTransportLayerOptions(ssip.WithTransportLayerLogger(o.Logger.With("sipgo", "transport"))))
 	if err != nil {
 		return nil, err
 	}
@@ -177,6 +186,12 @@ func (s *Server) addListener(c io, transport, addr string) {
 	s.mu.Lock()
 	s.listeners = append(s.listeners, c)
 	s.bound = append(s.bound, config.Listen{Transport: transport, Addr: addr})
+	if len(s.contacts) == 0 {
+		// sipgo puts the dialog layer's Contact into every response and
+		// in-dialog request that has none; left empty it would be
+		// "<sip:>". Set before this listener serves, so handlers see it.
+		s.dialogs.ContactHDR = ct
+	}
 	if _, ok := s.contacts[transport]; !ok {
 		s.contacts[transport] = ct
 	}
@@ -191,7 +206,50 @@ func (s *Server) Bound() []config.Listen {
 }
 
 // Drain stops taking new calls: INVITEs get 503 from now on.
-func (s *Server) Drain() { s.draining.Store(true) }
+func (s *Server) Drain() {
+	s.mu.Lock()
+	s.draining.Store(true)
+	s.mu.Unlock()
+}
+
+// reserve admits a new INVITE, or returns the status to refuse it with.
+// Counting the INVITEs being answered keeps MaxCalls exact when INVITEs
+// arrive together, and lets Wait cover an INVITE still being answered
+// (its room looked up, its port taken) when draining starts.
+func (s *Server) reserve() (code int, reason string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.draining.Load():
+		return 503, "Service Unavailable"
+	case s.opts.MaxCalls > 0 && len(s.calls)+s.answering >= s.opts.MaxCalls:
+		return 486, "Busy Here"
+	}
+	s.answering++
+	s.wg.Add(1)
+	return 0, ""
+}
+
+// unreserve ends the INVITE handler's reservation. A tracked call has
+// taken over the count already.
+func (s *Server) unreserve(tracked bool) {
+	if !tracked {
+		s.mu.Lock()
+		s.answering--
+		s.mu.Unlock()
+	}
+	s.wg.Done()
+}
+
+// track makes c one of the server's calls until c.end, in place of the
+// reservation of its INVITE.
+func (s *Server) track(c *call) {
+	s.mu.Lock()
+	s.calls[c.dlg.ID] = c
+	s.answering--
+	s.wg.Add(1)
+	s.mu.Unlock()
+}
 
 // Calls is the number of dialogs the server holds.
 func (s *Server) Calls() int {
@@ -201,7 +259,8 @@ func (s *Server) Calls() int {
 }
 
 // Wait blocks until every call has been released (its BYE answered or
-// given up on) or ctx ends.
+// given up on) and no INVITE is still being answered, or ctx ends. Call it
+// after Drain: a new call may start until then.
 func (s *Server) Wait(ctx context.Context) error {
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
@@ -309,6 +368,10 @@ func (s *Server) findCall(req *ssip.Request) *call {
 
 func (s *Server) onAck(req *ssip.Request, tx ssip.ServerTransaction) {
 	if c := s.findCall(req); c != nil {
+		// The answer an ACK may carry is applied before ReadAck tells the
+		// INVITE handler the call is confirmed, so that the call has its
+		// media when the IVR starts.
+		c.acked(req)
 		_ = c.dlg.ReadAck(req, tx)
 	}
 }
@@ -356,10 +419,18 @@ func (s *Server) onInvite(req *ssip.Request, tx ssip.ServerTransaction) {
 		s.respond(req, tx, 403, "Forbidden")
 		return
 	}
-	if s.draining.Load() {
-		s.respond(req, tx, 503, "Service Unavailable", ssip.NewHeader("Retry-After", "30"))
+	if code, reason := s.reserve(); code != 0 {
+		log.Warn("call refused", "code", code, "calls", s.Calls())
+		s.respond(req, tx, code, reason, ssip.NewHeader("Retry-After", "30"))
 		return
 	}
+	tracked := false
+	defer func() { s.unreserve(tracked) }()
+	// 100 at once, before the directory is asked: a lookup that takes a
+	// while must not make the caller retransmit, and a caller may CANCEL
+	// only after a provisional response (RFC 3261 §9.1). Sent outside the
+	// dialog: a 100 carries no To tag and no Contact.
+	s.respond(req, tx, 100, "Trying")
 	ext, dialled := splitUser(req.Recipient.User)
 	rc, ok := s.opts.Directory.Room(ext)
 	if !ok {
@@ -367,13 +438,13 @@ func (s *Server) onInvite(req *ssip.Request, tx ssip.ServerTransaction) {
 		s.respond(req, tx, 404, "Not Found")
 		return
 	}
+	var choice sdp.Choice
 	offer, err := sdp.ParseOffer(req.Body())
+	delayed := errors.Is(err, sdp.ErrNoOffer)
 	switch {
-	case errors.Is(err, sdp.ErrNoOffer):
-		// Delayed offer (offer in our 200, answer in the ACK) is not
-		// supported yet; say so rather than answering badly.
-		s.respond(req, tx, 488, "Not Acceptable Here", ssip.NewHeader("Warning", `399 brygga "SDP offer required in INVITE"`))
-		return
+	case delayed:
+		// Delayed offer (RFC 3261 §13.2.1): we offer in the 200 and the
+		// caller answers in the ACK. Cisco CUCM and some trunks send this.
 	case errors.Is(err, sdp.ErrMalformed):
 		log.Info("malformed SDP", "err", err)
 		s.respond(req, tx, 400, "Bad Request", ssip.NewHeader("Warning", `399 brygga "malformed SDP"`))
@@ -381,18 +452,12 @@ func (s *Server) onInvite(req *ssip.Request, tx ssip.ServerTransaction) {
 	case err != nil:
 		s.respond(req, tx, 488, "Not Acceptable Here", ssip.NewHeader("Warning", `304 brygga "no audio stream"`))
 		return
+	default:
+		if choice, err = sdp.Negotiate(offer, s.opts.Codecs); err != nil {
+			s.respond(req, tx, 488, "Not Acceptable Here", ssip.NewHeader("Warning", `305 brygga "incompatible media format"`))
+			return
+		}
 	}
-	choice, err := sdp.Negotiate(offer, s.opts.Codecs)
-	if err != nil {
-		s.respond(req, tx, 488, "Not Acceptable Here", ssip.NewHeader("Warning", `305 brygga "incompatible media format"`))
-		return
-	}
-	if s.opts.MaxCalls > 0 && s.Calls() >= s.opts.MaxCalls {
-		log.Warn("bridge full", "calls", s.Calls())
-		s.respond(req, tx, 486, "Busy Here")
-		return
-	}
-
 	c := &call{
 		srv:       s,
 		id:        newID(),
@@ -401,6 +466,7 @@ func (s *Server) onInvite(req *ssip.Request, tx ssip.ServerTransaction) {
 		trusted:   inAny(src, s.opts.Trusted),
 		transport: req.Transport(),
 		digits:    make(chan byte, 32),
+		acks:      make(chan uint32, 4),
 		done:      make(chan struct{}),
 		sessionID: uint64(time.Now().UnixNano()),
 	}
@@ -420,40 +486,63 @@ func (s *Server) onInvite(req *ssip.Request, tx ssip.ServerTransaction) {
 	dlg, err := s.dialogs.ReadInvite(req, tx)
 	if err != nil {
 		sess.Close()
+		if errors.Is(err, ssip.ErrTransactionCanceled) {
+			// sipgo has answered the CANCEL (200) and the INVITE (487).
+			log.Info("call cancelled before answer")
+			return
+		}
+		log.Info("invite refused", "err", err)
 		s.respond(req, tx, 400, "Bad Request")
 		return
 	}
 	c.dlg = dlg
-	c.choice = choice
-	_ = dlg.Respond(100, "Trying", nil)
+	c.target = dlg.InviteRequest.Contact().Address // ReadInvite insists on a Contact
 
-	answer, err := c.answer(offer, true)
+	var body []byte
+	if delayed {
+		body, err = c.offer(req.CSeq().SeqNo)
+	} else {
+		c.choice = choice
+		if body, err = c.answer(offer); err == nil {
+			c.apply(offer, choice)
+		}
+	}
 	if err != nil {
-		log.Error("build answer", "err", err)
+		log.Error("build SDP", "err", err)
 		sess.Close()
 		_ = dlg.Respond(500, "Server Internal Error", nil)
 		return
 	}
-	c.apply(offer, choice)
 	sess.Start()
 
-	s.mu.Lock()
-	s.calls[dlg.ID] = c
-	s.mu.Unlock()
-	s.wg.Add(1)
+	s.track(c)
+	tracked = true
 	go c.watch()
 
-	res := ssip.NewSDPResponseFromRequest(dlg.InviteRequest, answer)
+	res := ssip.NewSDPResponseFromRequest(dlg.InviteRequest, body)
 	res.AppendHeader(ptr(s.contact(c.transport)))
 	res.AppendHeader(ssip.NewHeader("Allow", allowMethods))
-	// WriteResponse retransmits the 2xx until the ACK arrives (or the
-	// INVITE was cancelled before we answered).
+	// WriteResponse retransmits the 2xx until the ACK arrives; it fails
+	// when the INVITE was cancelled before the 2xx could go.
 	if err := dlg.WriteResponse(res); err != nil {
 		log.Info("call not established", "err", err)
 		c.end()
 		return
 	}
-	log.Info("call answered", "call", c.id, "room", rc.Extension, "codec", choice.Codec.Name(), "transport", c.transport)
+	switch {
+	case c.ended():
+		// A CANCEL or BYE got in while we were answering.
+		return
+	case c.codec() == nil:
+		log.Info("no usable SDP answer in the ACK to our offer")
+		c.Hangup()
+		return
+	case s.draining.Load():
+		// Answered while shutdown began: HangupAll has already run.
+		c.Hangup()
+		return
+	}
+	log.Info("call answered", "call", c.id, "room", rc.Extension, "codec", c.codec().Name(), "transport", c.transport, "delayed_offer", delayed)
 	go func() {
 		s.opts.Bridge.Serve(c, rc, dialled)
 		c.Hangup()
@@ -485,7 +574,8 @@ func callerID(req *ssip.Request, trusted bool) string {
 }
 
 // onReinvite follows a changed offer in an existing dialog: hold and
-// resume, a new port or address, or a session refresh without SDP.
+// resume, a new port or address, or a session refresh without SDP (then
+// we offer and the caller answers in the ACK).
 func (s *Server) onReinvite(req *ssip.Request, tx ssip.ServerTransaction) {
 	c := s.findCall(req)
 	if c == nil {
@@ -496,16 +586,39 @@ func (s *Server) onReinvite(req *ssip.Request, tx ssip.ServerTransaction) {
 		s.respond(req, tx, 500, "Server Internal Error", ssip.NewHeader("Retry-After", "1"))
 		return
 	}
-	body, code := c.renegotiate(req.Body())
+	cseq := req.CSeq().SeqNo
+	body, code := c.renegotiate(req.Body(), cseq)
 	if code != 200 {
-		s.respond(req, tx, code, "Not Acceptable Here")
+		s.respond(req, tx, code, reasons[code])
 		return
+	}
+	if ct := req.Contact(); ct != nil {
+		// A target refresh (RFC 3261 §12.2.2): our BYE goes there now.
+		c.setTarget(ct.Address)
 	}
 	res := ssip.NewSDPResponseFromRequest(req, body)
 	res.AppendHeader(ptr(s.contact(c.transport)))
+	if !req.IsInvite() {
+		// UPDATE: a plain transaction, no ACK.
+		if err := tx.Respond(res); err != nil {
+			s.log.Debug("update response", "err", err)
+		}
+		return
+	}
+	c.drainAcks()
 	if err := tx.Respond(res); err != nil {
 		s.log.Debug("re-invite response", "err", err)
+		return
 	}
+	if !ssip.IsReliable(req.Transport()) {
+		c.retransmit(tx, res, cseq)
+	}
+}
+
+var reasons = map[int]string{
+	400: "Bad Request",
+	488: "Not Acceptable Here",
+	500: "Server Internal Error",
 }
 
 // onUpdate is a re-INVITE without the ACK (RFC 3311); most peers send it
