@@ -123,6 +123,13 @@ func langFolders(dir string) ([]langFolder, error) {
 	return append(append(exact, variant...), langFolder{"en", dir}), nil
 }
 
+// LoadSound reads one sound file: base plus the first extension brygga
+// decodes (.wav, .sln, .ulaw, …), as in a prompts folder. It returns nil
+// and no error when no such file exists. Recorded owner names use it.
+func LoadSound(base string) ([]int16, error) {
+	return loadName(base, map[string]int{})
+}
+
 // loadName reads base plus the first supported extension that exists. It
 // returns nil, nil when there is none, counting unsupported look-alikes.
 func loadName(base string, skipped map[string]int) ([]int16, error) {

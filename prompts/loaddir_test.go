@@ -161,3 +161,24 @@ func TestLoadDirErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestLoadSound(t *testing.T) {
+	dir := t.TempDir()
+	base := filepath.Join(dir, "4711")
+	if pcm, err := LoadSound(base); pcm != nil || err != nil {
+		t.Fatalf("missing file: %v %v", pcm, err)
+	}
+	if err := os.WriteFile(base+".sln", []byte{1, 0, 2, 0, 3, 0}, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pcm, err := LoadSound(base)
+	if err != nil || len(pcm) != 3 || pcm[2] != 3 {
+		t.Fatalf("sln: %v %v", pcm, err)
+	}
+	if err := os.WriteFile(base+".wav", []byte("RIFF junk"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadSound(base); err == nil {
+		t.Fatal("a broken WAV must be an error, not silence")
+	}
+}
