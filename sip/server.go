@@ -531,14 +531,15 @@ func (s *Server) onInvite(req *ssip.Request, tx ssip.ServerTransaction) {
 	}
 	switch {
 	case c.ended():
-		// A CANCEL or BYE got in while we were answering.
+		// The caller hung up before its ACK came.
 		return
 	case c.codec() == nil:
 		log.Info("no usable SDP answer in the ACK to our offer")
 		c.Hangup()
 		return
 	case s.draining.Load():
-		// Answered while shutdown began: HangupAll has already run.
+		// Shutdown began while we answered. The conference's HangupAll
+		// may have run already and would never see this call.
 		c.Hangup()
 		return
 	}
