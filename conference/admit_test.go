@@ -4,6 +4,7 @@ package conference
 // UDP socket the test reads) and key presses pushed straight in.
 
 import (
+	"log/slog"
 	"net"
 	"net/netip"
 	"sync"
@@ -256,3 +257,41 @@ func TestHangupAll(t *testing.T) {
 		t.Fatalf("calls %d rooms %d after HangupAll", b.Calls(), len(b.Rooms()))
 	}
 }
+
+func TestGreetingUsesRecordedOwnerName(t *testing.T) {
+	name := tone.Generate(440, 8000, 0.2, 4000)
+	b := New(Options{Prompts: prompts.Builtin(), OwnerName: func(ext string) []int16 {
+		if ext == "4711" {
+			return name
+		}
+		return nil
+	}})
+	v := &ivr{lib: b.opts.Prompts, lang: "nb"}
+	g := b.greeting(v, room4711)
+	if len(g) != 2 || &g[0][0] != &prompts.Builtin().Clip("nb", prompts.WelcomeOf)[0] || &g[1][0] != &name[0] {
+		t.Fatalf("greeting for a room with a recorded owner is not welcome-of + name")
+	}
+	g = b.greeting(v, config.Room{Extension: "123"})
+	if len(g) != 1 || &g[0][0] != &prompts.Builtin().Clip("nb", prompts.WelcomeConf)[0] {
+		t.Fatalf("greeting without a recorded owner is not the plain welcome")
+	}
+}
+
+// TestTwoArrivalsOnlyOneAlone: callers admitted at the same moment must
+// not both be told they are the only person.
+func TestTwoArrivalsOnlyOneAlone(t *testing.T) {
+	r := newRoom(room4711, Options{Prompts: prompts.Builtin(), MaxTalkers: 4}, slogDiscard())
+	if !r.arrive() {
+		t.Fatal("first arrival should be alone")
+	}
+	if r.arrive() {
+		t.Fatal("second arrival told it is alone too")
+	}
+	r.abandon()
+	r.abandon()
+	if !r.arrive() {
+		t.Fatal("after both abandoned, the next arrival is alone")
+	}
+}
+
+func slogDiscard() *slog.Logger { return slog.New(slog.DiscardHandler) }

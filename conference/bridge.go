@@ -40,6 +40,10 @@ type Options struct {
 	// counts as failed; PINTries how many failed tries end the call.
 	PINTimeout time.Duration
 	PINTries   int
+
+	// OwnerName returns the room owner's recorded name (8 kHz PCM) for the
+	// greeting, or nil.
+	OwnerName func(extension string) []int16
 }
 
 // Bridge holds the live rooms.
@@ -106,14 +110,17 @@ func (b *Bridge) Serve(c Call, rc config.Room, dialledPIN string) {
 
 	r := b.room(rc)
 	// The joining prompt is played before the caller enters the mix so that
-	// the room is not heard over it.
-	if r.size() == 0 {
+	// the room is not heard over it. Whether the caller is alone is decided
+	// when they arrive, so two callers admitted at once do not both hear
+	// that they are the only person.
+	if r.arrive() {
 		v.play(false, v.clip(prompts.OnlyPerson))
 	} else {
 		v.play(false, v.clip(prompts.PlaceIntoConf))
 	}
 	v.stop()
 	if v.hungUp() {
+		r.abandon()
 		b.release(r)
 		return
 	}
@@ -137,8 +144,12 @@ func (b *Bridge) admit(v *ivr, c Call, rc config.Room, dialled string, log *slog
 		role = pin.Host
 	}
 
-	// A PIN in the Request-URI is checked before any prompt so that one-step
-	// dial-in callers hear no PIN prompt at all.
+	// Everyone hears the greeting (KEYPAD.md step 1); a key pressed during
+	// it is kept as the first digit of the PIN (type-ahead).
+	key, _ := v.play(true, b.greeting(v, rc)...)
+
+	// A PIN in the Request-URI (one-step dial-in from a calendar link)
+	// spares the caller the PIN prompt; a wrong one counts as a try.
 	tries := pin.Tries{Max: b.opts.PINTries}
 	if dialled != "" {
 		r, err := b.pin.Verify(attempt, secrets, dialled)
@@ -148,13 +159,12 @@ func (b *Bridge) admit(v *ivr, c Call, rc config.Room, dialled string, log *slog
 			v.play(false, v.clip(prompts.PinBad), v.clip(prompts.Goodbye))
 			return pin.None, false
 		case r != pin.None:
-			return maxRole(role, r), true
+			return maxRole(role, r), !v.hungUp()
 		}
 		log.Info("wrong pin in request-uri")
 		tries.Fail()
 	}
 
-	key, _ := v.play(true, v.clip(prompts.Welcome))
 	if !secrets.Required() || role == pin.Host {
 		return role, !v.hungUp()
 	}
@@ -207,6 +217,17 @@ func (b *Bridge) admit(v *ivr, c Call, rc config.Room, dialled string, log *slog
 		pending, _ = v.play(true, v.clip(prompts.InvalidPin))
 	}
 	return pin.None, false
+}
+
+// greeting is "Welcome to the conference of <owner>" when the owner's
+// name is recorded, else a plain welcome.
+func (b *Bridge) greeting(v *ivr, rc config.Room) [][]int16 {
+	if b.opts.OwnerName != nil {
+		if name := b.opts.OwnerName(rc.Extension); len(name) > 0 {
+			return [][]int16{v.clip(prompts.WelcomeOf), name}
+		}
+	}
+	return [][]int16{v.clip(prompts.WelcomeConf)}
 }
 
 func maxRole(a, b pin.Role) pin.Role {

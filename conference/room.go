@@ -28,10 +28,11 @@ type room struct {
 	mix  *mixer.Mixer
 	refs int // callers joined or on their way in; guarded by Bridge.mu
 
-	mu      sync.Mutex
-	members map[*participant]struct{}
-	stopMix chan struct{}
-	mixDone chan struct{}
+	mu       sync.Mutex
+	members  map[*participant]struct{}
+	arriving int // admitted callers hearing their joining prompt
+	stopMix  chan struct{}
+	mixDone  chan struct{}
 }
 
 func newRoom(rc config.Room, opts Options, log *slog.Logger) *room {
@@ -64,11 +65,29 @@ func (r *room) snapshot() []MemberInfo {
 	return out
 }
 
+// arrive counts an admitted caller on the way in and reports whether they
+// will be alone in the room.
+func (r *room) arrive() (alone bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	alone = len(r.members) == 0 && r.arriving == 0
+	r.arriving++
+	return alone
+}
+
+// abandon undoes arrive for a caller who hung up on the way in.
+func (r *room) abandon() {
+	r.mu.Lock()
+	r.arriving--
+	r.mu.Unlock()
+}
+
 // join puts the call into the mix and tells the room with the join tone.
 func (r *room) join(c Call, role pin.Role) *participant {
 	s := c.Media()
 	p := &participant{call: c, role: role}
 	r.mu.Lock()
+	r.arriving--
 	if len(r.members) > 0 {
 		r.mix.Announce(prompts.NewPlayer(prompts.JoinTone()))
 	}

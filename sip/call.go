@@ -261,7 +261,7 @@ func (c *call) retransmit(tx ssip.ServerTransaction, res *ssip.Response, cseq ui
 // apply points the media session at what the offer (or answer) says.
 func (c *call) apply(o *sdp.Offer, ch sdp.Choice) {
 	addr := &net.UDPAddr{IP: o.Addr.AsSlice(), Port: o.Port}
-	c.sess.SetRemote(media.Remote{Addr: addr, Codec: ch.Codec, DTMF: ch.DTMF, Send: !o.Hold})
+	c.sess.SetRemote(media.Remote{Addr: addr, Codec: ch.Codec, PayloadType: ch.PayloadType, DTMF: ch.DTMF, Send: !o.Hold})
 }
 
 // renegotiate handles a re-INVITE or UPDATE body and returns our SDP and

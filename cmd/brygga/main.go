@@ -40,7 +40,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "version":
 		fmt.Fprintln(stdout, "brygga", version)
 		return exitOK
-	case "ctl", "load":
+	case "load":
+		return load(ctx, args, getenv, stdout, stderr)
+	case "ctl":
 		fmt.Fprintf(stderr, "brygga: %q is not part of this version yet (see the README's roadmap)\n", cmd)
 		return exitConfig
 	case "help":

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"time"
 
 	"brygga/conference"
@@ -54,6 +55,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		Prompts:    lib,
 		MaxTalkers: cfg.Mixer.MaxTalkers,
 		Logger:     log,
+		OwnerName:  ownerNames(filepath.Join(cfg.Data, "names"), log),
 	})
 	srv, err := sip.New(sip.Options{
 		Listen:    cfg.SIP.Listen,
@@ -116,4 +118,18 @@ func userAgent(configured string) string {
 		return "brygga/" + version
 	}
 	return configured
+}
+
+// ownerNames finds an owner's recorded name for the greeting in
+// DIR/<extension>.wav (or .sln, .ulaw, … as in a prompts folder). It is
+// read at each call so that a new recording needs no restart.
+func ownerNames(dir string, log *slog.Logger) func(string) []int16 {
+	return func(ext string) []int16 {
+		pcm, err := prompts.LoadSound(filepath.Join(dir, ext))
+		if err != nil {
+			log.Warn("owner name recording unreadable", "extension", ext, "err", err)
+			return nil
+		}
+		return pcm
+	}
 }
