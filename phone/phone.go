@@ -293,6 +293,7 @@ type DialOption func(*dialOptions)
 type dialOptions struct {
 	cancelAfter time.Duration
 	headers     []sip.Header
+	onPacket    func(Packet)
 }
 
 // WithCancelAfter sends CANCEL when the call is not answered within d; Dial
@@ -305,6 +306,15 @@ func WithCancelAfter(d time.Duration) DialOption {
 // WithHeader adds a header to the INVITE (e.g. a custom X- header).
 func WithHeader(name, value string) DialOption {
 	return func(o *dialOptions) { o.headers = append(o.headers, sip.NewHeader(name, value)) }
+}
+
+// WithReceiveHook hands fn every RTP packet the call receives, from the
+// moment RTP starts (before Dial returns), so a load generator can measure
+// each packet without keeping a recording. fn runs on the call's receiver
+// goroutine after the call's own accounting, with no lock of the call held;
+// it must return promptly, and Packet.Audio is valid only during the call.
+func WithReceiveHook(fn func(Packet)) DialOption {
+	return func(o *dialOptions) { o.onPacket = fn }
 }
 
 // Dial sends an INVITE with an SDP offer to target (e.g.
@@ -334,6 +344,7 @@ func (p *Phone) Dial(ctx context.Context, target string, opts ...DialOption) (*C
 	if err != nil {
 		return nil, err
 	}
+	c.stream.hook = o.onPacket // set before the stream's goroutines exist
 	offer, err := c.offer(c.rtpPort(), sdp.SendRecv)
 	if err != nil {
 		c.end(false)
@@ -551,5 +562,6 @@ func listenRTP(ip netip.Addr) (*net.UDPConn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("phone: RTP socket: %w", err)
 	}
+	stampRTP(conn)
 	return conn, nil
 }

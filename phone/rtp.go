@@ -47,6 +47,20 @@ type Stats struct {
 	SendErrors      uint64        // failed socket writes
 }
 
+// Packet is one received RTP packet as a receive hook (WithReceiveHook)
+// sees it.
+type Packet struct {
+	Arrival     time.Time // when the datagram reached the socket (the kernel's stamp on Linux), with a monotonic reading
+	SSRC        uint32
+	Sequence    uint16
+	Timestamp   uint32
+	PayloadType uint8
+	Marker      bool
+	// Audio is the decoded payload when the packet carries the call's
+	// codec, else nil. It is the receiver's buffer: copy what is kept.
+	Audio []int16
+}
+
 // stream is the RTP of one call: a sender paced by the monotonic clock and a
 // receiver per socket that records what it hears by timestamp.
 type stream struct {
@@ -60,6 +74,7 @@ type stream struct {
 	remote atomic.Pointer[netip.AddrPort]
 	send   atomic.Bool
 	source atomic.Pointer[func([]int16)]
+	hook   func(Packet) // set before start, read by the receivers
 
 	jobs chan *keyJob // digits waiting for the sender
 
@@ -415,9 +430,10 @@ func (s *stream) receiver(c *net.UDPConn) {
 	defer s.wg.Done()
 	buf := make([]byte, 1500)
 	pcm := make([]int16, 1500)
+	oob := make([]byte, oobSize)
 	var pkt rtp.Packet
 	for {
-		n, _, err := c.ReadFromUDPAddrPort(buf)
+		n, oobn, _, _, err := c.ReadMsgUDPAddrPort(buf, oob)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
@@ -425,6 +441,9 @@ func (s *stream) receiver(c *net.UDPConn) {
 			continue
 		}
 		arrival := time.Now()
+		if at, ok := stampOf(oob[:oobn], arrival); ok {
+			arrival = at
+		}
 		if err := pkt.Unmarshal(buf[:n]); err != nil || pkt.Version != 2 {
 			s.mu.Lock()
 			s.stats.Unknown++
@@ -447,6 +466,20 @@ func (s *stream) receiver(c *net.UDPConn) {
 			s.stats.Unknown++
 		}
 		s.mu.Unlock()
+		if s.hook != nil {
+			p := Packet{
+				Arrival:     arrival,
+				SSRC:        pkt.SSRC,
+				Sequence:    pkt.SequenceNumber,
+				Timestamp:   pkt.Timestamp,
+				PayloadType: pkt.PayloadType,
+				Marker:      pkt.Marker,
+			}
+			if audio {
+				p.Audio = pcm[:samples]
+			}
+			s.hook(p)
+		}
 	}
 }
 
