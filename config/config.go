@@ -175,6 +175,7 @@ type RoomSettings struct {
 	NamesMaxRoom     int    // above this many participants, a tone instead of names
 	Lobby            bool
 	WaitForHost      bool
+	EndWithHost      bool // the meeting ends when its last host leaves
 	Record           bool // record automatically; always false in sensitive rooms
 }
 

@@ -82,6 +82,7 @@ type dumpSettings struct {
 	NamesMaxRoom     int    `yaml:"names_max_room"`
 	Lobby            bool   `yaml:"lobby"`
 	WaitForHost      bool   `yaml:"wait_for_host"`
+	EndWithHost      bool   `yaml:"end_with_host"`
 	Record           bool   `yaml:"record"`
 }
 
@@ -95,6 +96,7 @@ type dumpOverrides struct {
 	NamesMaxRoom     *int    `yaml:"names_max_room,omitempty"`
 	Lobby            *bool   `yaml:"lobby,omitempty"`
 	WaitForHost      *bool   `yaml:"wait_for_host,omitempty"`
+	EndWithHost      *bool   `yaml:"end_with_host,omitempty"`
 	Record           *bool   `yaml:"record,omitempty"`
 }
 
@@ -223,6 +225,9 @@ func overrides(def, s RoomSettings) dumpOverrides {
 	}
 	if s.WaitForHost != def.WaitForHost {
 		o.WaitForHost = &s.WaitForHost
+	}
+	if s.EndWithHost != def.EndWithHost {
+		o.EndWithHost = &s.EndWithHost
 	}
 	if s.Record != def.Record {
 		o.Record = &s.Record

@@ -402,6 +402,7 @@ func settingsFields(s *RoomSettings) []field {
 		{"names_max_room", intField(&s.NamesMaxRoom, 1, 100000)},
 		{"lobby", boolField(&s.Lobby)},
 		{"wait_for_host", boolField(&s.WaitForHost)},
+		{"end_with_host", boolField(&s.EndWithHost)},
 		{"record", boolField(&s.Record)},
 	}
 }
