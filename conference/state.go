@@ -1,0 +1,388 @@
+package conference
+
+import (
+	"slices"
+	"time"
+
+	"brygga/conference/keypad"
+	"brygga/config"
+	"brygga/events"
+	"brygga/pin"
+	"brygga/prompts"
+)
+
+// state is a meeting's rules without any I/O: who is in the room or its
+// lobby, in which role, muted or with a hand raised; whether the room is
+// locked, in lecture mode or recording. Every change returns the effects
+// the room must carry out (prompts, announcements, admissions, hang-ups,
+// events), so every keypad command in every role and state is tested
+// without sockets (state_test.go).
+type state struct {
+	cfg     config.Room
+	members map[string]*memberState
+	order   []string // join order: roll call reads it
+	hands   []string // raised hands, first raised first
+
+	locked, lecture, recording bool
+}
+
+type memberState struct {
+	id       string
+	callerID string
+	role     pin.Role
+	named    bool // a recorded name exists
+	muted    bool // by themselves or by a host
+	floor    bool // given the floor in lecture mode
+	hand     bool
+	lobby    bool
+	keys     keypad.Reader
+}
+
+// clip is one piece of something said: a prompt, a participant's name
+// (their recording, else their caller ID read as digits), a number, or a
+// tone.
+type clip struct {
+	prompt string
+	nameOf string
+	number int
+	isNum  bool
+	tone   string // "join" or "leave"
+}
+
+func say(names ...string) []clip {
+	out := make([]clip, len(names))
+	for i, n := range names {
+		out[i] = clip{prompt: n}
+	}
+	return out
+}
+
+func num(n int) clip { return clip{number: n, isNum: true} }
+
+type effectKind int
+
+const (
+	toMember effectKind = iota // say clips to one participant (private)
+	toRoom                     // announce clips to everyone in the room (not the lobby)
+	toHosts                    // say clips to every host in the room
+	admit                      // move a participant from the lobby into the room
+	hangUp                     // end a participant's call (after what was said to them)
+	endAll                     // end the meeting: everyone's call, after the room's goodbye
+	emit                       // publish an event
+)
+
+type effect struct {
+	kind  effectKind
+	to    string
+	clips []clip
+	event events.Event
+}
+
+func private(id string, c ...clip) effect { return effect{kind: toMember, to: id, clips: c} }
+func announce(c ...clip) effect           { return effect{kind: toRoom, clips: c} }
+func event(typ, id string, data map[string]any) effect {
+	return effect{kind: emit, event: events.Event{Type: typ, Participant: id, Data: data}}
+}
+
+func newState(rc config.Room) *state {
+	return &state{cfg: rc, members: make(map[string]*memberState)}
+}
+
+// inRoom counts participants in the room proper (not the lobby).
+func (s *state) inRoom() (n int) {
+	for _, m := range s.members {
+		if !m.lobby {
+			n++
+		}
+	}
+	return n
+}
+
+func (s *state) inLobby() (n int) { return len(s.members) - s.inRoom() }
+
+func (s *state) hostPresent() bool {
+	for _, m := range s.members {
+		if m.role == pin.Host && !m.lobby {
+			return true
+		}
+	}
+	return false
+}
+
+// canTalk is whether the mixer may hear a participant.
+func (s *state) canTalk(id string) bool {
+	m := s.members[id]
+	if m == nil || m.lobby || m.muted {
+		return false
+	}
+	return !s.lecture || m.role == pin.Host || m.floor
+}
+
+// isLobby is whether a participant waits in the lobby.
+func (s *state) isLobby(id string) bool {
+	m := s.members[id]
+	return m != nil && m.lobby
+}
+
+// useNames is whether joins and leaves are announced by name or by tone:
+// names only while the room is small (spoken names interrupt large rooms).
+func (s *state) useNames() bool {
+	return s.cfg.Settings.Names && s.inRoom() <= s.cfg.Settings.NamesMaxRoom
+}
+
+// arrive takes an admitted caller (PIN checked, name recorded) into the
+// room or its lobby. refused means the call must end (a locked room).
+func (s *state) arrive(id, callerID string, role pin.Role, named bool) (fx []effect, refused bool) {
+	if s.locked && role != pin.Host {
+		return []effect{private(id, say(prompts.Locked, prompts.Goodbye)...), {kind: hangUp, to: id}}, true
+	}
+	m := &memberState{id: id, callerID: callerID, role: role, named: named}
+	s.members[id] = m
+	s.order = append(s.order, id)
+	waitHost := s.cfg.Settings.WaitForHost && !s.hostPresent()
+	if role != pin.Host && (s.cfg.Settings.Lobby || waitHost) {
+		m.lobby = true
+		p := prompts.LobbyWait
+		if waitHost && !s.cfg.Settings.Lobby {
+			p = prompts.WaitForHost
+		}
+		fx = append(fx, private(id, say(p)...),
+			effect{kind: toHosts, clips: []clip{{nameOf: id}, {prompt: prompts.LobbyHasJoin}}},
+			event(events.ParticipantLobby, id, map[string]any{"caller_id": callerID}))
+		return fx, false
+	}
+	fx = append(fx, s.enter(m)...)
+	if role == pin.Host && s.cfg.Settings.WaitForHost && !s.cfg.Settings.Lobby {
+		// The host has come: everyone waiting for them goes in.
+		for _, w := range s.order {
+			if o := s.members[w]; o.lobby {
+				fx = append(fx, private(w, say(prompts.ConfBegin)...))
+				fx = append(fx, s.admitOne(o)...)
+			}
+		}
+	}
+	return fx, false
+}
+
+// enter is the moment a participant is in the room: the others hear the
+// name (or a tone) and the event goes out.
+func (s *state) enter(m *memberState) []effect {
+	m.lobby = false
+	var fx []effect
+	if s.inRoom() > 1 {
+		if s.useNames() {
+			fx = append(fx, announce(clip{nameOf: m.id}, clip{prompt: prompts.HasJoin}))
+		} else {
+			fx = append(fx, announce(clip{tone: "join"}))
+		}
+	}
+	return append(fx, event(events.ParticipantJoined, m.id, map[string]any{"role": m.role.String(), "caller_id": m.callerID}))
+}
+
+func (s *state) admitOne(m *memberState) []effect {
+	fx := []effect{{kind: admit, to: m.id}}
+	fx = append(fx, s.enter(m)...)
+	return append(fx, event(events.ParticipantAdmit, m.id, nil))
+}
+
+// leave takes a participant out (hung up, kicked, or the meeting ended).
+func (s *state) leave(id string) []effect {
+	m := s.members[id]
+	if m == nil {
+		return nil
+	}
+	wasInRoom := !m.lobby
+	delete(s.members, id)
+	s.order = slices.DeleteFunc(s.order, func(x string) bool { return x == id })
+	s.hands = slices.DeleteFunc(s.hands, func(x string) bool { return x == id })
+	var fx []effect
+	if wasInRoom && s.inRoom() > 0 {
+		if s.useNames() {
+			fx = append(fx, announce(clip{nameOf: id}, clip{prompt: prompts.HasLeft}))
+		} else {
+			fx = append(fx, announce(clip{tone: "leave"}))
+		}
+	}
+	fx = append(fx, event(events.ParticipantLeft, id, nil))
+	if m.role == pin.Host && wasInRoom && !s.hostPresent() && s.cfg.Settings.EndWithHost && len(s.members) > 0 {
+		fx = append(fx, announce(say(prompts.HostHasLeft, prompts.ConfEnd, prompts.Goodbye)...), effect{kind: endAll})
+	}
+	return fx
+}
+
+// key feeds one key press from a participant in the room.
+func (s *state) key(id string, d byte, now time.Time) []effect {
+	m := s.members[id]
+	if m == nil || m.lobby {
+		return nil // keys in the lobby do nothing: the host decides
+	}
+	cmd := m.keys.Key(d, now)
+	if cmd == keypad.None {
+		return nil
+	}
+	return s.command(id, cmd)
+}
+
+// command carries out one keypad command for a participant.
+func (s *state) command(id string, cmd keypad.Command) []effect {
+	m := s.members[id]
+	if m == nil || m.lobby {
+		return nil
+	}
+	host := m.role == pin.Host
+	if cmd == keypad.Invalid || (cmd.HostOnly() && !host) {
+		return []effect{private(id, say(prompts.InvalidOption)...)}
+	}
+	switch cmd {
+	case keypad.Help:
+		if host {
+			return []effect{private(id, say(prompts.Help, prompts.HelpHost)...)}
+		}
+		return []effect{private(id, say(prompts.Help, prompts.HelpHand)...)}
+	case keypad.RollCall:
+		c := say(prompts.RollCall)
+		for _, o := range s.order {
+			if !s.members[o].lobby {
+				c = append(c, clip{nameOf: o})
+			}
+		}
+		return []effect{private(id, append(c, clip{prompt: prompts.RollCallComplete})...)}
+	case keypad.Count:
+		return []effect{private(id, s.count(host)...)}
+	case keypad.Lecture:
+		s.lecture = !s.lecture
+		for _, o := range s.members {
+			o.floor = false
+		}
+		p := prompts.LectureOff
+		if s.lecture {
+			p = prompts.LectureOn
+		}
+		return []effect{announce(say(p)...), event(events.ConferenceLecture, id, map[string]any{"lecture": s.lecture})}
+	case keypad.Hand:
+		if host {
+			return s.giveFloor(id)
+		}
+		m.hand = !m.hand
+		if m.hand {
+			s.hands = append(s.hands, id)
+			return []effect{private(id, say(prompts.HandRaised)...),
+				{kind: toHosts, clips: []clip{{nameOf: id}, {prompt: prompts.HasRaisedHand}}},
+				event(events.ParticipantHand, id, map[string]any{"raised": true})}
+		}
+		s.hands = slices.DeleteFunc(s.hands, func(x string) bool { return x == id })
+		return []effect{private(id, say(prompts.HandLowered)...), event(events.ParticipantHand, id, map[string]any{"raised": false})}
+	case keypad.Mute:
+		if !m.muted && s.lecture && !host && !m.floor {
+			// Muted by the lecture, not by themselves: only a host or
+			// the floor unmutes them.
+			return []effect{private(id, say(prompts.LectureMuted)...)}
+		}
+		return s.setMuted(id, !m.muted, true)
+	case keypad.Lock:
+		s.locked = !s.locked
+		p := prompts.UnlockedNow
+		if s.locked {
+			p = prompts.LockedNow
+		}
+		return []effect{private(id, say(p)...), event(events.ConferenceLocked, id, map[string]any{"locked": s.locked})}
+	case keypad.Admit:
+		var fx []effect
+		for _, o := range s.order {
+			if w := s.members[o]; w.lobby {
+				fx = append(fx, s.admitOne(w)...)
+			}
+		}
+		if len(fx) == 0 {
+			return []effect{private(id, say(prompts.LobbyEmpty)...)}
+		}
+		return append([]effect{private(id, say(prompts.LobbyAdmitted)...)}, fx...)
+	case keypad.Record:
+		if s.cfg.Sensitive {
+			return []effect{private(id, say(prompts.RecordingRefused)...)}
+		}
+		s.recording = !s.recording
+		if s.recording {
+			return []effect{announce(say(prompts.NowRecording)...), event(events.RecordingStarted, id, nil)}
+		}
+		return []effect{announce(say(prompts.RecordingStopped)...), event(events.RecordingStopped, id, nil)}
+	case keypad.EndAsk:
+		return []effect{private(id, say(prompts.EndConfirm)...)}
+	case keypad.End:
+		return s.end(id)
+	}
+	return nil
+}
+
+// count is what *3 answers: how many are in the room, and for hosts how
+// many wait in the lobby.
+func (s *state) count(host bool) []clip {
+	n := s.inRoom()
+	var c []clip
+	if n <= 1 {
+		c = say(prompts.OnlyPerson)
+	} else {
+		c = []clip{{prompt: prompts.ThereAre}, num(n), {prompt: prompts.Participants}}
+	}
+	if l := s.inLobby(); host && l > 0 {
+		c = append(c, clip{prompt: prompts.And}, num(l), clip{prompt: prompts.InLobby})
+	}
+	return c
+}
+
+// giveFloor unmutes the first raised hand and lowers it.
+func (s *state) giveFloor(hostID string) []effect {
+	for len(s.hands) > 0 {
+		id := s.hands[0]
+		s.hands = s.hands[1:]
+		m := s.members[id]
+		if m == nil || !m.hand {
+			continue
+		}
+		m.hand, m.floor, m.muted = false, true, false
+		return []effect{
+			private(hostID, clip{nameOf: id}),
+			private(id, say(prompts.FloorGiven)...),
+			event(events.ParticipantFloor, id, nil),
+			event(events.ParticipantHand, id, map[string]any{"raised": false}),
+		}
+	}
+	return []effect{private(hostID, say(prompts.NoHands)...)}
+}
+
+// setMuted mutes or unmutes a participant; tell says the prompt to them.
+func (s *state) setMuted(id string, muted, tell bool) []effect {
+	m := s.members[id]
+	if m == nil {
+		return nil
+	}
+	m.muted = muted
+	p, typ := prompts.Unmuted, events.ParticipantUnmute
+	if muted {
+		p, typ = prompts.Muted, events.ParticipantMuted
+	}
+	var fx []effect
+	if tell {
+		fx = append(fx, private(id, say(p)...))
+	}
+	return append(fx, event(typ, id, nil))
+}
+
+// end closes the meeting for everyone (a host's *0 *0, the time limit, or
+// an operator).
+func (s *state) end(by string) []effect {
+	return []effect{
+		announce(say(prompts.ConfEnd, prompts.Goodbye)...),
+		event(events.ConferenceEnded, by, nil),
+		{kind: endAll},
+	}
+}
+
+// warn is the spoken warning before the time limit.
+func (s *state) warn(left time.Duration) []effect {
+	p := prompts.EndsIn5
+	if left <= time.Minute {
+		p = prompts.EndsIn1
+	}
+	return []effect{announce(say(p)...), event(events.ConferenceWarning, "", map[string]any{"minutes_left": int(left / time.Minute)})}
+}
