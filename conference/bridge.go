@@ -44,6 +44,10 @@ type Options struct {
 	// OwnerName returns the room owner's recorded name (8 kHz PCM) for the
 	// greeting, or nil.
 	OwnerName func(extension string) []int16
+
+	// Clock ticks every room and every caller in the IVR; nil makes one
+	// with a shard per core.
+	Clock *mixer.Clock
 }
 
 // Bridge holds the live rooms.
@@ -74,6 +78,9 @@ func New(opts Options) *Bridge {
 	if opts.MaxTalkers == 0 {
 		opts.MaxTalkers = 4
 	}
+	if opts.Clock == nil {
+		opts.Clock = mixer.NewClock(mixer.ClockConfig{})
+	}
 	return &Bridge{
 		opts:  opts,
 		log:   opts.Logger,
@@ -99,7 +106,7 @@ func (b *Bridge) Serve(c Call, rc config.Room, dialledPIN string) {
 	}()
 
 	log := b.log.With("call", c.ID(), "room", rc.Extension, "caller", c.CallerID())
-	v := newIVR(c, b.opts.Prompts, rc.Settings.Language)
+	v := newIVR(c, b.opts.Prompts, rc.Settings.Language, b.opts.Clock)
 	role, ok := b.admit(v, c, rc, dialledPIN, log)
 	if !ok {
 		v.stop()

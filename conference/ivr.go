@@ -1,104 +1,99 @@
 package conference
 
 import (
+	"sync"
 	"time"
 
 	"brygga/media"
+	"brygga/mixer"
 	"brygga/prompts"
 )
 
-// frameTime is the length of one frame; the IVR sends one every frameTime
-// so that the caller's jitter buffer and NAT bindings stay warm.
-const frameTime = 20 * time.Millisecond
-
 // ivr talks to one caller before they join a room. It owns the call's media
-// output until stop: a goroutine sends the current prompt, or silence, every
-// 20 ms and keeps draining the input so in-band digits are detected.
+// output until stop: on the bridge's clock it sends the current prompt, or
+// silence, every 20 ms, so that the caller's jitter buffer and NAT bindings
+// stay warm, and keeps draining the input so digits are detected.
 type ivr struct {
-	call Call
-	lib  *prompts.Library
-	lang string
-	sess *media.Session
+	call  Call
+	lib   *prompts.Library
+	lang  string
+	sess  *media.Session
+	clock *mixer.Clock
+	beat  *mixer.Beat
 
-	set     chan *prompts.Player // the prompt to play now (nil: silence)
-	ended   chan struct{}        // the current prompt finished
-	quit    chan struct{}
-	stopped chan struct{}
+	in, out []int16 // one frame each; used by Tick only
+
+	mu      sync.Mutex
+	cur     *prompts.Player // the prompt playing now (nil: silence)
+	ended   chan struct{}   // the current prompt finished
+	stopped chan struct{}   // closed by stop
+	once    sync.Once
 }
 
-func newIVR(c Call, lib *prompts.Library, lang string) *ivr {
+func newIVR(c Call, lib *prompts.Library, lang string, clock *mixer.Clock) *ivr {
+	sess := c.Media()
+	n := sess.Codec().ClockRate() / 50
 	v := &ivr{
 		call:    c,
 		lib:     lib,
 		lang:    lang,
-		sess:    c.Media(),
-		set:     make(chan *prompts.Player),
+		sess:    sess,
+		clock:   clock,
+		in:      make([]int16, n),
+		out:     make([]int16, n),
 		ended:   make(chan struct{}, 1),
-		quit:    make(chan struct{}),
 		stopped: make(chan struct{}),
 	}
-	go v.run()
+	v.beat = clock.Add(v)
 	return v
 }
 
 func (v *ivr) clip(name string) []int16 { return v.lib.Clip(v.lang, name) }
 
-func (v *ivr) run() {
-	defer close(v.stopped)
-	n := v.sess.Codec().ClockRate() / 50
-	out := make([]int16, n)
-	in := make([]int16, n)
-	var cur *prompts.Player
-	start := time.Now()
-	timer := time.NewTimer(0)
-	defer timer.Stop()
-	for tick := int64(1); ; tick++ {
-		select {
-		case <-v.quit:
-			return
-		case p := <-v.set:
-			cur = p
-			tick-- // a new prompt is not a tick
-			continue
-		case <-timer.C:
-		}
-		v.sess.ReadFrame(in)
-		if cur != nil && cur.ReadFrame(out) {
-			v.sess.WritePCM(out)
-		} else {
-			if cur != nil {
-				cur = nil
-				select {
-				case v.ended <- struct{}{}:
-				default:
-				}
-			}
-			clear(out)
-			v.sess.WritePCM(out)
-		}
-		next := start.Add(time.Duration(tick) * frameTime)
-		d := time.Until(next)
-		if d < -5*frameTime {
-			// The scheduler stalled; start a new schedule rather than
-			// sending a burst of frames to catch up.
-			start, tick = time.Now(), 0
-			d = 0
-		}
-		timer.Reset(d)
+// Tick sends one frame of the prompt, or silence, and reads one frame of
+// the caller (which is where their digits are found).
+func (v *ivr) Tick() {
+	v.sess.ReadFrame(v.in)
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.cur != nil && v.cur.ReadFrame(v.out) {
+		v.sess.WritePCM(v.out)
+		return
 	}
+	if v.cur != nil {
+		v.cur = nil
+		select {
+		case v.ended <- struct{}{}:
+		default:
+		}
+	}
+	clear(v.out)
+	v.sess.WritePCM(v.out)
+}
+
+// setPrompt makes p the prompt to play from the next tick (nil: silence)
+// and forgets that an earlier prompt ended. It reports false after stop.
+func (v *ivr) setPrompt(p *prompts.Player) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	select {
+	case <-v.stopped:
+		return false
+	default:
+	}
+	select {
+	case <-v.ended:
+	default:
+	}
+	v.cur = p
+	return true
 }
 
 // play plays clips to the caller and waits until they end. With
 // interruptible, a key press cuts the prompt short and is returned
 // (type-ahead); it is 0 otherwise. ok is false when the caller hung up.
 func (v *ivr) play(interruptible bool, clips ...[]int16) (key byte, ok bool) {
-	select {
-	case <-v.ended: // drop a stale end of an earlier prompt
-	default:
-	}
-	select {
-	case v.set <- prompts.NewPlayer(clips...):
-	case <-v.stopped:
+	if !v.setPrompt(prompts.NewPlayer(clips...)) {
 		return 0, false
 	}
 	keys := v.call.Digits()
@@ -118,10 +113,7 @@ func (v *ivr) play(interruptible bool, clips ...[]int16) (key byte, ok bool) {
 
 // silence cuts the current prompt.
 func (v *ivr) silence() {
-	select {
-	case v.set <- nil:
-	case <-v.stopped:
-	}
+	v.setPrompt(nil)
 }
 
 // waitKey waits up to timeout for a key press.
@@ -147,12 +139,14 @@ func (v *ivr) hungUp() bool {
 	}
 }
 
-// stop ends the IVR's hold on the media output.
+// stop ends the IVR's hold on the media output: once it returns, the IVR
+// neither reads nor writes the call's media again.
 func (v *ivr) stop() {
-	select {
-	case <-v.quit:
-	default:
-		close(v.quit)
-	}
-	<-v.stopped
+	v.once.Do(func() {
+		v.clock.Remove(v.beat)
+		v.mu.Lock()
+		close(v.stopped)
+		v.cur = nil
+		v.mu.Unlock()
+	})
 }

@@ -19,20 +19,20 @@ type participant struct {
 }
 
 // room is a live conference: its participants and the mixer that ticks for
-// them. The mixer's clock runs only while someone is in the room, so idle
-// rooms cost nothing.
+// them. The mixer is on the bridge's clock only while someone is in the
+// room, so idle rooms cost nothing.
 type room struct {
-	cfg  config.Room
-	log  *slog.Logger
-	lib  *prompts.Library
-	mix  *mixer.Mixer
-	refs int // callers joined or on their way in; guarded by Bridge.mu
+	cfg   config.Room
+	log   *slog.Logger
+	lib   *prompts.Library
+	mix   *mixer.Mixer
+	clock *mixer.Clock
+	refs  int // callers joined or on their way in; guarded by Bridge.mu
 
 	mu       sync.Mutex
 	members  map[*participant]struct{}
-	arriving int // admitted callers hearing their joining prompt
-	stopMix  chan struct{}
-	mixDone  chan struct{}
+	arriving int         // admitted callers hearing their joining prompt
+	beat     *mixer.Beat // on the clock; nil while the room is empty
 }
 
 func newRoom(rc config.Room, opts Options, log *slog.Logger) *room {
@@ -41,6 +41,7 @@ func newRoom(rc config.Room, opts Options, log *slog.Logger) *room {
 		log:     log.With("room", rc.Extension),
 		lib:     opts.Prompts,
 		mix:     mixer.New(mixer.Config{Rate: codec.PCMU.ClockRate(), MaxTalkers: opts.MaxTalkers}),
+		clock:   opts.Clock,
 		members: make(map[*participant]struct{}),
 	}
 }
@@ -93,40 +94,43 @@ func (r *room) join(c Call, role pin.Role) *participant {
 	}
 	p.member = r.mix.Add(s.Codec(), s, s)
 	r.members[p] = struct{}{}
-	if r.stopMix == nil {
-		r.stopMix = make(chan struct{})
-		r.mixDone = make(chan struct{})
-		go func(stop, done chan struct{}) {
-			defer close(done)
-			r.mix.Run(stop)
-		}(r.stopMix, r.mixDone)
+	if r.beat == nil {
+		r.beat = r.clock.Add(r.mix)
 	}
 	r.mu.Unlock()
 	return p
 }
 
-// leave takes the participant out of the mix; the others hear the leave tone.
+// leave takes the participant out of the mix; the others hear the leave
+// tone. The last one out takes the room off the clock.
 func (r *room) leave(p *participant) {
 	r.mix.Remove(p.member)
 	r.mu.Lock()
 	delete(r.members, p)
 	left := len(r.members)
+	if left == 0 {
+		r.stopClock()
+	}
 	r.mu.Unlock()
 	if left > 0 {
 		r.mix.Announce(prompts.NewPlayer(prompts.LeaveTone()))
 	}
 }
 
-// close stops the room's clock. Called when the last caller is gone.
+// stopClock takes the mixer off the clock; r.mu is held. Remove waits for
+// a tick under way, which never takes r.mu.
+func (r *room) stopClock() {
+	if r.beat != nil {
+		r.clock.Remove(r.beat)
+		r.beat = nil
+	}
+}
+
+// close ends the room. Called when the last caller is gone.
 func (r *room) close() {
 	r.mu.Lock()
-	stop, done := r.stopMix, r.mixDone
-	r.stopMix, r.mixDone = nil, nil
+	r.stopClock()
 	r.mu.Unlock()
-	if stop != nil {
-		close(stop)
-		<-done
-	}
 	// One line per meeting with the clock's health: late ticks here are
 	// what callers hear as choppy audio.
 	st := r.mix.Stats()

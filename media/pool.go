@@ -57,7 +57,7 @@ func (p *PortPool) Size() int { return len(p.used) }
 // take binds the next free even port. It moves on round the range rather
 // than reusing the port just freed, so late packets of an ended call do not
 // land in the next one. A port some other program holds is skipped.
-func (p *PortPool) take() (*net.UDPConn, int, error) {
+func (p *PortPool) take() (*udpSocket, int, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for range len(p.used) {
@@ -67,7 +67,7 @@ func (p *PortPool) take() (*net.UDPConn, int, error) {
 			continue
 		}
 		port := p.lo + 2*i
-		conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: p.ip, Port: port})
+		conn, err := listenUDP(p.ip, port)
 		if err != nil {
 			if errors.Is(err, syscall.EADDRINUSE) {
 				continue

@@ -40,7 +40,7 @@ type SessionConfig struct {
 	Pool      *PortPool // nil binds an ephemeral loopback port (tests)
 	Symmetric Symmetric
 	SignalIP  net.IP           // source IP of the SIP request, for Symmetric auto
-	OnDigit   func(digit byte) // once per digit, from the reader goroutine or ReadFrame; must not block
+	OnDigit   func(digit byte) // once per digit, from ReadFrame or Stats (whoever drains the socket); must not block
 	Logger    *slog.Logger
 }
 
@@ -66,21 +66,28 @@ const (
 	headerLen   = 12
 )
 
-// Session is the RTP of one call: one UDP socket from the pool, a reader
-// goroutine feeding the jitter buffer and the digit decoder, and the
-// sending side with continuous sequence numbers and timestamps.
+// Session is the RTP of one call: one UDP socket from the pool, the
+// jitter buffer and digit decoder fed from it, and the sending side with
+// continuous sequence numbers and timestamps.
+//
+// Nothing waits on the socket. Whoever consumes the caller's audio (the
+// room's tick, or the IVR's) calls ReadFrame every 20 ms, and ReadFrame
+// first reads every datagram waiting on the socket, without blocking, then
+// plays a frame. A call costs no goroutine and no wake-up per packet; while
+// nobody reads (between answer and IVR, or IVR and room, a few ms) packets
+// wait in the socket's receive buffer, digits included.
 //
 // Where RTP goes follows SessionConfig.Symmetric: once latched, only the latched
 // source is heard; without latching packets from any source are heard (SIPp
 // sends all its calls' RTP from one port) and replies go to the SDP address.
 //
-// All methods are safe for concurrent use: the reader goroutine, the room's
-// tick (ReadFrame, WriteFrame) and signalling (SetRemote, Close) meet here.
+// All methods are safe for concurrent use: the room's tick (ReadFrame,
+// WriteFrame) and signalling (SetRemote, Stats, Close) meet here.
 type Session struct {
 	cfg   SessionConfig
 	log   *slog.Logger
-	conn  *net.UDPConn
-	port  int // from the pool; 0 when not
+	conn  *udpSocket // used under play (reads) or sendMu (writes); Close holds both
+	port  int        // from the pool; 0 when not
 	local *net.UDPAddr
 	epoch time.Time
 
@@ -93,7 +100,8 @@ type Session struct {
 	latched bool           // dest and the accepted source are the first packet's source
 	rate    int
 
-	// play guards the jitter buffer and the in-band detector.
+	// play guards reading the socket, the receive state below, the
+	// jitter buffer and the in-band detector.
 	play     sync.Mutex
 	jb       *JitterBuffer
 	detector *dtmf.Detector
@@ -107,10 +115,10 @@ type Session struct {
 	out     rtp.Packet
 	outBuf  [maxDatagram]byte
 	encoded [maxDatagram]byte
+	tx      txAddr // dest as the socket takes it
 
-	// reader-goroutine state.
+	// receive state, guarded by play.
 	in          rtp.Packet
-	inBuf       [maxDatagram]byte
 	pcm         [maxDatagram]int16
 	events      dtmf.EventDecoder
 	jitSSRC     uint32
@@ -129,24 +137,23 @@ type Session struct {
 	digits     atomic.Uint64
 	jitterBits atomic.Uint64 // float64 seconds
 
-	life     sync.Mutex // orders Start against Close
-	started  bool
-	closed   atomic.Bool
-	done     chan struct{}
-	closeErr error
+	started   atomic.Bool // the socket is read from Start on
+	closed    atomic.Bool
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // NewSession takes a socket from cfg.Pool (ErrNoPorts when none is free).
 func NewSession(cfg SessionConfig) (*Session, error) {
 	var (
-		conn *net.UDPConn
+		conn *udpSocket
 		port int
 		err  error
 	)
 	if cfg.Pool != nil {
 		conn, port, err = cfg.Pool.take()
 	} else {
-		conn, err = net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		conn, err = listenUDP(net.IPv4(127, 0, 0, 1), 0)
 	}
 	if err != nil {
 		return nil, err
@@ -155,7 +162,7 @@ func NewSession(cfg SessionConfig) (*Session, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	local := conn.LocalAddr().(*net.UDPAddr)
+	local := conn.LocalAddr()
 	s := &Session{
 		cfg:      cfg,
 		log:      log.With("rtp_port", local.Port),
@@ -170,7 +177,6 @@ func NewSession(cfg SessionConfig) (*Session, error) {
 		seq:      uint16(rand.Uint32()),
 		ts:       rand.Uint32(),
 		marker:   true,
-		done:     make(chan struct{}),
 	}
 	s.out.Version = 2
 	s.out.SSRC = s.ssrc
@@ -236,36 +242,29 @@ func (s *Session) Destination() *net.UDPAddr {
 	return net.UDPAddrFromAddrPort(s.dest)
 }
 
-// Start starts the reader goroutine; later calls do nothing.
+// Start lets ReadFrame and Stats read the socket; until then packets
+// wait in it. Later calls do nothing.
 func (s *Session) Start() {
-	s.life.Lock()
-	defer s.life.Unlock()
-	if s.started || s.closed.Load() {
+	s.started.Store(true)
+}
+
+// receive reads every datagram waiting on the socket, with play held.
+func (s *Session) receive() {
+	if !s.started.Load() || s.closed.Load() {
 		return
 	}
-	s.started = true
-	go s.readLoop()
-}
-
-func (s *Session) readLoop() {
-	defer close(s.done)
-	for {
-		n, src, err := s.conn.ReadFromUDPAddrPort(s.inBuf[:])
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) || s.closed.Load() {
-				return
-			}
-			s.log.Debug("rtp read", "err", err)
-			// A failing socket must not spin a core shared with the mixer.
-			time.Sleep(10 * time.Millisecond)
-			continue
-		}
-		s.packet(s.inBuf[:n], src)
+	if err := s.conn.receive(s); err != nil && !errors.Is(err, net.ErrClosed) {
+		s.log.Debug("rtp read", "err", err)
 	}
 }
 
-// packet handles one datagram on the reader goroutine.
-func (s *Session) packet(b []byte, src netip.AddrPort) {
+// datagram is one packet read by receive.
+func (s *Session) datagram(b []byte, src netip.AddrPort, at time.Time) {
+	s.packet(b, src, at)
+}
+
+// packet handles one datagram that arrived at at; play is held.
+func (s *Session) packet(b []byte, src netip.AddrPort, at time.Time) {
 	if len(b) < headerLen || b[0]>>6 != 2 || s.in.Unmarshal(b) != nil {
 		s.ignored.Add(1)
 		return
@@ -294,8 +293,7 @@ func (s *Session) packet(b []byte, src netip.AddrPort) {
 	r := s.remote
 	s.mu.Unlock()
 
-	now := time.Now()
-	s.lastRecv.Store(now.UnixNano())
+	s.lastRecv.Store(at.UnixNano())
 	h := &s.in.Header
 	payload := s.in.Payload
 	s.packetsIn.Add(1)
@@ -324,13 +322,11 @@ func (s *Session) packet(b []byte, src netip.AddrPort) {
 		s.ignored.Add(1)
 		return
 	}
-	s.trackJitter(now, h.SSRC, h.Timestamp, c.ClockRate())
+	s.trackJitter(at, h.SSRC, h.Timestamp, c.ClockRate())
 	n := c.Decode(s.pcm[:], payload)
-	s.play.Lock()
 	if c.ClockRate() == s.jb.FrameSamples()*50 {
 		s.jb.Push(h.SequenceNumber, h.Timestamp, h.SSRC, s.pcm[:n])
 	}
-	s.play.Unlock()
 }
 
 // trackJitter keeps the RFC 3550 (6.4.1) interarrival jitter estimate.
@@ -354,16 +350,19 @@ func (s *Session) digit(d byte) {
 	}
 }
 
-// ReadFrame writes the next 20 ms frame (rate/50 samples) of the caller's
-// audio into pcm and reports whether it holds audio; on false pcm is
-// silence. A lost frame comes back concealed. Without negotiated
-// telephone-events the frame is also searched for in-band DTMF.
+// ReadFrame reads what waits on the socket (after Start), then writes the
+// next 20 ms frame (rate/50 samples) of the caller's audio into pcm and
+// reports whether it holds audio; on false pcm is silence. A lost frame
+// comes back concealed. RFC 4733 digits found on the way are reported to
+// OnDigit before it returns; without negotiated telephone-events the frame
+// is also searched for in-band DTMF.
 func (s *Session) ReadFrame(pcm []int16) bool {
 	s.mu.Lock()
 	inband := s.remote.DTMF == 0 && s.remote.Codec != nil
 	s.mu.Unlock()
 
 	s.play.Lock()
+	s.receive()
 	ok := s.jb.Pop(pcm)
 	var d byte
 	var hit bool
@@ -409,9 +408,13 @@ func (s *Session) writeLocked(payload []byte) {
 	if err != nil {
 		return
 	}
+	if err := s.conn.setAddr(&s.tx, dest); err != nil {
+		s.log.Debug("rtp write", "err", err)
+		return
+	}
 	s.seq++
 	s.marker = false
-	if _, err := s.conn.WriteToUDPAddrPort(s.outBuf[:n], dest); err != nil {
+	if err := s.conn.send(s.outBuf[:n], &s.tx); err != nil {
 		if !s.closed.Load() {
 			s.log.Debug("rtp write", "err", err)
 		}
@@ -444,9 +447,11 @@ func (s *Session) LastReceived() time.Time {
 	return time.Unix(0, ns)
 }
 
-// Stats returns the counters so far.
+// Stats returns the counters so far, packets waiting on the socket
+// included: it reads them (after Start) as ReadFrame does.
 func (s *Session) Stats() Stats {
 	s.play.Lock()
+	s.receive()
 	js := s.jb.Stats()
 	s.play.Unlock()
 	return Stats{
@@ -466,20 +471,20 @@ func (s *Session) Stats() Stats {
 	}
 }
 
-// Close stops the reader, closes the socket and gives its port back to the
-// pool. It is safe to call more than once.
+// Close closes the socket and gives its port back to the pool; packets
+// still waiting in it are dropped. It is safe to call more than once and
+// from any goroutine: it waits for a ReadFrame or WriteFrame under way.
 func (s *Session) Close() error {
-	s.life.Lock()
-	defer s.life.Unlock()
-	if s.closed.Swap(true) {
-		return s.closeErr
-	}
-	s.closeErr = s.conn.Close()
-	if s.started {
-		<-s.done
-	}
-	if s.cfg.Pool != nil {
-		s.cfg.Pool.release(s.port)
-	}
+	s.closeOnce.Do(func() {
+		s.closed.Store(true)
+		s.play.Lock()
+		s.sendMu.Lock()
+		s.closeErr = s.conn.close()
+		s.sendMu.Unlock()
+		s.play.Unlock()
+		if s.cfg.Pool != nil {
+			s.cfg.Pool.release(s.port)
+		}
+	})
 	return s.closeErr
 }

@@ -231,6 +231,41 @@ func TestSessionDigitsFromEvents(t *testing.T) {
 	}
 }
 
+// Nobody reads the socket between answer and IVR, or IVR and room: what
+// arrives meanwhile waits in it, and the next ReadFrame finds every digit
+// and all the audio, however much there is.
+func TestSessionBacklogKeepsDigits(t *testing.T) {
+	p := newPeer(t)
+	var digits []byte
+	s := newTestSession(t, SessionConfig{OnDigit: func(d byte) { digits = append(digits, d) }})
+	s.SetRemote(Remote{Addr: p.addr(), Codec: codec.PCMU, DTMF: 101, Send: true})
+	buf := make([]byte, 4)
+	frame := make([]int16, 160)
+	for i, d := range []byte("2468#") {
+		for range 20 { // 400 ms of audio between key presses
+			p.sendAudio(s.LocalAddr(), frame)
+		}
+		for k := range 4 {
+			dtmf.EncodeEvent(buf, d, k > 0, 10, 800)
+			p.sendRaw(s.LocalAddr(), 101, p.seq, uint32(100000+1000*i), buf)
+			p.seq++
+		}
+	}
+	if s.ReadFrame(frame); len(digits) != 0 {
+		t.Fatal("digits read before Start")
+	}
+	s.Start()
+	// On Linux the first ReadFrame finds them all; elsewhere a reader
+	// goroutine queues them, which takes a moment.
+	waitFor(t, "the backlog", func() bool { s.ReadFrame(frame); return s.Stats().PacketsIn == 5*24 })
+	if string(digits) != "2468#" {
+		t.Fatalf("digits %q, want 2468#", digits)
+	}
+	if st := s.Stats(); st.Digits != 5 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
 // TestSessionDigitsNewSSRCSameTimestamps: SIPp sends each play_dtmf on a
 // new SSRC but restarts the timestamps; the same key presses on a new
 // stream are new presses.
@@ -659,10 +694,32 @@ func TestSessionNoAllocs(t *testing.T) {
 		pkt.SequenceNumber, pkt.Timestamp = uint16(k), uint32(k*160)
 		k++
 		n, _ := pkt.MarshalTo(buf)
-		s.packet(buf[:n], src)
+		s.play.Lock()
+		s.packet(buf[:n], src, time.Now())
+		s.play.Unlock()
 		s.ReadFrame(pcm)
 	}); n != 0 {
 		t.Errorf("receive path: %v allocations", n)
+	}
+	// And with it: the peer's packets read from the socket by ReadFrame,
+	// one or two at a time as a tick finds them.
+	s.Start()
+	to := s.LocalAddr().AddrPort()
+	if n := testing.AllocsPerRun(200, func() {
+		for range 1 + k%2 {
+			pkt.SequenceNumber, pkt.Timestamp = uint16(k), uint32(k*160)
+			k++
+			n, _ := pkt.MarshalTo(buf)
+			if _, err := p.conn.WriteToUDPAddrPort(buf[:n], to); err != nil {
+				t.Fatal(err)
+			}
+		}
+		s.ReadFrame(pcm)
+	}); n != 0 {
+		t.Errorf("socket receive path: %v allocations", n)
+	}
+	if st := s.Stats(); st.PacketsIn < 300 {
+		t.Errorf("only %d packets received", st.PacketsIn)
 	}
 }
 
@@ -705,5 +762,40 @@ func TestSessionJitterEstimate(t *testing.T) {
 	}
 	if j := s.Stats().Jitter; j < 19*time.Millisecond || j > 21*time.Millisecond {
 		t.Errorf("alternating arrivals: jitter %v, want about 20ms", j)
+	}
+}
+
+// BenchmarkSessionReadFrame is one tick of one caller's input: the packet
+// that arrived since the last tick is read from the socket, decoded,
+// buffered and played.
+func BenchmarkSessionReadFrame(b *testing.B) {
+	src, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer src.Close()
+	s, err := NewSession(SessionConfig{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	s.SetRemote(Remote{Addr: src.LocalAddr().(*net.UDPAddr), Codec: codec.PCMU, Send: true})
+	s.Start()
+	to := s.LocalAddr().AddrPort()
+	pkt := rtp.Packet{Header: rtp.Header{Version: 2, SSRC: 5}, Payload: make([]byte, 160)}
+	buf := make([]byte, 200)
+	pcm := make([]int16, 160)
+	k := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		pkt.SequenceNumber, pkt.Timestamp = uint16(k), uint32(k*160)
+		k++
+		n, _ := pkt.MarshalTo(buf)
+		b.StopTimer()
+		if _, err := src.WriteToUDPAddrPort(buf[:n], to); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		s.ReadFrame(pcm)
 	}
 }

@@ -1,42 +1,252 @@
 package mixer
 
-import "time"
+import (
+	"runtime"
+	"sync"
+	"time"
+)
 
-// Run ticks the room from one monotonic clock until stop is closed: tick n
-// is due at start + n×FrameDuration, so the timer's own jitter never adds
-// up into drift. A tick that starts more than one frame after its deadline
-// is counted late. When the goroutine was held up for several frames (GC,
-// an overloaded machine), the missed ticks are made up back to back, at
-// most Config.CatchUp of them, so that every listener's stream catches up
-// without a burst its jitter buffer cannot absorb; frames missed beyond
-// that are skipped and counted. Lateness is measured, not hidden.
+// Ticker is work a Clock does once a frame: a room's mix, or the prompt
+// and input of a caller in the IVR.
+type Ticker interface {
+	Tick()
+}
+
+// ClockConfig sets up a Clock. Zero values take the defaults.
+type ClockConfig struct {
+	// Shards is how many goroutines share the tickers; 0 means GOMAXPROCS.
+	Shards int
+	// CatchUp is how many missed ticks a Ticker that is not a Mixer gets
+	// back to back after a stall (a Mixer uses its own Config.CatchUp);
+	// 0 means DefaultCatchUp, negative never.
+	CatchUp int
+}
+
+// Clock ticks every registered Ticker every FrameDuration from one
+// monotonic schedule: tick n of the clock is due at start + n×FrameDuration,
+// so timer jitter never adds up into drift, and every room and IVR call of
+// a bridge ticks on the same grid.
 //
-// An empty room should not tick at all: the caller (the conference) starts
-// Run when the first participant arrives and closes stop when the last one
-// leaves. Call Run at most once at a time per Mixer.
-func (m *Mixer) Run(stop <-chan struct{}) {
-	p := pacer{start: time.Now(), frame: FrameDuration, catchUp: m.catchUp}
+// Tickers are dealt round-robin to shards, one goroutine each, which wake
+// once a frame and tick their members in turn: a bridge with a thousand
+// calls wakes GOMAXPROCS goroutines every 20 ms, not a thousand. A shard
+// with nobody registered has no goroutine, so an idle bridge does not
+// tick at all.
+//
+// Each Ticker keeps its own place in the schedule. A tick that starts
+// more than one frame after its deadline is late; after a stall (GC, an
+// overloaded machine) missed ticks are made up back to back, at most
+// CatchUp of them, so that listeners catch up without a burst their
+// jitter buffers cannot absorb, and frames missed beyond that are skipped.
+// For a Mixer all of this is counted in its Stats: lateness is measured,
+// not hidden.
+type Clock struct {
+	start   time.Time
+	catchUp int
+
+	mu     sync.Mutex
+	shards []*shard
+	deal   int // next shard, round-robin
+}
+
+// Beat is one Ticker's registration with a Clock.
+type Beat struct {
+	t  Ticker
+	m  *Mixer // t as a Mixer, whose Stats count lateness; nil for others
+	sh *shard
+
+	// mu is held while t ticks, so Remove can wait for a tick under way.
+	mu      sync.Mutex
+	removed bool
+	p       pacer
+	idx     int // in sh.beats; guarded by sh.mu
+}
+
+type shard struct {
+	c       *Clock
+	mu      sync.Mutex
+	beats   []*Beat
+	running bool          // a goroutine runs this shard
+	wake    chan struct{} // the shard emptied: stop waiting for the next tick
+	sweep   []*Beat       // the shard goroutine's copy of beats
+}
+
+// NewClock makes a Clock. It starts no goroutine until a Ticker is added.
+func NewClock(cfg ClockConfig) *Clock {
+	if cfg.Shards <= 0 {
+		cfg.Shards = runtime.GOMAXPROCS(0)
+	}
+	switch {
+	case cfg.CatchUp == 0:
+		cfg.CatchUp = DefaultCatchUp
+	case cfg.CatchUp < 0:
+		cfg.CatchUp = 0
+	}
+	c := &Clock{start: time.Now(), catchUp: cfg.CatchUp}
+	for range cfg.Shards {
+		c.shards = append(c.shards, &shard{c: c, wake: make(chan struct{}, 1)})
+	}
+	return c
+}
+
+// Add registers t; it ticks from the clock's next deadline on until
+// Remove. A *Mixer has its late ticks counted in its Stats. Adding the
+// same Ticker twice ticks it twice as often.
+func (c *Clock) Add(t Ticker) *Beat {
+	b := &Beat{t: t}
+	catchUp := c.catchUp
+	if m, ok := t.(*Mixer); ok {
+		b.m = m
+		catchUp = m.catchUp
+	}
+	c.mu.Lock()
+	sh := c.shards[c.deal]
+	c.deal = (c.deal + 1) % len(c.shards)
+	c.mu.Unlock()
+
+	// The first deadline not yet past: a new member joins the grid.
+	now := time.Now()
+	next := int64((now.Sub(c.start) + FrameDuration - 1) / FrameDuration)
+	b.p = pacer{start: c.start, frame: FrameDuration, catchUp: catchUp, next: next}
+	b.sh = sh
+
+	sh.mu.Lock()
+	b.idx = len(sh.beats)
+	sh.beats = append(sh.beats, b)
+	if !sh.running {
+		sh.running = true
+		go sh.run()
+	}
+	sh.mu.Unlock()
+	return b
+}
+
+// Remove unregisters a Beat. It waits for a tick under way, so once it
+// returns the Ticker is never called again. It must not be called from
+// the Beat's own Tick. Removing twice does nothing.
+func (c *Clock) Remove(b *Beat) {
+	if b == nil {
+		return
+	}
+	b.mu.Lock()
+	if b.removed {
+		b.mu.Unlock()
+		return
+	}
+	b.removed = true
+	b.mu.Unlock()
+
+	sh := b.sh
+	sh.mu.Lock()
+	last := len(sh.beats) - 1
+	moved := sh.beats[last]
+	sh.beats[b.idx] = moved
+	moved.idx = b.idx
+	sh.beats[last] = nil
+	sh.beats = sh.beats[:last]
+	empty := last == 0
+	sh.mu.Unlock()
+	if empty {
+		select {
+		case sh.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Len is the number of Tickers registered.
+func (c *Clock) Len() int {
+	n := 0
+	for _, sh := range c.shards {
+		sh.mu.Lock()
+		n += len(sh.beats)
+		sh.mu.Unlock()
+	}
+	return n
+}
+
+// run is a shard's goroutine: it sleeps until the earliest deadline of its
+// members, ticks every member that is due, and ends when it has none.
+func (sh *shard) run() {
 	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
+	timer.Stop()
 	for {
-		if wait := time.Until(p.deadline()); wait > 0 {
-			timer.Reset(wait)
-			select {
-			case <-stop:
-				return
-			case <-timer.C:
-			}
-		} else {
-			select {
-			case <-stop:
-				return
-			default:
+		sh.mu.Lock()
+		if len(sh.beats) == 0 {
+			sh.running = false
+			sh.mu.Unlock()
+			return
+		}
+		sh.sweep = append(sh.sweep[:0], sh.beats...)
+		sh.mu.Unlock()
+
+		// Members' schedules differ only after one of them fell behind
+		// and skipped, so the earliest is almost always the next grid
+		// point. It is read without the Beat's lock: only this
+		// goroutine moves a pacer once the Beat is registered.
+		due := sh.sweep[0].p.deadline()
+		for _, b := range sh.sweep[1:] {
+			if d := b.p.deadline(); d.Before(due) {
+				due = d
 			}
 		}
-		late, skipped := p.begin(time.Now())
-		m.account(late, skipped)
-		m.Tick()
+		if wait := time.Until(due); wait > 0 {
+			timer.Reset(wait)
+			select {
+			case <-timer.C:
+			case <-sh.wake:
+				timer.Stop()
+				clear(sh.sweep)
+				continue
+			}
+		}
+		for _, b := range sh.sweep {
+			b.beat()
+		}
+		// Removed members are not kept alive by the copy.
+		clear(sh.sweep)
 	}
+}
+
+// beat runs b's ticks that are due: one, or after a stall up to CatchUp
+// more back to back (the pacer skips what lies beyond).
+func (b *Beat) beat() {
+	for range b.p.catchUp + 1 {
+		if !b.tick() {
+			return
+		}
+	}
+}
+
+// tick runs one tick if it is due and b is still registered. The lock is
+// taken per tick so that Remove does not wait out a whole catch-up.
+func (b *Beat) tick() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.removed {
+		return false
+	}
+	now := time.Now()
+	if now.Before(b.p.deadline()) {
+		return false
+	}
+	late, skipped := b.p.begin(now)
+	if b.m != nil {
+		b.m.account(late, skipped)
+	}
+	b.t.Tick()
+	return true
+}
+
+// Run ticks the room on a clock of its own until stop is closed; a bridge
+// with many rooms shares one Clock between them instead. Call Run at most
+// once at a time per Mixer, and only while the room has participants: an
+// empty room should not tick at all.
+func (m *Mixer) Run(stop <-chan struct{}) {
+	c := NewClock(ClockConfig{Shards: 1})
+	b := c.Add(m)
+	<-stop
+	c.Remove(b)
 }
 
 func (m *Mixer) account(late time.Duration, skipped int64) {
@@ -55,8 +265,8 @@ func (m *Mixer) account(late time.Duration, skipped int64) {
 	}
 }
 
-// pacer is Run's schedule, kept apart from the timer so that stalls can be
-// tested with made-up times.
+// pacer is a Ticker's place in the clock's schedule, kept apart from the
+// timer so that stalls can be tested with made-up times.
 type pacer struct {
 	start   time.Time
 	frame   time.Duration

@@ -185,3 +185,152 @@ func TestConcurrentControl(t *testing.T) {
 		t.Fatalf("%d members left", m.Len())
 	}
 }
+
+// tally is a Ticker that counts its ticks and can be held inside one.
+type tally struct {
+	ticks atomic.Int64
+	hold  chan struct{} // when set, the first Tick waits on it
+	in    chan struct{} // signalled when the held Tick has begun
+}
+
+func (t *tally) Tick() {
+	if t.ticks.Add(1) == 1 && t.hold != nil {
+		t.in <- struct{}{}
+		<-t.hold
+	}
+}
+
+// running counts the shards with a goroutine.
+func (c *Clock) running() int {
+	n := 0
+	for _, sh := range c.shards {
+		sh.mu.Lock()
+		if sh.running {
+			n++
+		}
+		sh.mu.Unlock()
+	}
+	return n
+}
+
+// Tickers spread over the shards all tick, each at the frame rate, and a
+// clock with nobody on it has no goroutine at all.
+func TestClockTicksEveryoneAndIdles(t *testing.T) {
+	c := NewClock(ClockConfig{Shards: 3})
+	if c.running() != 0 {
+		t.Fatal("a new clock runs goroutines")
+	}
+	var ts []*tally
+	var beats []*Beat
+	for range 7 {
+		tk := &tally{}
+		ts = append(ts, tk)
+		beats = append(beats, c.Add(tk))
+	}
+	if c.Len() != 7 || c.running() != 3 {
+		t.Fatalf("Len %d, %d shards running; want 7 and 3", c.Len(), c.running())
+	}
+	waitFor(t, "10 ticks each", func() bool {
+		for _, tk := range ts {
+			if tk.ticks.Load() < 10 {
+				return false
+			}
+		}
+		return true
+	})
+	for _, b := range beats {
+		c.Remove(b)
+		c.Remove(b) // twice does nothing
+	}
+	counts := make([]int64, len(ts))
+	for i, tk := range ts {
+		counts[i] = tk.ticks.Load()
+	}
+	waitFor(t, "shards to stop", func() bool { return c.running() == 0 })
+	time.Sleep(3 * FrameDuration)
+	for i, tk := range ts {
+		if tk.ticks.Load() != counts[i] {
+			t.Fatalf("ticker %d ticked after Remove", i)
+		}
+	}
+	if c.Len() != 0 {
+		t.Fatalf("Len %d after removing all", c.Len())
+	}
+	// And it comes back.
+	tk := &tally{}
+	b := c.Add(tk)
+	waitFor(t, "a tick after idling", func() bool { return tk.ticks.Load() > 0 })
+	c.Remove(b)
+}
+
+// Remove waits for a tick under way: once it returns, the Ticker is done
+// with whatever it reads or writes.
+func TestClockRemoveWaitsForTick(t *testing.T) {
+	c := NewClock(ClockConfig{Shards: 1})
+	tk := &tally{hold: make(chan struct{}), in: make(chan struct{})}
+	b := c.Add(tk)
+	<-tk.in
+	removed := make(chan struct{})
+	go func() { c.Remove(b); close(removed) }()
+	select {
+	case <-removed:
+		t.Fatal("Remove returned during a tick")
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(tk.hold)
+	<-removed
+	n := tk.ticks.Load()
+	time.Sleep(3 * FrameDuration)
+	if tk.ticks.Load() != n {
+		t.Fatal("ticks after Remove returned")
+	}
+}
+
+// A Mixer on a shared clock gets its lateness counted in its own Stats;
+// another Ticker stalling the same shard makes the room late too.
+func TestClockCountsLatenessPerRoom(t *testing.T) {
+	c := NewClock(ClockConfig{Shards: 1})
+	calm, late := New(Config{}), New(Config{})
+	calmOut, lateOut := &counter{}, &counter{stallAt: 3, stall: 200 * time.Millisecond}
+	calm.Add(codec.PCMU, nil, calmOut)
+	late.Add(codec.PCMU, nil, lateOut)
+	bc, bl := c.Add(calm), c.Add(late)
+	waitFor(t, "10 ticks", func() bool { return calmOut.frames.Load() >= 10 && lateOut.frames.Load() >= 10 })
+	c.Remove(bc)
+	c.Remove(bl)
+	for _, m := range []*Mixer{calm, late} {
+		s := m.Stats()
+		if s.LateTicks < 1 || s.Skipped < 5 || s.Resyncs < 1 || s.MaxLateness < 180*time.Millisecond {
+			t.Fatalf("stall not accounted: %+v", s)
+		}
+	}
+	if s := calm.Stats(); s.Ticks != uint64(calmOut.frames.Load()) {
+		t.Fatalf("Stats says %d ticks, the output saw %d", s.Ticks, calmOut.frames.Load())
+	}
+}
+
+// Rooms on one clock tick on the same grid: whatever the shard, none runs
+// ahead of or falls behind the others.
+func TestClockKeepsRoomsInStep(t *testing.T) {
+	c := NewClock(ClockConfig{Shards: 2})
+	var ts []*tally
+	var beats []*Beat
+	for range 100 {
+		tk := &tally{}
+		ts = append(ts, tk)
+		beats = append(beats, c.Add(tk))
+	}
+	waitFor(t, "ticks", func() bool { return ts[99].ticks.Load() >= 5 })
+	for _, b := range beats {
+		c.Remove(b)
+	}
+	// Counts differ by at most the sweep under way while they were added,
+	// and the one while they were removed.
+	lo, hi := ts[0].ticks.Load(), ts[0].ticks.Load()
+	for _, tk := range ts {
+		lo, hi = min(lo, tk.ticks.Load()), max(hi, tk.ticks.Load())
+	}
+	if hi-lo > 2 {
+		t.Fatalf("tick counts from %d to %d", lo, hi)
+	}
+}

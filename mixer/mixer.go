@@ -78,19 +78,19 @@ type Config struct {
 	// last frame of speech, so pauses between words do not cut it off.
 	// Negative means none.
 	Hangover time.Duration
-	// CatchUp is how many missed ticks Run makes up back to back after the
-	// scheduler stalled; frames missed beyond that are skipped. Negative
-	// means never catch up.
+	// CatchUp is how many missed ticks the clock makes up back to back
+	// after the scheduler stalled; frames missed beyond that are skipped.
+	// Negative means never catch up.
 	CatchUp int
 }
 
 // Stats are the room clock's counters; see Mixer.Stats.
 type Stats struct {
-	Ticks       uint64        // ticks mixed, whether by Run or by calling Tick
-	LateTicks   uint64        // ticks Run started more than one frame after their deadline
-	Skipped     uint64        // frames never mixed because Run fell further behind than CatchUp
-	Resyncs     uint64        // times Run skipped frames
-	MaxLateness time.Duration // the latest any tick of Run started after its deadline
+	Ticks       uint64        // ticks mixed, whether by a Clock or by calling Tick
+	LateTicks   uint64        // ticks the clock started more than one frame after their deadline
+	Skipped     uint64        // frames never mixed because the clock fell further behind than CatchUp
+	Resyncs     uint64        // times the clock skipped frames
+	MaxLateness time.Duration // the latest any tick started after its deadline
 }
 
 // Mixer is one room's mix. Create it with New.
@@ -366,7 +366,7 @@ func (m *Mixer) Stats() Stats {
 
 // Tick mixes one frame: it reads every input, detects talkers, sums the K
 // loudest with the current announcement, and writes every output. It does
-// not allocate. Run calls it on the room's clock; tests and the load
+// not allocate. A Clock calls it every frame; tests and the load
 // generator may call it directly. Every Input, Output, Source and the tap
 // are called with the mixer locked: none of them may call into the Mixer.
 func (m *Mixer) Tick() {
