@@ -59,6 +59,8 @@ func usage(w io.Writer) {
 	fmt.Fprint(w, `usage:
   brygga [serve] [--config FILE] [--data DIR] [--sip ADDR] [--rtp-ports LO-HI]
                  [--media-ip IP] [--api ADDR] [--log-level debug|info|warn|error]
+  brygga load    [--target HOST:PORT] [--rooms R] [--per-room P] [--talkers T] … (brygga load -h)
+  brygga load --reflect [--listen IP:PORT] [--rtp-ports LO-HI]
   brygga version
 `)
 }
