@@ -334,3 +334,27 @@ func TestClockKeepsRoomsInStep(t *testing.T) {
 		t.Fatalf("tick counts from %d to %d", lo, hi)
 	}
 }
+
+// Shards tick on phases spread evenly over the frame, so a bridge's
+// packets do not all leave at once; members of one shard share its phase.
+func TestClockShardPhases(t *testing.T) {
+	c := NewClock(ClockConfig{Shards: 4})
+	var beats []*Beat
+	for range 8 {
+		beats = append(beats, c.Add(&tally{}))
+	}
+	defer func() {
+		for _, b := range beats {
+			c.Remove(b)
+		}
+	}()
+	for i, b := range beats {
+		b.mu.Lock()
+		d := b.p.deadline()
+		b.mu.Unlock()
+		phase := d.Sub(c.start) % FrameDuration
+		if want := time.Duration(i%4) * FrameDuration / 4; phase != want {
+			t.Errorf("ticker %d on phase %v, want %v", i, phase, want)
+		}
+	}
+}
