@@ -281,16 +281,21 @@ func TestGreetingUsesRecordedOwnerName(t *testing.T) {
 // not both be told they are the only person.
 func TestTwoArrivalsOnlyOneAlone(t *testing.T) {
 	r := newRoom(room4711, Options{Prompts: prompts.Builtin(), MaxTalkers: 4}, slogDiscard())
-	if !r.arrive() {
+	a := &participant{call: &fakeCall{id: "a", done: make(chan struct{})}, id: "a", admitted: make(chan struct{})}
+	b := &participant{call: &fakeCall{id: "b", done: make(chan struct{})}, id: "b", admitted: make(chan struct{})}
+	r.arrive(a, nil)
+	if !r.alone() {
 		t.Fatal("first arrival should be alone")
 	}
-	if r.arrive() {
+	r.arrive(b, nil)
+	if r.alone() {
 		t.Fatal("second arrival told it is alone too")
 	}
-	r.abandon()
-	r.abandon()
-	if !r.arrive() {
-		t.Fatal("after both abandoned, the next arrival is alone")
+	r.leave(a)
+	r.leave(b)
+	r.arrive(a, nil)
+	if !r.alone() {
+		t.Fatal("after both left, the next arrival is alone")
 	}
 }
 

@@ -4,17 +4,23 @@
 package conference
 
 import (
+	"errors"
 	"log/slog"
 	"net/netip"
 	"sort"
 	"sync"
 	"time"
 
+	"brygga/conference/names"
 	"brygga/config"
+	"brygga/events"
 	"brygga/media"
 	"brygga/mixer"
 	"brygga/pin"
 	"brygga/prompts"
+	"brygga/scheduler"
+
+	"github.com/jonboulle/clockwork"
 )
 
 // Call is an answered call as the conference sees it.
@@ -48,6 +54,14 @@ type Options struct {
 	// Clock ticks every room and every caller in the IVR; nil makes one
 	// with a shard per core.
 	Clock *mixer.Clock
+
+	// Events receives every change of a meeting; nil makes a bus (see
+	// Bridge.Events).
+	Events *events.Bus
+
+	// Scheduler holds the meetings' time limits; nil makes one on the
+	// real clock.
+	Scheduler *scheduler.Scheduler
 }
 
 // Bridge holds the live rooms.
@@ -80,6 +94,17 @@ func New(opts Options) *Bridge {
 	}
 	if opts.Clock == nil {
 		opts.Clock = mixer.NewClock(mixer.ClockConfig{})
+	}
+	if opts.Events == nil {
+		opts.Events = events.New(0, nil)
+	}
+	if opts.Scheduler == nil {
+		s, err := scheduler.New(clockwork.NewRealClock())
+		if err != nil {
+			// gocron fails only on bad options, and these are fixed.
+			panic("conference: " + err.Error())
+		}
+		opts.Scheduler = s
 	}
 	return &Bridge{
 		opts:  opts,
@@ -115,29 +140,73 @@ func (b *Bridge) Serve(c Call, rc config.Room, dialledPIN string) {
 	}
 	log.Info("caller admitted", "role", role)
 
+	p := &participant{call: c, id: c.ID(), role: role, admitted: make(chan struct{})}
+	if rc.Settings.Names {
+		var ok bool
+		if p.name, ok = b.recordName(v); !ok {
+			v.stop()
+			return
+		}
+	}
+
 	r := b.room(rc)
+	defer b.release(r)
+	defer r.leave(p)
+	lobby, refused := r.arrive(p, v)
+	if refused {
+		log.Info("refused: the room is locked")
+		<-c.Done()
+		v.stop()
+		return
+	}
+	if lobby {
+		log.Info("waiting in the lobby")
+		v.setHold(prompts.NewLoop(0, prompts.HoldMusic()))
+		select {
+		case <-p.admitted:
+			log.Info("admitted from the lobby")
+		case <-c.Done():
+			v.stop()
+			return
+		}
+		v.setHold(nil)
+		v.drain() // "the conference will now begin", when the host's arrival let them in
+	}
 	// The joining prompt is played before the caller enters the mix so that
-	// the room is not heard over it. Whether the caller is alone is decided
-	// when they arrive, so two callers admitted at once do not both hear
-	// that they are the only person.
-	if r.arrive() {
+	// the room is not heard over it.
+	if r.alone() {
 		v.play(false, v.clip(prompts.OnlyPerson))
 	} else {
 		v.play(false, v.clip(prompts.PlaceIntoConf))
 	}
 	v.stop()
 	if v.hungUp() {
-		r.abandon()
-		b.release(r)
 		return
 	}
 
-	p := r.join(c, role)
+	r.join(p)
 	log.Info("joined", "participants", r.size())
-	<-c.Done()
-	r.leave(p)
-	log.Info("left", "participants", r.size())
-	b.release(r)
+	r.lead(p)
+	log.Info("left", "participants", r.size()-1)
+}
+
+// NameTime is how long a caller may take to say their name (KEYPAD.md).
+const NameTime = 5 * time.Second
+
+// recordName asks for the caller's name and records it: up to NameTime,
+// `#` ends it, silence around it trimmed. It returns nil when the caller
+// said nothing or pressed `#` during the prompt; ok is false when they
+// hung up.
+func (b *Bridge) recordName(v *ivr) (name []int16, ok bool) {
+	key, ok := v.play(true, v.clip(prompts.RecordName), prompts.Beep())
+	if !ok || key == '#' {
+		return nil, ok
+	}
+	pcm, ok := v.record(NameTime, '#')
+	if !ok {
+		return nil, false
+	}
+	return names.Trim(pcm, v.sess.Codec().ClockRate()), true
 }
 
 // admit greets the caller and checks the PIN. It reports false when the
@@ -311,8 +380,41 @@ type MemberInfo struct {
 	ID       string
 	CallerID string
 	Role     string
-	Muted    bool
+	Muted    bool // by themselves, a host, or lecture mode
 	Talking  bool
+	Hand     bool // hand raised
+	Lobby    bool // waiting in the lobby
+	Named    bool // recorded a name
+}
+
+// Events is the bus every meeting's changes are published on.
+func (b *Bridge) Events() *events.Bus { return b.opts.Events }
+
+// ErrNoRoom is returned for a room with no meeting running.
+var ErrNoRoom = errors.New("conference: no meeting in that room")
+
+// Extend moves a running meeting's end by d and returns the new end.
+func (b *Bridge) Extend(extension string, d time.Duration) (time.Time, error) {
+	if b.live(extension) == nil {
+		return time.Time{}, ErrNoRoom
+	}
+	return b.opts.Scheduler.Extend(extension, d)
+}
+
+// End ends a running meeting for everyone, with the room's goodbye.
+func (b *Bridge) End(extension string) error {
+	r := b.live(extension)
+	if r == nil {
+		return ErrNoRoom
+	}
+	r.end()
+	return nil
+}
+
+func (b *Bridge) live(extension string) *room {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.rooms[extension]
 }
 
 // Rooms lists the live rooms, by extension.

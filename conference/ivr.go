@@ -24,7 +24,9 @@ type ivr struct {
 	in, out []int16 // one frame each; used by Tick only
 
 	mu      sync.Mutex
-	cur     *prompts.Player // the prompt playing now (nil: silence)
+	cur     *prompts.Player // the prompt playing now (nil: hold or silence)
+	hold    *prompts.Player // played while no prompt is (the lobby's music); nil: silence
+	rec     []int16         // the caller's audio while a name is recorded; nil otherwise
 	ended   chan struct{}   // the current prompt finished
 	stopped chan struct{}   // closed by stop
 	once    sync.Once
@@ -53,9 +55,14 @@ func (v *ivr) clip(name string) []int16 { return v.lib.Clip(v.lang, name) }
 // Tick sends one frame of the prompt, or silence, and reads one frame of
 // the caller (which is where their digits are found).
 func (v *ivr) Tick() {
-	v.sess.ReadFrame(v.in)
+	if !v.sess.ReadFrame(v.in) {
+		clear(v.in)
+	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	if v.rec != nil && len(v.rec)+len(v.in) <= cap(v.rec) {
+		v.rec = append(v.rec, v.in...)
+	}
 	if v.cur != nil && v.cur.ReadFrame(v.out) {
 		v.sess.WritePCM(v.out)
 		return
@@ -67,8 +74,70 @@ func (v *ivr) Tick() {
 		default:
 		}
 	}
-	clear(v.out)
+	if v.hold == nil || !v.hold.ReadFrame(v.out) {
+		clear(v.out)
+	}
 	v.sess.WritePCM(v.out)
+}
+
+// setHold sets what the caller hears between prompts (nil: silence).
+func (v *ivr) setHold(p *prompts.Player) {
+	v.mu.Lock()
+	v.hold = p
+	v.mu.Unlock()
+}
+
+// say starts clips without waiting for them, replacing any prompt playing.
+func (v *ivr) say(clips ...[]int16) {
+	v.setPrompt(prompts.NewPlayer(clips...))
+}
+
+// drain waits until the prompt playing now has ended. It reports false
+// when the caller hung up.
+func (v *ivr) drain() bool {
+	v.mu.Lock()
+	idle := v.cur == nil
+	v.mu.Unlock()
+	if idle {
+		return !v.hungUp()
+	}
+	select {
+	case <-v.ended:
+		return true
+	case <-v.stopped:
+		return !v.hungUp()
+	case <-v.call.Done():
+		return false
+	}
+}
+
+// record keeps the caller's audio for up to max, or until they press
+// stop, and returns it. ok is false when the caller hung up.
+func (v *ivr) record(max time.Duration, stop byte) (pcm []int16, ok bool) {
+	v.mu.Lock()
+	v.rec = make([]int16, 0, int(max/mixer.FrameDuration)*len(v.in))
+	v.mu.Unlock()
+	t := time.NewTimer(max)
+	defer t.Stop()
+	ok = true
+wait:
+	for {
+		select {
+		case d := <-v.call.Digits():
+			if d == stop {
+				break wait
+			}
+		case <-t.C:
+			break wait
+		case <-v.call.Done():
+			ok = false
+			break wait
+		}
+	}
+	v.mu.Lock()
+	pcm, v.rec = v.rec, nil
+	v.mu.Unlock()
+	return pcm, ok
 }
 
 // setPrompt makes p the prompt to play from the next tick (nil: silence)
@@ -146,7 +215,7 @@ func (v *ivr) stop() {
 		v.clock.Remove(v.beat)
 		v.mu.Lock()
 		close(v.stopped)
-		v.cur = nil
+		v.cur, v.hold, v.rec = nil, nil, nil
 		v.mu.Unlock()
 	})
 }

@@ -2,118 +2,421 @@ package conference
 
 import (
 	"log/slog"
+	"strings"
 	"sync"
+	"time"
 
+	"brygga/conference/keypad"
 	"brygga/config"
+	"brygga/events"
 	"brygga/media/codec"
 	"brygga/mixer"
 	"brygga/pin"
 	"brygga/prompts"
+	"brygga/scheduler"
 )
 
-// participant is a caller in a room.
+// participant is a caller on the way into a room, in its lobby, or in it.
 type participant struct {
-	call   Call
-	role   pin.Role
+	call Call
+	id   string
+	role pin.Role
+	name []int16 // the recorded name, trimmed; nil: caller ID read out
+
+	// ivr is the caller's IVR until they are in the mix (the joining prompt
+	// and the lobby); member and voice take over after. Both guarded by
+	// room.mu.
+	ivr    *ivr
 	member *mixer.Member
+	voice  *voice
+
+	admitted chan struct{} // closed when the lobby lets them in
+	admit    sync.Once
 }
 
-// room is a live conference: its participants and the mixer that ticks for
-// them. The mixer is on the bridge's clock only while someone is in the
-// room, so idle rooms cost nothing.
+// room is a live conference: the meeting's state, its participants and the
+// mixer that ticks for them. The mixer is on the bridge's clock only while
+// someone is in the room, so idle rooms cost nothing.
 type room struct {
 	cfg   config.Room
 	log   *slog.Logger
 	lib   *prompts.Library
 	mix   *mixer.Mixer
 	clock *mixer.Clock
+	bus   *events.Bus
+	sched *scheduler.Scheduler
 	refs  int // callers joined or on their way in; guarded by Bridge.mu
 
-	mu       sync.Mutex
-	members  map[*participant]struct{}
-	arriving int         // admitted callers hearing their joining prompt
-	beat     *mixer.Beat // on the clock; nil while the room is empty
+	mu      sync.Mutex
+	st      *state
+	byID    map[string]*participant
+	beat    *mixer.Beat // on the clock; nil while nobody is in the mix
+	started bool        // the meeting (and its time limit) has begun
+	ending  bool        // the meeting is ending: everyone is being hung up
 }
 
 func newRoom(rc config.Room, opts Options, log *slog.Logger) *room {
 	return &room{
-		cfg:     rc,
-		log:     log.With("room", rc.Extension),
-		lib:     opts.Prompts,
-		mix:     mixer.New(mixer.Config{Rate: codec.PCMU.ClockRate(), MaxTalkers: opts.MaxTalkers}),
-		clock:   opts.Clock,
-		members: make(map[*participant]struct{}),
+		cfg:   rc,
+		log:   log.With("room", rc.Extension),
+		lib:   opts.Prompts,
+		mix:   mixer.New(mixer.Config{Rate: codec.PCMU.ClockRate(), MaxTalkers: opts.MaxTalkers}),
+		clock: opts.Clock,
+		bus:   opts.Events,
+		sched: opts.Scheduler,
+		st:    newState(rc),
+		byID:  make(map[string]*participant),
 	}
 }
 
+func (r *room) lang() string { return r.cfg.Settings.Language }
+
+// size is how many are in the mix.
 func (r *room) size() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return len(r.members)
+	n := 0
+	for _, p := range r.byID {
+		if p.member != nil {
+			n++
+		}
+	}
+	return n
 }
 
-// snapshot lists the participants, in no particular order.
+// snapshot lists the participants, in the lobby or in the room, in the
+// order they came.
 func (r *room) snapshot() []MemberInfo {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	out := make([]MemberInfo, 0, len(r.members))
-	for p := range r.members {
-		out = append(out, MemberInfo{
-			ID: p.call.ID(), CallerID: p.call.CallerID(), Role: p.role.String(),
-			Muted: p.member.Muted(), Talking: p.member.Talking(),
-		})
+	out := make([]MemberInfo, 0, len(r.byID))
+	for _, id := range r.st.order {
+		p, m := r.byID[id], r.st.members[id]
+		if p == nil || m == nil {
+			continue
+		}
+		mi := MemberInfo{
+			ID: id, CallerID: p.call.CallerID(), Role: p.role.String(),
+			Muted: m.muted || !r.st.canTalk(id) && !m.lobby, Hand: m.hand, Lobby: m.lobby,
+			Named: p.name != nil,
+		}
+		if p.member != nil {
+			mi.Talking = p.member.Talking()
+		}
+		out = append(out, mi)
 	}
 	return out
 }
 
-// arrive counts an admitted caller on the way in and reports whether they
-// will be alone in the room.
-func (r *room) arrive() (alone bool) {
+// arrive takes an admitted caller, still in their IVR, into the meeting:
+// into the room, or its lobby. refused means the room is locked to them
+// (they have been told, and are being hung up).
+func (r *room) arrive(p *participant, v *ivr) (lobby, refused bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	alone = len(r.members) == 0 && r.arriving == 0
-	r.arriving++
-	return alone
-}
-
-// abandon undoes arrive for a caller who hung up on the way in.
-func (r *room) abandon() {
-	r.mu.Lock()
-	r.arriving--
-	r.mu.Unlock()
-}
-
-// join puts the call into the mix and tells the room with the join tone.
-func (r *room) join(c Call, role pin.Role) *participant {
-	s := c.Media()
-	p := &participant{call: c, role: role}
-	r.mu.Lock()
-	r.arriving--
-	if len(r.members) > 0 {
-		r.mix.Announce(prompts.NewPlayer(prompts.JoinTone()))
+	p.ivr = v
+	r.byID[p.id] = p
+	fx, refused := r.st.arrive(p.id, p.call.CallerID(), p.role, p.name != nil)
+	r.apply(fx)
+	if refused {
+		delete(r.byID, p.id)
+		return false, true
 	}
+	return r.st.isLobby(p.id), false
+}
+
+// alone reports whether the participant is the only one in the room proper.
+func (r *room) alone() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.st.inRoom() <= 1
+}
+
+// join moves the participant from their IVR into the mix. The caller has
+// stopped the IVR.
+func (r *room) join(p *participant) {
+	s := p.call.Media()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	p.ivr = nil
+	p.voice = newVoice()
 	p.member = r.mix.Add(s.Codec(), s, s)
-	r.members[p] = struct{}{}
 	if r.beat == nil {
 		r.beat = r.clock.Add(r.mix)
 	}
-	r.mu.Unlock()
-	return p
+	if !r.started {
+		r.started = true
+		r.begin()
+	}
+	r.sync()
 }
 
-// leave takes the participant out of the mix; the others hear the leave
-// tone. The last one out takes the room off the clock.
-func (r *room) leave(p *participant) {
-	r.mix.Remove(p.member)
+// begin starts the meeting's clock: the time limit counts from the first
+// participant in the room. r.mu is held.
+func (r *room) begin() {
+	r.publish(events.Event{Type: events.ConferenceStarted})
+	max := time.Duration(r.cfg.Settings.MaxMinutes) * time.Minute
+	if max <= 0 || r.sched == nil {
+		return
+	}
+	var warn []time.Duration
+	for _, w := range r.cfg.Settings.WarnMinutes {
+		warn = append(warn, time.Duration(w)*time.Minute)
+	}
+	err := r.sched.Start(scheduler.Limit{
+		Room: r.cfg.Extension, Start: r.sched.Now(), Max: max, Warn: warn,
+		OnWarn: func(left time.Duration) {
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			r.log.Info("meeting ends soon", "left", left)
+			r.apply(r.st.warn(left))
+		},
+		OnEnd: func() {
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			r.log.Info("meeting reached its time limit", "max_minutes", r.cfg.Settings.MaxMinutes)
+			r.apply(r.st.end(""))
+		},
+	})
+	if err != nil {
+		r.log.Error("meeting limit not scheduled", "err", err)
+	}
+}
+
+// lead runs the participant's keypad in the room until the call ends.
+func (r *room) lead(p *participant) {
+	for {
+		select {
+		case d := <-p.call.Digits():
+			r.key(p, d)
+		case <-p.call.Done():
+			return
+		}
+	}
+}
+
+func (r *room) key(p *participant, d byte) {
 	r.mu.Lock()
-	delete(r.members, p)
-	left := len(r.members)
-	if left == 0 {
+	defer r.mu.Unlock()
+	if p.voice != nil {
+		p.voice.cut() // type-ahead: a key cuts the private prompt short
+	}
+	r.apply(r.st.key(p.id, d, time.Now()))
+}
+
+// do carries out a command for a participant as if from their keypad.
+func (r *room) do(id string, cmd keypad.Command) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.byID[id] == nil {
+		return false
+	}
+	r.apply(r.st.command(id, cmd))
+	return true
+}
+
+// leave takes the participant out of the meeting, wherever they were. The
+// last one out of the mix takes the room off the clock.
+func (r *room) leave(p *participant) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.byID[p.id] != p {
+		return
+	}
+	if p.member != nil {
+		r.mix.Remove(p.member)
+	}
+	// The leave announcement may say the name, so the participant is
+	// forgotten (and their name deleted) only after it is built.
+	r.apply(r.st.leave(p.id))
+	delete(r.byID, p.id)
+	p.name = nil
+	if p.member != nil && r.mix.Len() == 0 {
 		r.stopClock()
 	}
+	r.sync()
+}
+
+// end finishes the meeting for everyone (an operator).
+func (r *room) end() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.apply(r.st.end(""))
+}
+
+// apply carries out the state's effects. r.mu is held; nothing here
+// blocks: the mixer, the IVRs and the bus take their own short locks, and
+// hang-ups after a prompt wait on their own goroutines.
+func (r *room) apply(fx []effect) {
+	for _, e := range fx {
+		switch e.kind {
+		case toMember:
+			if p := r.byID[e.to]; p != nil {
+				r.tell(p, r.render(e.clips))
+			}
+		case toRoom:
+			r.mix.Announce(prompts.NewPlayer(r.render(e.clips)...))
+		case toHosts:
+			clips := r.render(e.clips)
+			for _, p := range r.byID {
+				if p.role == pin.Host && p.member != nil {
+					r.tell(p, clips)
+				}
+			}
+		case admit:
+			if p := r.byID[e.to]; p != nil {
+				p.admit.Do(func() { close(p.admitted) })
+			}
+		case hangUp:
+			if p := r.byID[e.to]; p != nil {
+				go r.hangUpAfter(p)
+			}
+		case endAll:
+			if !r.ending {
+				r.ending = true
+				go r.finish()
+			}
+		case emit:
+			r.publish(e.event)
+		}
+	}
+	r.sync()
+}
+
+// tell says clips privately to one participant, in the room or in the IVR.
+func (r *room) tell(p *participant, clips [][]int16) {
+	switch {
+	case p.member != nil:
+		p.voice.say(clips)
+		p.member.Play(p.voice)
+	case p.ivr != nil:
+		p.ivr.say(clips...)
+	}
+}
+
+// sync makes the mixer follow the state: who may be heard, and hold music
+// for someone alone in the room. r.mu is held.
+func (r *room) sync() {
+	alone := r.st.inRoom() == 1
+	for id, p := range r.byID {
+		if p.member == nil {
+			continue
+		}
+		p.member.SetMuted(!r.st.canTalk(id))
+		if p.voice.setHolding(alone) && alone {
+			p.member.Play(p.voice)
+		}
+	}
+}
+
+func (r *room) publish(e events.Event) {
+	if r.bus == nil {
+		return
+	}
+	e.Room = r.cfg.Extension
+	r.bus.Publish(e)
+}
+
+// render turns the state's clips into audio in the room's language.
+func (r *room) render(cs []clip) [][]int16 {
+	lang := r.lang()
+	var out [][]int16
+	for _, c := range cs {
+		switch {
+		case c.prompt != "":
+			out = append(out, r.lib.Clip(lang, c.prompt))
+		case c.nameOf != "":
+			out = append(out, r.nameOf(c.nameOf)...)
+		case c.isNum:
+			out = append(out, r.lib.Number(lang, c.number)...)
+		case c.tone == "join":
+			out = append(out, prompts.JoinTone())
+		case c.tone == "leave":
+			out = append(out, prompts.LeaveTone())
+		}
+	}
+	return out
+}
+
+// nameOf is how a participant is named: their recording, else their
+// caller ID read as digits, else "a caller".
+func (r *room) nameOf(id string) [][]int16 {
+	p := r.byID[id]
+	if p == nil {
+		return nil
+	}
+	if p.name != nil {
+		return [][]int16{p.name}
+	}
+	if cid := p.call.CallerID(); dialable(cid) {
+		return r.lib.Digits(r.lang(), cid)
+	}
+	return [][]int16{r.lib.Clip(r.lang(), prompts.UnknownCaller)}
+}
+
+// dialable is whether a caller ID is a number worth reading out.
+func dialable(s string) bool {
+	s = strings.TrimPrefix(s, "+")
+	if s == "" || len(s) > 20 {
+		return false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// hangUpAfter ends one call once what is being said to them has been said.
+func (r *room) hangUpAfter(p *participant) {
+	r.mu.Lock()
+	v, vc := p.ivr, p.voice
 	r.mu.Unlock()
-	if left > 0 {
-		r.mix.Announce(prompts.NewPlayer(prompts.LeaveTone()))
+	switch {
+	case v != nil:
+		v.drain()
+	case vc != nil:
+		waitFor(p.call, 30*time.Second, func() bool { return !vc.busy() })
+	}
+	p.call.Hangup()
+}
+
+// finish hangs everyone up once the room's goodbye has been said.
+func (r *room) finish() {
+	waitFor(nil, 30*time.Second, func() bool { return !r.mix.Announcing() })
+	// The last frame of the goodbye is still in flight towards the phones.
+	time.Sleep(2 * mixer.FrameDuration)
+	r.mu.Lock()
+	calls := make([]Call, 0, len(r.byID))
+	for _, p := range r.byID {
+		calls = append(calls, p.call)
+	}
+	r.mu.Unlock()
+	r.log.Info("meeting ended", "participants", len(calls))
+	for _, c := range calls {
+		c.Hangup()
+	}
+}
+
+// waitFor polls done every frame until it is true, the call (if any) is
+// over, or limit has passed.
+func waitFor(c Call, limit time.Duration, done func() bool) {
+	var over <-chan struct{}
+	if c != nil {
+		over = c.Done()
+	}
+	t := time.NewTicker(mixer.FrameDuration)
+	defer t.Stop()
+	deadline := time.After(limit)
+	for !done() {
+		select {
+		case <-t.C:
+		case <-over:
+			return
+		case <-deadline:
+			return
+		}
 	}
 }
 
@@ -130,7 +433,14 @@ func (r *room) stopClock() {
 func (r *room) close() {
 	r.mu.Lock()
 	r.stopClock()
+	started := r.started
 	r.mu.Unlock()
+	if r.sched != nil {
+		r.sched.Stop(r.cfg.Extension)
+	}
+	if started && !r.ending {
+		r.publish(events.Event{Type: events.ConferenceEnded})
+	}
 	// One line per meeting with the clock's health: late ticks here are
 	// what callers hear as choppy audio.
 	st := r.mix.Stats()

@@ -380,9 +380,17 @@ func (s *state) end(by string) []effect {
 
 // warn is the spoken warning before the time limit.
 func (s *state) warn(left time.Duration) []effect {
-	p := prompts.EndsIn5
-	if left <= time.Minute {
-		p = prompts.EndsIn1
+	minutes := int((left + time.Minute/2) / time.Minute)
+	var said []clip
+	switch {
+	case minutes <= 1:
+		// "One minute" is a fixed prompt: the number word would not agree
+		// with "minutes" (nb "ett minutt", sv "en minut").
+		said = say(prompts.EndsIn1)
+	case minutes == 5:
+		said = say(prompts.EndsIn5)
+	default:
+		said = []clip{{prompt: prompts.EndsIn}, num(minutes), {prompt: prompts.Minutes}}
 	}
-	return []effect{announce(say(p)...), event(events.ConferenceWarning, "", map[string]any{"minutes_left": int(left / time.Minute)})}
+	return []effect{announce(said...), event(events.ConferenceWarning, "", map[string]any{"minutes_left": minutes})}
 }

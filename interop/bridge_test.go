@@ -29,8 +29,11 @@ const (
 	roomHostPIN = "97531"
 )
 
-const testConfig = `# brygga interop tests: one PIN room, no open rooms.
+const testConfig = `# brygga interop tests: one PIN room, no open rooms. Names are off except
+# where a test turns them on: they add a prompt and five seconds to every join.
 open_rooms: ""
+defaults:
+  names: false
 directory:
   - {extension: "` + roomExt + `", name: "Test Room", pin: "` + roomPIN + `", host_pin: "` + roomHostPIN + `"}
 `

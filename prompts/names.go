@@ -32,11 +32,13 @@ const (
 	InLobby      = "conf-inlobby"            // new: … "waiting in the lobby."
 	And          = "vm-and"                  // "and"
 
-	// Said to the room or to hosts after a recorded name.
-	HasJoin       = "conf-hasjoin"       // <name> "has joined the conference."
-	HasLeft       = "conf-hasleft"       // <name> "has left the conference."
-	LobbyHasJoin  = "conf-lobbyhasjoin"  // new: <name> "is waiting in the lobby."
-	HasRaisedHand = "conf-hasraisedhand" // new: <name> "has raised their hand."
+	// Said to the room or to hosts after a recorded name. UnknownCaller takes
+	// the name's place for someone who recorded none and has no caller ID.
+	UnknownCaller = "conf-unknown-caller" // new: "A caller" … ("has joined the conference.")
+	HasJoin       = "conf-hasjoin"        // <name> "has joined the conference."
+	HasLeft       = "conf-hasleft"        // <name> "has left the conference."
+	LobbyHasJoin  = "conf-lobbyhasjoin"   // new: <name> "is waiting in the lobby."
+	HasRaisedHand = "conf-hasraisedhand"  // new: <name> "has raised their hand."
 
 	// Keypad answers.
 	LobbyEmpty       = "conf-lobbyempty"        // new: "Nobody is waiting in the lobby."
@@ -67,7 +69,9 @@ const (
 	HelpHand = "conf-help-hand" // new: "Star 5, raise or lower your hand."
 	HelpHost = "conf-help-host" // new: "Star 4, lecture mode. Star 5, give the floor … Star 0 twice, end the meeting."
 
-	// Refusals and endings.
+	// Refusals and endings. A warning at n minutes is EndsIn + Number(n) +
+	// Minutes, except at one: that needs the singular, and nb "ett minutt" and
+	// sv "en minut" are not Number's bare "en" and "ett", so it is EndsIn1.
 	SecureRequired = "conf-secure-required" // new: "This conference requires a secure connection."
 	NoSuchConf     = "conf-invalid"         // "That is not a valid conference number."
 	Full           = "conf-full"            // "That conference is full."
@@ -75,6 +79,8 @@ const (
 	HostHasLeft    = "conf-leaderhasleft"   // "The host has left the conference."
 	EndsIn5        = "conf-endsin5"         // new: "This conference will end in five minutes."
 	EndsIn1        = "conf-endsin1"         // new: "This conference will end in one minute."
+	EndsIn         = "conf-endsin"          // new: "This conference will end in" …
+	Minutes        = "minutes"              // … "minutes." (Asterisk core sounds)
 	ConfEnd        = "confbridge-conf-end"  // "The conference has ended." (then Goodbye)
 	Goodbye        = "goodbye"              // "Goodbye."
 
@@ -118,12 +124,12 @@ const (
 var catalogue = []string{
 	Welcome, WelcomeConf, WelcomeOf, GetPin, InvalidPin, PinBad, RecordName, LobbyWait,
 	WaitForHost, ConfBegin, PlaceIntoConf, OnlyPerson, OnlyOne, ThereAre, Participants,
-	OtherInParty, InLobby, And, HasJoin, HasLeft, LobbyHasJoin, LobbyEmpty, LobbyAdmitted,
-	Locked, LockedNow, UnlockedNow, Muted, Unmuted, LectureMuted, LectureOn, LectureOff,
-	HandRaised, HandLowered, HasRaisedHand, FloorGiven, NoHands, NowRecording,
+	OtherInParty, InLobby, And, UnknownCaller, HasJoin, HasLeft, LobbyHasJoin, LobbyEmpty,
+	LobbyAdmitted, Locked, LockedNow, UnlockedNow, Muted, Unmuted, LectureMuted, LectureOn,
+	LectureOff, HandRaised, HandLowered, HasRaisedHand, FloorGiven, NoHands, NowRecording,
 	RecordingStopped, RecordingRefused, SecureRequired, NoSuchConf, Full, InvalidOption,
-	Kicked, HostHasLeft, EndsIn5, EndsIn1, ConfEnd, EndConfirm, RollCall, RollCallComplete,
-	Help, HelpHand, HelpHost, Goodbye,
+	Kicked, HostHasLeft, EndsIn5, EndsIn1, EndsIn, Minutes, ConfEnd, EndConfirm, RollCall,
+	RollCallComplete, Help, HelpHand, HelpHost, Goodbye,
 	Digit0, Digit1, Digit2, Digit3, Digit4, Digit5, Digit6, Digit7, Digit8, Digit9,
 	Digit10, Digit11, Digit12, Digit13, Digit14, Digit15, Digit16, Digit17, Digit18, Digit19,
 	Digit20, Digit30, Digit40, Digit50, Digit60, Digit70, Digit80, Digit90,
