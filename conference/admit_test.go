@@ -32,6 +32,8 @@ type fakeCall struct {
 
 	mu    sync.Mutex
 	heard []int16
+	mouth chan struct{} // closed to stop talk
+	seq   uint16
 }
 
 func newFakeCall(t *testing.T, id, callerID string) *fakeCall {

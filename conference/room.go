@@ -314,7 +314,9 @@ func (r *room) publish(e events.Event) {
 		return
 	}
 	e.Room = r.cfg.Extension
-	r.bus.Publish(e)
+	e = r.bus.Publish(e)
+	// The log line is the operator's trail of who did what in a meeting.
+	r.log.Info("event", "type", e.Type, "participant", e.Participant, "id", e.ID)
 }
 
 // render turns the state's clips into audio in the room's language.

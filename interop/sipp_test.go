@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +12,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"brygga/media/tone"
+	"brygga/phone"
 )
 
 // sippCall is one run of SIPp placing a single call (or request) from a
@@ -294,4 +298,86 @@ func TestSIPpHungUpOnStop(t *testing.T) {
 			t.Errorf("a caller was not hung up cleanly when the bridge stopped: %v", err)
 		}
 	}
+}
+
+// TestSIPpMutesFromKeypad: SIPp joins and talks (1400 Hz), then presses *6
+// as RFC 4733 events while its stream goes on. A Go phone in the room must
+// hear SIPp, and then stop hearing it for as long as SIPp stays muted; the
+// bridge logs the participant.muted event.
+func TestSIPpMutesFromKeypad(t *testing.T) {
+	sipp := requirePeer(t, "sipp", "sip-tester")
+	requireRawSocket(t)
+	b := startBridge(t)
+	dir := t.TempDir()
+	stream := filepath.Join(dir, "tone1400.ulaw")
+	if err := writeULaw(stream, 1400, 4); err != nil {
+		t.Fatal(err)
+	}
+	// SIPp: PIN from 1 s, talking from 4 s, *6 at 20 s, in the room until
+	// 32 s. The phone dials at 2 s and is in the room well before 20 s.
+	sippDone := startSIPp(t, sipp, b, dir, sippCall{
+		scenario: "sipp_keypad.xml",
+		service:  roomExt,
+		pause:    12 * time.Second,
+		keys:     map[string]string{"tone_stream": stream + ",-1,0"},
+		limit:    90 * time.Second,
+	})
+	time.Sleep(2 * time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	ph, err := phone.New(ctx, phone.Config{User: "interop", Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ph.Close()
+	call, err := ph.Dial(ctx, "sip:"+roomExt+"@"+b.SIP)
+	if err != nil {
+		t.Fatalf("phone dialling: %v", err)
+	}
+	var phase float64
+	call.SetSource(func(pcm []int16) { tone.Sine(pcm, 700, rate, toneAmp, &phase) })
+	if err := call.SendDigits(roomPIN + "#"); err != nil {
+		t.Fatal(err)
+	}
+	var sippErr error
+	select {
+	case sippErr = <-sippDone:
+	case <-call.Done():
+		t.Fatal("the bridge hung up on the phone")
+	}
+	heard := call.Received()
+	hctx, hcancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer hcancel()
+	_ = call.Hangup(hctx)
+	if sippErr != nil {
+		t.Fatalf("SIPp: %v", sippErr)
+	}
+
+	// SIPp's BYE ends the recording: the last windows are its muted time.
+	ls := analyse(heard, 1400, 700)
+	first := firstHeard(ls)
+	if first < 0 {
+		t.Fatalf("the phone never heard SIPp\n%s", table(ls))
+	}
+	last := first
+	for i, l := range ls {
+		if l.want >= presentMin {
+			last = i
+		}
+	}
+	talked := time.Duration(last-first+1) * window * time.Second / rate
+	mutedFor := time.Duration(len(ls)-1-last) * window * time.Second / rate
+	if talked < 2*time.Second || mutedFor < 6*time.Second {
+		t.Fatalf("SIPp heard for %v, then silent for %v before its BYE: want at least 2 s heard, then 6 s muted\n%s", talked, mutedFor, table(ls))
+	}
+	for _, l := range ls[last+1:] {
+		if l.want > absentMax {
+			t.Fatalf("SIPp's tone at %.1f dBFS after it muted itself\n%s", l.want, table(ls))
+		}
+	}
+	log, _ := os.ReadFile(b.log)
+	if !strings.Contains(string(log), "type=participant.muted") {
+		t.Error("the bridge logged no participant.muted event")
+	}
+	t.Logf("SIPp heard for %v, muted for %v before its BYE", talked, mutedFor)
 }
