@@ -370,8 +370,8 @@ func (b *Bridge) Calls() int {
 // RoomInfo is a snapshot of one live room.
 type RoomInfo struct {
 	Extension    string
-	Participants int
-	Members      []MemberInfo
+	Participants int          // in the mix: hearing and heard
+	Members      []MemberInfo // everyone admitted: in the mix, on the way in, or in the lobby
 	Mixer        mixer.Stats
 }
 
@@ -428,7 +428,7 @@ func (b *Bridge) Rooms() []RoomInfo {
 	out := make([]RoomInfo, 0, len(rs))
 	for _, r := range rs {
 		ms := r.snapshot()
-		out = append(out, RoomInfo{Extension: r.cfg.Extension, Participants: len(ms), Members: ms, Mixer: r.mix.Stats()})
+		out = append(out, RoomInfo{Extension: r.cfg.Extension, Participants: r.size(), Members: ms, Mixer: r.mix.Stats()})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Extension < out[j].Extension })
 	return out

@@ -9,11 +9,6 @@ package conference
 
 import (
 	"context"
-	"encoding/binary"
-	"os"
-	"path/filepath"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,82 +17,23 @@ import (
 	"brygga/media/codec"
 	"brygga/media/tone"
 	"brygga/prompts"
+	"brygga/prompts/prompttest"
 	"brygga/scheduler"
 
 	"github.com/jonboulle/clockwork"
 	"github.com/pion/rtp"
 )
 
-// promptTone maps each prompt to its tone: 1200 Hz and up in 36 Hz steps,
-// above the hold music (262–1047 Hz) and apart from the beep (1000 Hz).
-var promptTone = func() map[string]float64 {
-	m := make(map[string]float64)
-	f := 1200.0
-	for _, n := range prompts.Names() {
-		if strings.Contains(n, "/") { // digits/…, letters/…: real words
-			continue
-		}
-		m[n] = f
-		f += 36
-	}
-	return m
-}()
-
-var (
-	toneLibOnce sync.Once
-	toneLib     *prompts.Library
-)
-
-// toneLibrary is the built-in library with every prompt of promptTone
-// replaced by 250 ms of its tone.
 func toneLibrary(t *testing.T) *prompts.Library {
-	toneLibOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "brygga-tones-")
-		if err != nil {
-			t.Fatal(err)
-		}
-		en := filepath.Join(dir, "en")
-		if err := os.MkdirAll(en, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		for name, f := range promptTone {
-			if err := os.WriteFile(filepath.Join(en, name+".wav"), wav(tone.Generate(f, 8000, 0.3, 2000)), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-		toneLib, err = prompts.LoadDir(dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		os.RemoveAll(dir)
-	})
-	return toneLib
-}
-
-func wav(pcm []int16) []byte {
-	b := make([]byte, 44+2*len(pcm))
-	copy(b, "RIFF")
-	binary.LittleEndian.PutUint32(b[4:], uint32(36+2*len(pcm)))
-	copy(b[8:], "WAVEfmt ")
-	binary.LittleEndian.PutUint32(b[16:], 16)
-	binary.LittleEndian.PutUint16(b[20:], 1)
-	binary.LittleEndian.PutUint16(b[22:], 1)
-	binary.LittleEndian.PutUint32(b[24:], 8000)
-	binary.LittleEndian.PutUint32(b[28:], 16000)
-	binary.LittleEndian.PutUint16(b[32:], 2)
-	binary.LittleEndian.PutUint16(b[34:], 16)
-	copy(b[36:], "data")
-	binary.LittleEndian.PutUint32(b[40:], uint32(2*len(pcm)))
-	for i, s := range pcm {
-		binary.LittleEndian.PutUint16(b[44+2*i:], uint16(s))
+	lib, err := prompttest.Library()
+	if err != nil {
+		t.Fatal(err)
 	}
-	return b
+	return lib
 }
 
-// heardAt reports whether the caller heard freq in what arrived after
-// mark: some 200 ms window holds it at -20 dBFS or more (the tones are
-// sent at -10.5 dBFS; speech and hold music stay far below that in one
-// narrow Goertzel bin).
+// heardAt reports whether the caller heard freq after mark: some 200 ms
+// window holds it at -20 dBFS or more.
 func heardAt(c *fakeCall, mark int, freq float64) bool {
 	pcm := c.heardSince(mark)
 	for i := 0; i+1600 <= len(pcm); i += 400 {
@@ -111,18 +47,14 @@ func heardAt(c *fakeCall, mark int, freq float64) bool {
 // hears waits until the caller has heard the prompt after mark.
 func hears(t *testing.T, c *fakeCall, mark int, prompt string) {
 	t.Helper()
-	f, ok := promptTone[prompt]
-	if !ok {
-		t.Fatalf("no tone for %s", prompt)
-	}
-	waitUntil(t, c.id+" hears "+prompt, func() bool { return heardAt(c, mark, f) })
+	waitUntil(t, c.id+" hears "+prompt, func() bool { return prompttest.Heard(c.heardSince(mark), prompt) })
 }
 
 // notHeard checks, once the caller has heard something else that was said
 // after it, that they did not hear the prompt.
 func notHeard(t *testing.T, c *fakeCall, mark int, prompt string) {
 	t.Helper()
-	if heardAt(c, mark, promptTone[prompt]) {
+	if prompttest.Heard(c.heardSince(mark), prompt) {
 		t.Errorf("%s heard %s", c.id, prompt)
 	}
 }
@@ -528,6 +460,18 @@ func TestTimeLimitWarnsAndEnds(t *testing.T) {
 	hears(t, a, mark, prompts.EndsIn5)
 	if e := nextEvent(t, sub, events.ConferenceWarning, ""); e.Data["minutes_left"] != 5 {
 		t.Fatalf("warning %v", e.Data)
+	}
+	// An operator gives the meeting five more minutes: the old end (at
+	// 10 minutes) passes, and the warnings come again before the new one.
+	end, err := b.Extend("4711", 5*time.Minute)
+	if err != nil || !end.Equal(fc.Now().Add(10*time.Minute)) {
+		t.Fatalf("extended end %v (%v), want in 10 minutes", end, err)
+	}
+	mark = a.heardLen()
+	step(4, 5*time.Minute)
+	hears(t, a, mark, prompts.EndsIn5)
+	if a.hungUp.Load() || c.hungUp.Load() {
+		t.Fatal("hung up at the old end after the meeting was extended")
 	}
 	mark = a.heardLen()
 	step(3, 2*time.Minute)
