@@ -201,7 +201,11 @@ func (r *room) key(p *participant, d byte) {
 	if p.voice != nil {
 		p.voice.cut() // type-ahead: a key cuts the private prompt short
 	}
-	r.apply(r.st.key(p.id, d, time.Now()))
+	cmd, fx := r.st.press(p.id, d, time.Now())
+	if cmd != keypad.None {
+		r.log.Info("keypad", "participant", p.id, "role", p.role.String(), "command", cmd.String())
+	}
+	r.apply(fx)
 }
 
 // do carries out a command for a participant as if from their keypad.

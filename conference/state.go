@@ -212,15 +212,21 @@ func (s *state) leave(id string) []effect {
 
 // key feeds one key press from a participant in the room.
 func (s *state) key(id string, d byte, now time.Time) []effect {
+	_, fx := s.press(id, d, now)
+	return fx
+}
+
+// press is key that also says which command the keys made, if any.
+func (s *state) press(id string, d byte, now time.Time) (keypad.Command, []effect) {
 	m := s.members[id]
 	if m == nil || m.lobby {
-		return nil // keys in the lobby do nothing: the host decides
+		return keypad.None, nil // keys in the lobby do nothing: the host decides
 	}
 	cmd := m.keys.Key(d, now)
 	if cmd == keypad.None {
-		return nil
+		return cmd, nil
 	}
-	return s.command(id, cmd)
+	return cmd, s.command(id, cmd)
 }
 
 // command carries out one keypad command for a participant.

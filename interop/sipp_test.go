@@ -381,3 +381,122 @@ func TestSIPpMutesFromKeypad(t *testing.T) {
 	}
 	t.Logf("SIPp heard for %v, muted for %v before its BYE", talked, mutedFor)
 }
+
+// TestSIPpKeypadEveryCommand: SIPp callers press every command of
+// KEYPAD.md as RFC 4733 events, first as a participant, then as a host who
+// ends the meeting with *0 *0; a Go phone stays in the room throughout and
+// is hung up at the end. The bridge's log must show each command read from
+// the keys with the caller's role, and the events each one causes. (What
+// each command says back is checked by ear in sip/meeting_test.go and
+// conference/meeting_test.go, with prompts made of tones.)
+func TestSIPpKeypadEveryCommand(t *testing.T) {
+	sipp := requirePeer(t, "sipp", "sip-tester")
+	requireRawSocket(t)
+	b := startBridge(t)
+	dir := t.TempDir()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	ph, err := phone.New(ctx, phone.Config{User: "interop", Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ph.Close()
+	call, err := ph.Dial(ctx, "sip:"+roomExt+"@"+b.SIP)
+	if err != nil {
+		t.Fatalf("phone dialling: %v", err)
+	}
+	if err := call.SendDigits(roomPIN + "#"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second)
+
+	participant := <-startSIPp(t, sipp, b, dir, sippCall{
+		scenario: "sipp_keys.xml",
+		service:  roomExt,
+		pause:    12 * time.Second, // play_dtmf goes on in the background: 7.6 s of keys
+		keys:     map[string]string{"pin": roomPIN, "keys": "*1*2*3*5*5*6*6*7*0"},
+		limit:    90 * time.Second,
+	})
+	if participant != nil {
+		t.Fatalf("SIPp participant: %v", participant)
+	}
+	host := <-startSIPp(t, sipp, b, dir, sippCall{
+		scenario: "sipp_keys_end.xml",
+		service:  roomExt,
+		keys:     map[string]string{"pin": roomHostPIN, "keys": "*1*2*3*4*5*4*6*6*7*7*8*9*9*0*0"},
+		limit:    90 * time.Second,
+	})
+	if host != nil {
+		t.Fatalf("SIPp host (expects the bridge's BYE after *0 *0): %v", host)
+	}
+	select {
+	case <-call.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the phone was not hung up when the host ended the meeting")
+	}
+
+	raw, err := os.ReadFile(b.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var commands []string
+	events := map[string]int{}
+	for _, line := range strings.Split(string(raw), "\n") {
+		f := logFields(line)
+		switch f["msg"] {
+		case "keypad":
+			commands = append(commands, f["role"]+":"+f["command"])
+		case "event":
+			events[f["type"]]++
+		}
+	}
+	want := []string{
+		"participant:help", "participant:roll-call", "participant:count", "participant:hand", "participant:hand",
+		"participant:mute", "participant:mute", "participant:lock", "participant:end-ask",
+		"host:help", "host:roll-call", "host:count", "host:lecture", "host:hand", "host:lecture",
+		"host:mute", "host:mute", "host:lock", "host:lock", "host:admit", "host:record", "host:record",
+		"host:end-ask", "host:end",
+	}
+	if strings.Join(commands, " ") != strings.Join(want, " ") {
+		t.Errorf("commands read from SIPp's keys:\n got %v\nwant %v", commands, want)
+	}
+	for typ, n := range map[string]int{
+		"participant.hand": 2, "participant.muted": 2, "participant.unmuted": 2,
+		"conference.lecture": 2, "conference.locked": 2, "recording.started": 1,
+		"recording.stopped": 1, "conference.ended": 1,
+	} {
+		if events[typ] != n {
+			t.Errorf("%d %s events, want %d", events[typ], typ, n)
+		}
+	}
+}
+
+// logFields splits one slog text line into its keys and values.
+func logFields(line string) map[string]string {
+	f := map[string]string{}
+	for len(line) > 0 {
+		line = strings.TrimLeft(line, " ")
+		eq := strings.IndexByte(line, '=')
+		if eq < 0 {
+			break
+		}
+		key := line[:eq]
+		line = line[eq+1:]
+		var val string
+		if strings.HasPrefix(line, `"`) {
+			if s, err := strconv.QuotedPrefix(line); err == nil {
+				val, _ = strconv.Unquote(s)
+				line = line[len(s):]
+			}
+		} else {
+			end := strings.IndexByte(line, ' ')
+			if end < 0 {
+				end = len(line)
+			}
+			val, line = line[:end], line[end:]
+		}
+		f[key] = val
+	}
+	return f
+}
