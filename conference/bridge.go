@@ -5,6 +5,7 @@ package conference
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/netip"
 	"sort"
@@ -369,7 +370,12 @@ func (b *Bridge) Calls() int {
 
 // RoomInfo is a snapshot of one live room.
 type RoomInfo struct {
-	Extension    string
+	Extension string
+	Started   time.Time // the first participant joined; zero until then
+	EndsAt    time.Time // zero without a running limit
+
+	Locked, Lecture, Recording bool
+
 	Participants int          // in the mix: hearing and heard
 	Members      []MemberInfo // everyone admitted: in the mix, on the way in, or in the lobby
 	Mixer        mixer.Stats
@@ -385,30 +391,115 @@ type MemberInfo struct {
 	Hand     bool // hand raised
 	Lobby    bool // waiting in the lobby
 	Named    bool // recorded a name
+	JoinedAt time.Time
 }
 
 // Events is the bus every meeting's changes are published on.
 func (b *Bridge) Events() *events.Bus { return b.opts.Events }
 
-// ErrNoRoom is returned for a room with no meeting running.
-var ErrNoRoom = errors.New("conference: no meeting in that room")
+// Errors of the operator's controls; errors.Is tells them apart.
+var (
+	ErrNoRoom        = errors.New("conference: no meeting in that room")
+	ErrNoParticipant = errors.New("conference: no such participant in that room")
+	ErrConflict      = errors.New("conference: not possible now")
+)
+
+// act runs an operator's change in a live room.
+func (b *Bridge) act(extension string, change func(st *state) ([]effect, error)) error {
+	r := b.live(extension)
+	if r == nil {
+		return ErrNoRoom
+	}
+	return r.act(change)
+}
+
+// actOn is act for a change to one participant.
+func (b *Bridge) actOn(extension, id string, change func(st *state) ([]effect, error)) error {
+	return b.act(extension, func(st *state) ([]effect, error) {
+		if st.members[id] == nil {
+			return nil, ErrNoParticipant
+		}
+		return change(st)
+	})
+}
+
+// Lock locks or unlocks a room: a locked room lets in only hosts.
+func (b *Bridge) Lock(extension string, locked bool) error {
+	return b.act(extension, func(st *state) ([]effect, error) { return st.setLocked(locked, ""), nil })
+}
+
+// SetLecture turns lecture mode on or off; the room is told.
+func (b *Bridge) SetLecture(extension string, on bool) error {
+	return b.act(extension, func(st *state) ([]effect, error) { return st.setLecture(on, ""), nil })
+}
+
+// SetRecording starts or stops recording; refused (ErrConflict) in a
+// sensitive room.
+func (b *Bridge) SetRecording(extension string, on bool) error {
+	return b.act(extension, func(st *state) ([]effect, error) {
+		if on && st.cfg.Sensitive {
+			return nil, fmt.Errorf("%w: a sensitive room is never recorded", ErrConflict)
+		}
+		return st.setRecording(on, ""), nil
+	})
+}
+
+// End ends a running meeting for everyone, with the room's goodbye.
+func (b *Bridge) End(extension string) error {
+	return b.act(extension, func(st *state) ([]effect, error) { return st.end(""), nil })
+}
 
 // Extend moves a running meeting's end by d and returns the new end.
 func (b *Bridge) Extend(extension string, d time.Duration) (time.Time, error) {
 	if b.live(extension) == nil {
 		return time.Time{}, ErrNoRoom
 	}
-	return b.opts.Scheduler.Extend(extension, d)
+	end, err := b.opts.Scheduler.Extend(extension, d)
+	if errors.Is(err, scheduler.ErrNoMeeting) {
+		return end, fmt.Errorf("%w: the meeting has no time limit running", ErrConflict)
+	}
+	return end, err
 }
 
-// End ends a running meeting for everyone, with the room's goodbye.
-func (b *Bridge) End(extension string) error {
+// Mute mutes or unmutes a participant, who is told.
+func (b *Bridge) Mute(extension, id string, muted bool) error {
+	return b.actOn(extension, id, func(st *state) ([]effect, error) { return st.setMuted(id, muted, true), nil })
+}
+
+// Kick removes a participant: they hear that they were removed, then BYE.
+func (b *Bridge) Kick(extension, id string) error {
+	return b.actOn(extension, id, func(st *state) ([]effect, error) { return st.kick(id), nil })
+}
+
+// Admit lets a participant in from the lobby.
+func (b *Bridge) Admit(extension, id string) error {
+	return b.actOn(extension, id, func(st *state) ([]effect, error) {
+		fx, ok := st.admitFromLobby(id)
+		if !ok {
+			return nil, fmt.Errorf("%w: the participant is not in the lobby", ErrConflict)
+		}
+		return fx, nil
+	})
+}
+
+// GiveFloor unmutes a participant and lowers their hand, in lecture mode
+// or not.
+func (b *Bridge) GiveFloor(extension, id string) error {
+	return b.actOn(extension, id, func(st *state) ([]effect, error) {
+		if st.isLobby(id) {
+			return nil, fmt.Errorf("%w: the participant is in the lobby", ErrConflict)
+		}
+		return st.floorTo(id), nil
+	})
+}
+
+// Room is one live room's snapshot.
+func (b *Bridge) Room(extension string) (RoomInfo, bool) {
 	r := b.live(extension)
 	if r == nil {
-		return ErrNoRoom
+		return RoomInfo{}, false
 	}
-	r.end()
-	return nil
+	return r.info(), true
 }
 
 func (b *Bridge) live(extension string) *room {
@@ -427,8 +518,7 @@ func (b *Bridge) Rooms() []RoomInfo {
 	b.mu.Unlock()
 	out := make([]RoomInfo, 0, len(rs))
 	for _, r := range rs {
-		ms := r.snapshot()
-		out = append(out, RoomInfo{Extension: r.cfg.Extension, Participants: r.size(), Members: ms, Mixer: r.mix.Stats()})
+		out = append(out, r.info())
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Extension < out[j].Extension })
 	return out

@@ -9,6 +9,7 @@ package conference
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -485,4 +486,89 @@ func TestTimeLimitWarnsAndEnds(t *testing.T) {
 	hears(t, c, mark, prompts.ConfEnd)
 	nextEvent(t, sub, events.ConferenceEnded, "")
 	waitUntil(t, "everyone hung up at the limit", func() bool { return a.hungUp.Load() && c.hungUp.Load() })
+}
+
+// TestOperatorControls: what the admin API will call does what the keypad
+// does, to the right person, with the same events.
+func TestOperatorControls(t *testing.T) {
+	b, sub := meetingBridge(t, nil)
+	h := enter(t, b, room4711, "h", "", "97531#")
+	p := enter(t, b, room4711, "p", "", "2468#")
+
+	if err := b.Mute("9999", "p", true); !errors.Is(err, ErrNoRoom) {
+		t.Fatalf("mute in a room with no meeting: %v", err)
+	}
+	if err := b.Mute("4711", "nobody", true); !errors.Is(err, ErrNoParticipant) {
+		t.Fatalf("mute of an unknown participant: %v", err)
+	}
+	if err := b.Admit("4711", "p"); !errors.Is(err, ErrConflict) {
+		t.Fatalf("admit of someone not in the lobby: %v", err)
+	}
+	if _, err := b.Extend("4711", time.Minute); !errors.Is(err, ErrConflict) {
+		t.Fatalf("extend of a meeting without a limit: %v", err)
+	}
+
+	mark := p.heardLen()
+	if err := b.Mute("4711", "p", true); err != nil {
+		t.Fatal(err)
+	}
+	hears(t, p, mark, prompts.Muted)
+	nextEvent(t, sub, events.ParticipantMuted, "p")
+
+	mark = h.heardLen()
+	if err := b.SetLecture("4711", true); err != nil {
+		t.Fatal(err)
+	}
+	hears(t, h, mark, prompts.LectureOn)
+	mark = p.heardLen()
+	if err := b.GiveFloor("4711", "p"); err != nil {
+		t.Fatal(err)
+	}
+	hears(t, p, mark, prompts.FloorGiven)
+	if m, _ := member(b, "4711", "p"); m.Muted {
+		t.Fatal("still muted after the floor was given")
+	}
+
+	if err := b.Lock("4711", true); err != nil {
+		t.Fatal(err)
+	}
+	if e := nextEvent(t, sub, events.ConferenceLocked, ""); e.Data["locked"] != true {
+		t.Fatalf("lock event %v", e.Data)
+	}
+	mark = p.heardLen()
+	if err := b.SetRecording("4711", true); err != nil {
+		t.Fatal(err)
+	}
+	hears(t, p, mark, prompts.NowRecording)
+	ri, ok := b.Room("4711")
+	if !ok || !ri.Locked || !ri.Lecture || !ri.Recording || ri.Started.IsZero() || ri.Participants != 2 || len(ri.Members) != 2 {
+		t.Fatalf("room info %+v", ri)
+	}
+
+	mark = p.heardLen()
+	if err := b.Kick("4711", "p"); err != nil {
+		t.Fatal(err)
+	}
+	hears(t, p, mark, prompts.Kicked)
+	nextEvent(t, sub, events.ParticipantKicked, "p")
+	waitUntil(t, "kicked participant hung up", func() bool { return p.hungUp.Load() })
+	nextEvent(t, sub, events.ParticipantLeft, "p")
+
+	if err := b.End("4711"); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "host hung up at the end", func() bool { return h.hungUp.Load() })
+}
+
+func TestSensitiveRoomRefusesRecording(t *testing.T) {
+	b, _ := meetingBridge(t, nil)
+	rc := room4711
+	rc.Sensitive = true
+	enter(t, b, rc, "h", "", "97531#")
+	if err := b.SetRecording("4711", true); !errors.Is(err, ErrConflict) {
+		t.Fatalf("recording a sensitive room: %v", err)
+	}
+	if ri, _ := b.Room("4711"); ri.Recording {
+		t.Fatal("sensitive room shown as recording")
+	}
 }

@@ -32,6 +32,7 @@ type participant struct {
 
 	admitted chan struct{} // closed when the lobby lets them in
 	admit    sync.Once
+	arrived  time.Time // when they came past the PIN (and name)
 }
 
 // room is a live conference: the meeting's state, its participants and the
@@ -52,6 +53,7 @@ type room struct {
 	byID    map[string]*participant
 	beat    *mixer.Beat // on the clock; nil while nobody is in the mix
 	started bool        // the meeting (and its time limit) has begun
+	startAt time.Time   // when it began
 	ending  bool        // the meeting is ending: everyone is being hung up
 }
 
@@ -98,7 +100,7 @@ func (r *room) snapshot() []MemberInfo {
 		mi := MemberInfo{
 			ID: id, CallerID: p.call.CallerID(), Role: p.role.String(),
 			Muted: m.muted || !r.st.canTalk(id) && !m.lobby, Hand: m.hand, Lobby: m.lobby,
-			Named: p.name != nil,
+			Named: p.name != nil, JoinedAt: p.arrived,
 		}
 		if p.member != nil {
 			mi.Talking = p.member.Talking()
@@ -115,6 +117,7 @@ func (r *room) arrive(p *participant, v *ivr) (lobby, refused bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	p.ivr = v
+	p.arrived = time.Now()
 	r.byID[p.id] = p
 	fx, refused := r.st.arrive(p.id, p.call.CallerID(), p.role, p.name != nil)
 	r.apply(fx)
@@ -145,7 +148,7 @@ func (r *room) join(p *participant) {
 		r.beat = r.clock.Add(r.mix)
 	}
 	if !r.started {
-		r.started = true
+		r.started, r.startAt = true, time.Now()
 		r.begin()
 	}
 	r.sync()
@@ -241,11 +244,34 @@ func (r *room) leave(p *participant) {
 	r.sync()
 }
 
-// end finishes the meeting for everyone (an operator).
-func (r *room) end() {
+// act runs an operator's change on the meeting's state and carries out
+// its effects.
+func (r *room) act(change func(st *state) ([]effect, error)) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.apply(r.st.end(""))
+	fx, err := change(r.st)
+	if err != nil {
+		return err
+	}
+	r.apply(fx)
+	return nil
+}
+
+// info is the room's snapshot for operators.
+func (r *room) info() RoomInfo {
+	members := r.snapshot()
+	r.mu.Lock()
+	ri := RoomInfo{
+		Extension: r.cfg.Extension, Started: r.startAt,
+		Locked: r.st.locked, Lecture: r.st.lecture, Recording: r.st.recording,
+		Members: members, Mixer: r.mix.Stats(),
+	}
+	r.mu.Unlock()
+	ri.Participants = r.size()
+	if r.sched != nil {
+		ri.EndsAt, _ = r.sched.EndsAt(r.cfg.Extension)
+	}
+	return ri
 }
 
 // apply carries out the state's effects. r.mu is held; nothing here

@@ -256,15 +256,7 @@ func (s *state) command(id string, cmd keypad.Command) []effect {
 	case keypad.Count:
 		return []effect{private(id, s.count(host)...)}
 	case keypad.Lecture:
-		s.lecture = !s.lecture
-		for _, o := range s.members {
-			o.floor = false
-		}
-		p := prompts.LectureOff
-		if s.lecture {
-			p = prompts.LectureOn
-		}
-		return []effect{announce(say(p)...), event(events.ConferenceLecture, id, map[string]any{"lecture": s.lecture})}
+		return s.setLecture(!s.lecture, id)
 	case keypad.Hand:
 		if host {
 			return s.giveFloor(id)
@@ -286,12 +278,11 @@ func (s *state) command(id string, cmd keypad.Command) []effect {
 		}
 		return s.setMuted(id, !m.muted, true)
 	case keypad.Lock:
-		s.locked = !s.locked
-		p := prompts.UnlockedNow
+		p := prompts.LockedNow
 		if s.locked {
-			p = prompts.LockedNow
+			p = prompts.UnlockedNow
 		}
-		return []effect{private(id, say(p)...), event(events.ConferenceLocked, id, map[string]any{"locked": s.locked})}
+		return append([]effect{private(id, say(p)...)}, s.setLocked(!s.locked, id)...)
 	case keypad.Admit:
 		var fx []effect
 		for _, o := range s.order {
@@ -307,11 +298,7 @@ func (s *state) command(id string, cmd keypad.Command) []effect {
 		if s.cfg.Sensitive {
 			return []effect{private(id, say(prompts.RecordingRefused)...)}
 		}
-		s.recording = !s.recording
-		if s.recording {
-			return []effect{announce(say(prompts.NowRecording)...), event(events.RecordingStarted, id, nil)}
-		}
-		return []effect{announce(say(prompts.RecordingStopped)...), event(events.RecordingStopped, id, nil)}
+		return s.setRecording(!s.recording, id)
 	case keypad.EndAsk:
 		return []effect{private(id, say(prompts.EndConfirm)...)}
 	case keypad.End:
@@ -399,4 +386,78 @@ func (s *state) warn(left time.Duration) []effect {
 		said = []clip{{prompt: prompts.EndsIn}, num(minutes), {prompt: prompts.Minutes}}
 	}
 	return []effect{announce(said...), event(events.ConferenceWarning, "", map[string]any{"minutes_left": minutes})}
+}
+
+// setLecture turns lecture mode on or off (by a host's *4 or an operator):
+// the room is told, and every floor given is taken back.
+func (s *state) setLecture(on bool, by string) []effect {
+	if s.lecture == on {
+		return nil
+	}
+	s.lecture = on
+	for _, o := range s.members {
+		o.floor = false
+	}
+	p := prompts.LectureOff
+	if on {
+		p = prompts.LectureOn
+	}
+	return []effect{announce(say(p)...), event(events.ConferenceLecture, by, map[string]any{"lecture": on})}
+}
+
+// setLocked locks or unlocks the door; only the one who did it is told
+// (by the caller of setLocked), since the room need not know.
+func (s *state) setLocked(on bool, by string) []effect {
+	if s.locked == on {
+		return nil
+	}
+	s.locked = on
+	return []effect{event(events.ConferenceLocked, by, map[string]any{"locked": on})}
+}
+
+// setRecording turns the recording flag on or off; the room is told
+// either way. Callers refuse it in sensitive rooms first.
+func (s *state) setRecording(on bool, by string) []effect {
+	if s.recording == on {
+		return nil
+	}
+	s.recording = on
+	if on {
+		return []effect{announce(say(prompts.NowRecording)...), event(events.RecordingStarted, by, nil)}
+	}
+	return []effect{announce(say(prompts.RecordingStopped)...), event(events.RecordingStopped, by, nil)}
+}
+
+// kick removes a participant: they hear that they were removed, then the
+// call ends (the leave follows when it has).
+func (s *state) kick(id string) []effect {
+	if s.members[id] == nil {
+		return nil
+	}
+	return []effect{private(id, say(prompts.Kicked)...), {kind: hangUp, to: id},
+		event(events.ParticipantKicked, id, nil)}
+}
+
+// admitFromLobby lets one participant in; ok is false when they are not
+// waiting in the lobby.
+func (s *state) admitFromLobby(id string) (fx []effect, ok bool) {
+	m := s.members[id]
+	if m == nil || !m.lobby {
+		return nil, false
+	}
+	return s.admitOne(m), true
+}
+
+// floorTo gives one participant the floor, raised hand or not (an operator
+// choosing who speaks in lecture mode).
+func (s *state) floorTo(id string) []effect {
+	m := s.members[id]
+	if m == nil || m.lobby {
+		return nil
+	}
+	if m.hand {
+		s.hands = slices.DeleteFunc(s.hands, func(x string) bool { return x == id })
+	}
+	m.hand, m.floor, m.muted = false, true, false
+	return []effect{private(id, say(prompts.FloorGiven)...), event(events.ParticipantFloor, id, nil)}
 }

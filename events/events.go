@@ -21,6 +21,7 @@ const (
 	RecordingStopped  = "recording.stopped"
 	ParticipantJoined = "participant.joined" // Data["role"], Data["caller_id"]
 	ParticipantLeft   = "participant.left"
+	ParticipantKicked = "participant.kicked"
 	ParticipantMuted  = "participant.muted"
 	ParticipantUnmute = "participant.unmuted"
 	ParticipantTalk   = "participant.talking" // Data["talking"]: true or false
