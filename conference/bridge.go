@@ -63,6 +63,11 @@ type Options struct {
 	// Scheduler holds the meetings' time limits; nil makes one on the
 	// real clock.
 	Scheduler *scheduler.Scheduler
+
+	// OnPrompt is told each prompt played, by name; OnCallResult "bad_pin"
+	// for each caller sent away for wrong PINs. Either may be nil.
+	OnPrompt     func(name string)
+	OnCallResult func(result string)
 }
 
 // Bridge holds the live rooms.
@@ -95,6 +100,12 @@ func New(opts Options) *Bridge {
 	}
 	if opts.Clock == nil {
 		opts.Clock = mixer.NewClock(mixer.ClockConfig{})
+	}
+	if opts.OnPrompt == nil {
+		opts.OnPrompt = func(string) {}
+	}
+	if opts.OnCallResult == nil {
+		opts.OnCallResult = func(string) {}
 	}
 	if opts.Events == nil {
 		opts.Events = events.New(0, nil)
@@ -133,6 +144,7 @@ func (b *Bridge) Serve(c Call, rc config.Room, dialledPIN string) {
 
 	log := b.log.With("call", c.ID(), "room", rc.Extension, "caller", c.CallerID())
 	v := newIVR(c, b.opts.Prompts, rc.Settings.Language, b.opts.Clock)
+	v.onPrompt = b.opts.OnPrompt
 	role, ok := b.admit(v, c, rc, dialledPIN, log)
 	if !ok {
 		v.stop()
@@ -233,6 +245,7 @@ func (b *Bridge) admit(v *ivr, c Call, rc config.Room, dialled string, log *slog
 		switch {
 		case err != nil:
 			log.Warn("pin locked out", "source", c.Source())
+			b.opts.OnCallResult("bad_pin")
 			v.play(false, v.clip(prompts.PinBad), v.clip(prompts.Goodbye))
 			return pin.None, false
 		case r != pin.None:
@@ -276,6 +289,7 @@ func (b *Bridge) admit(v *ivr, c Call, rc config.Room, dialled string, log *slog
 			r, err := b.pin.Verify(attempt, secrets, entry.Value())
 			if err != nil {
 				log.Warn("pin locked out", "source", c.Source())
+				b.opts.OnCallResult("bad_pin")
 				v.play(false, v.clip(prompts.PinBad), v.clip(prompts.Goodbye))
 				return pin.None, false
 			}
@@ -288,6 +302,7 @@ func (b *Bridge) admit(v *ivr, c Call, rc config.Room, dialled string, log *slog
 		}
 		if tries.Fail() {
 			log.Warn("too many invalid pins", "source", c.Source())
+			b.opts.OnCallResult("bad_pin")
 			v.play(false, v.clip(prompts.PinBad), v.clip(prompts.Goodbye))
 			return pin.None, false
 		}

@@ -21,6 +21,8 @@ type ivr struct {
 	clock *mixer.Clock
 	beat  *mixer.Beat
 
+	onPrompt func(name string) // counts prompts played; nil: not counted
+
 	in, out []int16 // one frame each; used by Tick only
 
 	mu      sync.Mutex
@@ -50,7 +52,12 @@ func newIVR(c Call, lib *prompts.Library, lang string, clock *mixer.Clock) *ivr 
 	return v
 }
 
-func (v *ivr) clip(name string) []int16 { return v.lib.Clip(v.lang, name) }
+func (v *ivr) clip(name string) []int16 {
+	if v.onPrompt != nil {
+		v.onPrompt(name)
+	}
+	return v.lib.Clip(v.lang, name)
+}
 
 // Tick sends one frame of the prompt, or silence, and reads one frame of
 // the caller (which is where their digits are found).

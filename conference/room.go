@@ -46,6 +46,7 @@ type room struct {
 	clock *mixer.Clock
 	bus   *events.Bus
 	sched *scheduler.Scheduler
+	count func(prompt string)
 	refs  int // callers joined or on their way in; guarded by Bridge.mu
 
 	mu      sync.Mutex
@@ -66,6 +67,7 @@ func newRoom(rc config.Room, opts Options, log *slog.Logger) *room {
 		clock: opts.Clock,
 		bus:   opts.Events,
 		sched: opts.Scheduler,
+		count: opts.OnPrompt,
 		st:    newState(rc),
 		byID:  make(map[string]*participant),
 	}
@@ -356,6 +358,9 @@ func (r *room) render(cs []clip) [][]int16 {
 	for _, c := range cs {
 		switch {
 		case c.prompt != "":
+			if r.count != nil {
+				r.count(c.prompt)
+			}
 			out = append(out, r.lib.Clip(lang, c.prompt))
 		case c.nameOf != "":
 			out = append(out, r.nameOf(c.nameOf)...)

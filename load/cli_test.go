@@ -190,6 +190,7 @@ func TestReportText(t *testing.T) {
 		Packets:    Packets{Expected: 1000, Received: 990, Lost: 10, LossPercent: 1},
 		Separation: Separation{Pairs: 4, PairsHeard: 3, Missed: 1, Leaks: 2, LeakListeners: 1},
 		Server:     &Server{PID: 42, CPUSeconds: 1.5, Cores: 0.05, PerParticipantMinute: 0.01},
+		Generator:  Gen{CPUSeconds: 0.9, Cores: 0.03, PerParticipantMinute: 0.006, LateTicks: 40, LateTicksInWindow: 7},
 	}
 	fails := rep.check(Limits{MaxFailed: 0, MaxLoss: 0.5, MaxLeaks: 0, MaxMissed: 0})
 	if len(fails) != 4 {
@@ -201,7 +202,8 @@ func TestReportText(t *testing.T) {
 	rep.Failures = fails
 	var b bytes.Buffer
 	rep.WriteText(&b)
-	for _, want := range []string{"486×1", "lost 10 (1.000 %)", "3/4 listener-talker pairs", "leaks 2", "0.0100 CPU-s per participant-minute", "FAILED"} {
+	for _, want := range []string{"486×1", "lost 10 (1.000 %)", "3/4 listener-talker pairs", "leaks 2", "0.0100 CPU-s per participant-minute",
+		"0.0060 CPU-s per participant-minute; late sender ticks 7 in the window (40 in all)", "FAILED"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("text lacks %q:\n%s", want, b.String())
 		}

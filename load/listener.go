@@ -59,7 +59,7 @@ type heardTone struct {
 
 // listener is the accounting of one call: what it received from the
 // bridge, packet by packet, and which tones it heard when. It is fed from
-// the call's receiver goroutine and read when the call is over.
+// the call's tick (phone's receive hook) and read when the call is over.
 type listener struct {
 	win    *window
 	ana    *analyser
@@ -191,8 +191,11 @@ func (l *listener) transit(p rtpIn) {
 // the other rooms' tones.
 func (l *listener) frame(pcm []int16, at time.Duration, in bool) {
 	all := total(pcm)
+	if all < quietLin {
+		l.quiet(in)
+		return
+	}
 	explained := 0.0
-	onLin, offLin, leakLin := linear(onDB), linear(offDB), linear(leakDB)
 	for _, h := range l.expect {
 		pw := l.ana.power(pcm, h.g)
 		explained += pw
@@ -217,7 +220,7 @@ func (l *listener) frame(pcm []int16, at time.Duration, in bool) {
 	if in {
 		l.audioFramesInWin++
 	}
-	if all-explained < linear(residualDB) {
+	if all-explained < residualLin {
 		for _, h := range l.foreign {
 			h.run = 0
 		}
@@ -234,6 +237,36 @@ func (l *listener) frame(pcm []int16, at time.Duration, in bool) {
 			}
 			l.leakedFrom[h.g.freq]++
 		}
+	}
+}
+
+// The thresholds of frame, in the analyser's linear units.
+var (
+	onLin, offLin, leakLin, residualLin = linear(onDB), linear(offDB), linear(leakDB), linear(residualDB)
+	// A frame quieter than this has no tone at any threshold: the
+	// Hann-windowed Goertzel power of a frame is at most 3 times its
+	// total power (Cauchy-Schwarz, with Σw² = 3n/8 and Σw = n/2; a real
+	// frame reaches about half that), and a quarter of the lowest
+	// threshold leaves room for rounding. Many of the frames a listener
+	// hears are the pauses between bursts, and this spares them every
+	// filter.
+	quietLin = min(offLin, leakLin, residualLin) / 4
+)
+
+// quiet is frame for a frame below quietLin: what frame would conclude
+// with every tone's power under every threshold.
+func (l *listener) quiet(in bool) {
+	for _, h := range l.expect {
+		h.on = false
+	}
+	if l.self != nil {
+		l.self.run = 0
+	}
+	if in {
+		l.audioFramesInWin++
+	}
+	for _, h := range l.foreign {
+		h.run = 0
 	}
 }
 

@@ -1,6 +1,7 @@
 package load
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -435,5 +436,111 @@ func TestAnalyserAgreesWithTonePower(t *testing.T) {
 		if n := decibels(a.power(pcm, newGoertzel(f+gridStep, testRate))); n > leakDB-15 {
 			t.Errorf("%g Hz leaks %.1f dBFS into %g Hz", f, n, f+gridStep)
 		}
+	}
+}
+
+// TestToneNeverExceedsThreeTimesTotal is the bound the quiet shortcut of
+// listener.frame rests on: a tone's windowed power is at most 3 times the
+// frame's total power. The worst real frame (the window itself, modulated
+// by the tone) reaches about half of that away from 0 Hz.
+func TestToneNeverExceedsThreeTimesTotal(t *testing.T) {
+	a := newAnalyser(testFrame)
+	rng := rand.New(rand.NewPCG(1, 2))
+	worst := 0.0
+	for _, f := range []float64{400, 1000, 2250, 3300} {
+		g := newGoertzel(f, testRate)
+		frames := [][]int16{mixFrame(f)}
+		for range 50 {
+			pcm := make([]int16, testFrame)
+			for i := range pcm {
+				pcm[i] = int16(rng.IntN(2001) - 1000)
+			}
+			frames = append(frames, pcm)
+		}
+		shaped := make([]int16, testFrame)
+		for i := range shaped {
+			shaped[i] = int16(math.Round(8000 * a.window[i] * math.Cos(2*math.Pi*f*float64(i)/testRate)))
+		}
+		frames = append(frames, shaped)
+		for _, pcm := range frames {
+			p, all := a.power(pcm, g), total(pcm)
+			if p > 3*all*(1+1e-9) {
+				t.Fatalf("%g Hz: tone power %g over 3 × total %g", f, p, all)
+			}
+			worst = max(worst, p/all)
+		}
+	}
+	if worst < 1.4 {
+		t.Errorf("worst ratio %.2f: the worst case was not tried", worst)
+	}
+	if quietLin*3 >= min(offLin, leakLin, residualLin) {
+		t.Errorf("quiet threshold %g is not below every threshold / 3", quietLin)
+	}
+}
+
+// TestQuietFramesJudgedAsInFull: a listener that skips the filters for
+// quiet frames ends with the same accounting as one that runs them all,
+// on a stream of bursts, echo, a leak and noise around the quiet level.
+func TestQuietFramesJudgedAsInFull(t *testing.T) {
+	run := func(quiet float64) *listener {
+		defer func(q float64) { quietLin = q }(quietLin)
+		quietLin = quiet
+		a, b, me := talkerAt(400, time.Second, 2*time.Second), talkerAt(500, 1500*ms), talkerAt(800, 2500*ms)
+		l := testListener(500*ms, 3500*ms)
+		l.expect = []*heardTone{track(a, testRate), track(b, testRate)}
+		l.self = track(me, testRate)
+		l.foreign = []*heardTone{{g: newGoertzel(600, testRate)}, {g: newGoertzel(700, testRate)}}
+		rng := rand.New(rand.NewPCG(3, 4))
+		seq := uint16(0)
+		for at := time.Duration(0); at < 4*time.Second; at += 20 * ms {
+			var tones []float64
+			for _, on := range []time.Duration{time.Second, 2 * time.Second} {
+				if at >= on+40*ms && at < on+400*ms {
+					tones = append(tones, 400)
+				}
+			}
+			if at >= 1500*ms+40*ms && at < 1500*ms+300*ms {
+				tones = append(tones, 500)
+			}
+			if at >= 2500*ms+40*ms && at < 2500*ms+200*ms {
+				tones = append(tones, 800) // its own voice back
+			}
+			if at >= 3*time.Second && at < 3*time.Second+200*ms {
+				tones = append(tones, 600) // another room's
+			}
+			f := mixFrame(tones...)
+			if len(tones) == 0 {
+				// Noise from far below to a little above the quiet level.
+				amp := math.Sqrt(quietLin/2) * tone.FullScale * math.Pow(10, float64(rng.IntN(5)-3)/10)
+				for i := range f {
+					f[i] = int16(math.Round(amp * (2*rng.Float64() - 1) * math.Sqrt(3)))
+				}
+			}
+			feed(l, at, seq, f)
+			seq++
+		}
+		return l
+	}
+	quick, full := run(quietLin), run(0)
+	type sum struct {
+		Leaks, Echoes, Unexplained, Unmatched, Repeated, Frames int
+		Delays                                                  string
+		Heard, Bursts, On                                       string
+	}
+	of := func(l *listener) sum {
+		s := sum{Leaks: l.leaks, Echoes: l.echoes, Unexplained: l.unexplained, Unmatched: l.unmatched,
+			Repeated: l.repeated, Frames: l.audioFramesInWin, Delays: fmt.Sprint(l.delays)}
+		for _, h := range append(append([]*heardTone{l.self}, l.expect...), l.foreign...) {
+			s.Heard += fmt.Sprint(h.heardInWin, " ")
+			s.Bursts += fmt.Sprint(h.bursts, " ")
+			s.On += fmt.Sprint(h.on, h.run, " ")
+		}
+		return s
+	}
+	if q, f := of(quick), of(full); q != f {
+		t.Errorf("with the quiet shortcut %+v\nwith every filter     %+v", q, f)
+	}
+	if f := of(full); f.Leaks != 1 || f.Echoes != 1 || len(full.delays) != 3 {
+		t.Errorf("the stream is not the one meant: %+v", f)
 	}
 }

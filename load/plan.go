@@ -73,7 +73,7 @@ type talker struct {
 	plan   burstPlan
 	clock  func() time.Duration // since the run began, monotonic
 
-	// The sender goroutine's state.
+	// The call's sender's state (its tick).
 	phase float64
 	wasOn bool
 

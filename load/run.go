@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"brygga/media/codec"
+	"brygga/mixer"
 	"brygga/phone"
 )
 
@@ -215,9 +216,18 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	// The phone outlives ctx: its calls are hung up politely after the
 	// window (or the deadline), not torn down with it.
+	//
+	// Every caller's RTP runs on one sharded clock, as the bridge's rooms
+	// do: a goroutine and a timer per caller to send, and another
+	// goroutine woken per packet to receive, made the generator late by
+	// thousands of ticks at 1,000 callers on two cores, and its lateness
+	// then showed up as the bridge's jitter and delay. The callers catch
+	// up after a stall by themselves (phone's own schedule), so the clock
+	// does not.
 	ph, err := phone.New(context.WithoutCancel(ctx), phone.Config{
 		LocalIP: cfg.LocalIP, Transport: cfg.Transport, User: "load", DisplayName: "brygga load",
 		Codec: cfg.Codec, RecordLimit: -1, Logger: cfg.Logger,
+		Clock: mixer.NewClock(mixer.ClockConfig{CatchUp: -1}),
 	})
 	if err != nil {
 		return nil, err
@@ -242,14 +252,19 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	r.win.set(wStart, wEnd)
 	r.progress("%d of %d calls answered; measuring %s after %s of settling", answered, attempted, cfg.Duration, cfg.Settle)
 
-	var cpu *cpuWindow
+	var (
+		cpu          *cpuWindow
+		late0, late1 uint64
+	)
 	complete := r.sleepUntil(ctx, wStart)
 	if complete {
 		cpu = startCPU(cfg.CPUPID)
+		late0 = r.lateTicks(attempted)
 		complete = r.sleepUntil(ctx, wEnd)
 	}
 	if cpu != nil {
 		cpu.stop()
+		late1 = r.lateTicks(attempted)
 	}
 	for _, p := range r.parts[:attempted] {
 		if p.call == nil || p.pinFail {
@@ -268,7 +283,13 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	r.tally(rep, attempted)
 	if cpu != nil {
 		rep.Server = cpu.server(rep.Calls.InWindow)
-		rep.Generator.CPUSeconds = cpu.self.Seconds()
+		g := &rep.Generator
+		g.CPUSeconds = roundTo(cpu.self.Seconds(), 3)
+		g.Cores = roundTo(cpu.self.Seconds()/cpu.wall.Seconds(), 4)
+		if n := rep.Calls.InWindow; n > 0 {
+			g.PerParticipantMinute = roundTo(cpu.self.Seconds()/(float64(n)*cpu.wall.Minutes()), 5)
+		}
+		g.LateTicksInWindow = late1 - late0
 	}
 	var fails []string
 	if !complete {
@@ -430,6 +451,17 @@ func (r *runner) sleepUntil(ctx context.Context, at time.Duration) bool {
 	case <-ctx.Done():
 		return false
 	}
+}
+
+// lateTicks is how many sender ticks of the calls so far were late.
+func (r *runner) lateTicks(attempted int) uint64 {
+	var n uint64
+	for _, p := range r.parts[:attempted] {
+		if p.call != nil {
+			n += p.call.Stats().LateTicks
+		}
+	}
+	return n
 }
 
 // hangup sends every BYE, a few dozen at a time so that a bridge ending

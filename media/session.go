@@ -180,6 +180,7 @@ func NewSession(cfg SessionConfig) (*Session, error) {
 	}
 	s.out.Version = 2
 	s.out.SSRC = s.ssrc
+	register(s)
 	return s, nil
 }
 
@@ -476,6 +477,7 @@ func (s *Session) Stats() Stats {
 // from any goroutine: it waits for a ReadFrame or WriteFrame under way.
 func (s *Session) Close() error {
 	s.closeOnce.Do(func() {
+		retire(s, s.Stats())
 		s.closed.Store(true)
 		s.play.Lock()
 		s.sendMu.Lock()

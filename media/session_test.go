@@ -799,3 +799,25 @@ func BenchmarkSessionReadFrame(b *testing.B) {
 		s.ReadFrame(pcm)
 	}
 }
+
+func TestTotalsKeepClosedSessions(t *testing.T) {
+	before, _, _ := Totals()
+	a, err := NewSession(SessionConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.SetRemote(Remote{Addr: a.LocalAddr(), Codec: codec.PCMU, Send: true})
+	a.Start()
+	for range 5 {
+		a.WritePCM(make([]int16, 160))
+	}
+	live, n, _ := Totals()
+	if n < 1 || live.PacketsOut-before.PacketsOut < 5 {
+		t.Fatalf("live totals: %d sessions, %d packets out", n, live.PacketsOut-before.PacketsOut)
+	}
+	a.Close()
+	after, _, _ := Totals()
+	if after.PacketsOut < live.PacketsOut {
+		t.Fatalf("packets out went from %d to %d when the session closed", live.PacketsOut, after.PacketsOut)
+	}
+}

@@ -265,6 +265,7 @@ func (m *Mixer) Run(stop <-chan struct{}) {
 }
 
 func (m *Mixer) account(late time.Duration, skipped int64) {
+	observeLateness(late)
 	if late > FrameDuration {
 		m.lateTicks.Add(1)
 	}

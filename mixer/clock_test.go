@@ -358,3 +358,26 @@ func TestClockShardPhases(t *testing.T) {
 		}
 	}
 }
+
+func TestLatenessHistogram(t *testing.T) {
+	before, sum0, late0 := Lateness()
+	m := New(Config{Rate: 8000})
+	m.account(500*time.Microsecond, 0)
+	m.account(30*time.Millisecond, 0)
+	m.account(time.Second, 0)
+	after, sum1, late1 := Lateness()
+	diff := make([]uint64, len(after))
+	for i := range after {
+		diff[i] = after[i] - before[i]
+	}
+	// ≤1 ms, ≤40 ms, and above every bucket.
+	want := []uint64{1, 0, 0, 0, 0, 1, 0, 0, 1}
+	for i := range want {
+		if diff[i] != want[i] {
+			t.Fatalf("bucket counts %v, want %v", diff, want)
+		}
+	}
+	if sum1-sum0 != 1030500*time.Microsecond || late1-late0 != 2 {
+		t.Fatalf("sum %v late %d", sum1-sum0, late1-late0)
+	}
+}

@@ -69,12 +69,12 @@ func (c *Call) EndedByRemote() bool { return c.byRemote.Load() }
 
 // RTPAddr is where the call receives RTP now.
 func (c *Call) RTPAddr() netip.AddrPort {
-	return c.stream.conn.Load().LocalAddr().(*net.UDPAddr).AddrPort()
+	return c.stream.local().LocalAddr().(*net.UDPAddr).AddrPort()
 }
 
 // SetSource sets what the caller says: src fills one frame (20 ms of
 // samples at the codec's rate) every 20 ms, from the call's sender
-// goroutine. nil sends silence.
+// goroutine (on a clocked Phone, from the call's tick). nil sends silence.
 func (c *Call) SetSource(src func(pcm []int16)) {
 	if src == nil {
 		c.stream.source.Store(nil)
@@ -214,11 +214,11 @@ func (c *Call) Reinvite(ctx context.Context, o ReinviteOptions) error {
 	if !dir.Valid() {
 		return fmt.Errorf("phone: direction %q", dir)
 	}
-	conn := c.stream.conn.Load()
-	var fresh *net.UDPConn
+	conn := c.stream.local()
+	var fresh rtpConn
 	if o.NewPort {
 		var err error
-		if fresh, err = listenRTP(c.p.cfg.LocalIP); err != nil {
+		if fresh, err = c.p.listenRTP(); err != nil {
 			return err
 		}
 		c.stream.listen(fresh)
@@ -277,7 +277,7 @@ func (c *Call) direction() sdp.Direction {
 }
 
 func (c *Call) rtpPort() int {
-	return c.stream.conn.Load().LocalAddr().(*net.UDPAddr).Port
+	return c.stream.local().LocalAddr().(*net.UDPAddr).Port
 }
 
 // requestContext bounds an in-dialog request by the transaction timeout and

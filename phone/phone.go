@@ -25,6 +25,7 @@ import (
 	"github.com/google/uuid"
 
 	"brygga/media/codec"
+	"brygga/mixer"
 	"brygga/sip/sdp"
 )
 
@@ -40,6 +41,16 @@ type Config struct {
 	InBandDTMF      bool          // offer no telephone-event: SendDigits plays the tones in the audio
 	RecordLimit     time.Duration // received audio kept per call; default 120 s, negative keeps none
 	Logger          *slog.Logger  // nil discards
+
+	// Clock, when set, runs every call's RTP from its ticks: each 20 ms
+	// one tick of the call sends its frame and drains its socket with
+	// recvmmsg (kernel arrival times kept), so a thousand calls cost a
+	// few goroutines on spread phases rather than two goroutines and a
+	// timer each, woken per packet. Meant for load generators; make it
+	// with CatchUp -1 (the call catches up after a stall by itself). Nil
+	// (the default, and on systems other than Linux always): every call
+	// has a sender and a receiver goroutine of its own.
+	Clock *mixer.Clock
 }
 
 // StatusError is a final non-2xx response to a request of ours.
@@ -311,8 +322,9 @@ func WithHeader(name, value string) DialOption {
 // WithReceiveHook hands fn every RTP packet the call receives, from the
 // moment RTP starts (before Dial returns), so a load generator can measure
 // each packet without keeping a recording. fn runs on the call's receiver
-// goroutine after the call's own accounting, with no lock of the call held;
-// it must return promptly, and Packet.Audio is valid only during the call.
+// goroutine (on a clocked Phone, in the call's tick) after the call's own
+// accounting, with no lock of the call held; it must return promptly and
+// must not hang the call up, and Packet.Audio is valid only during the call.
 func WithReceiveHook(fn func(Packet)) DialOption {
 	return func(o *dialOptions) { o.onPacket = fn }
 }
@@ -539,7 +551,7 @@ func (p *Phone) onAck(req *sip.Request, tx sip.ServerTransaction) {
 
 // newCall binds the call's RTP socket; the call's stream starts on answer.
 func (p *Phone) newCall() (*Call, error) {
-	conn, err := listenRTP(p.cfg.LocalIP)
+	conn, err := p.listenRTP()
 	if err != nil {
 		return nil, err
 	}
@@ -553,7 +565,27 @@ func (p *Phone) newCall() (*Call, error) {
 		acks:  make(chan ackInfo, 1),
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
-	c.stream = newStream(p.cfg.Codec, 0, conn, p.cfg.RecordLimit)
+	c.stream = newStream(p.cfg.Codec, 0, conn, p.cfg.RecordLimit, p.clock())
+	return c, nil
+}
+
+// clock is the Clock the calls' RTP runs on, nil for goroutines.
+func (p *Phone) clock() *mixer.Clock {
+	if clockedSockets {
+		return p.cfg.Clock
+	}
+	return nil
+}
+
+// listenRTP binds a call's RTP socket of the kind its stream reads.
+func (p *Phone) listenRTP() (rtpConn, error) {
+	if p.clock() != nil {
+		return listenRawRTP(p.cfg.LocalIP)
+	}
+	c, err := listenRTP(p.cfg.LocalIP)
+	if err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 

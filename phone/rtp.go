@@ -15,6 +15,7 @@ import (
 	"brygga/media/codec"
 	"brygga/media/dtmf"
 	"brygga/media/tone"
+	"brygga/mixer"
 )
 
 // frameDuration is the packet time we send; the far end may send anything.
@@ -61,8 +62,34 @@ type Packet struct {
 	Audio []int16
 }
 
+// rtpConn is a call's RTP socket: a *net.UDPConn with a receiver
+// goroutine of its own, or on a clocked Phone a socket the call's tick
+// drains (a drainer).
+type rtpConn interface {
+	LocalAddr() net.Addr
+	WriteToUDPAddrPort(b []byte, addr netip.AddrPort) (int, error)
+	Close() error
+}
+
+// drainer is a socket read by the tick: it hands fn every datagram
+// waiting, with its arrival time, and returns once none is left.
+type drainer interface {
+	drain(fn func(b []byte, at time.Time, rx *rxScratch)) error
+}
+
+// maxDatagram is the largest RTP packet read.
+const maxDatagram = 1500
+
+// rxScratch is what handling one received datagram needs besides it.
+type rxScratch struct {
+	pkt rtp.Packet
+	pcm [maxDatagram]int16
+}
+
 // stream is the RTP of one call: a sender paced by the monotonic clock and a
-// receiver per socket that records what it hears by timestamp.
+// receiver per socket that records what it hears by timestamp. The sender
+// and the receivers are goroutines of the stream's own, or on a clocked
+// Phone one Tick of a shared mixer.Clock every 20 ms.
 type stream struct {
 	codec  codec.Codec
 	rate   int
@@ -70,11 +97,16 @@ type stream struct {
 	ssrc   uint32
 	dtmfPT uint8 // 0: no telephone-event negotiated, digits go in-band
 
-	conn   atomic.Pointer[net.UDPConn] // where the sender writes
+	conn   atomic.Pointer[rtpConn] // where the sender writes
 	remote atomic.Pointer[netip.AddrPort]
 	send   atomic.Bool
 	source atomic.Pointer[func([]int16)]
 	hook   func(Packet) // set before start, read by the receivers
+
+	clock      *mixer.Clock                                // nil: goroutines of its own
+	tx         *sender                                     // a clocked stream's sender; only Tick uses it
+	rxConns    []rtpConn                                   // Tick's copy of conns
+	onDatagram func(b []byte, at time.Time, rx *rxScratch) // s.datagram: a method value made per tick would allocate
 
 	jobs chan *keyJob // digits waiting for the sender
 
@@ -86,7 +118,8 @@ type stream struct {
 	rec        *recording
 	rx         rxState
 	stats      Stats
-	conns      []*net.UDPConn // every socket not yet closed
+	conns      []rtpConn // every socket not yet closed
+	beat       *mixer.Beat
 	closed     bool
 	started    bool
 	stop       chan struct{}
@@ -114,9 +147,10 @@ type keyJob struct {
 
 var errCallEnded = errors.New("phone: call ended")
 
-func newStream(c codec.Codec, dtmfPT uint8, conn *net.UDPConn, keep time.Duration) *stream {
+func newStream(c codec.Codec, dtmfPT uint8, conn rtpConn, keep time.Duration, clock *mixer.Clock) *stream {
 	rate := c.ClockRate()
 	s := &stream{
+		clock:      clock,
 		codec:      c,
 		dtmfPT:     dtmfPT,
 		rate:       rate,
@@ -127,10 +161,14 @@ func newStream(c codec.Codec, dtmfPT uint8, conn *net.UDPConn, keep time.Duratio
 		stop:       make(chan struct{}),
 		senderDone: make(chan struct{}),
 	}
-	s.conn.Store(conn)
+	s.conn.Store(&conn)
 	s.conns = append(s.conns, conn)
+	s.onDatagram = s.datagram
 	return s
 }
+
+// local is the socket the sender writes from.
+func (s *stream) local() rtpConn { return *s.conn.Load() }
 
 // setRemote points the sender at the far end's address; send false keeps
 // the stream quiet (hold) while the clock and the timestamps run on.
@@ -146,14 +184,19 @@ func (s *stream) start() {
 		return
 	}
 	s.started = true
+	if s.clock != nil {
+		s.tx = s.newSender()
+		s.beat = s.clock.Add(s)
+		return
+	}
 	s.wg.Add(1)
-	go s.sender()
-	s.listenLocked(s.conn.Load())
+	go s.sendLoop()
+	s.listenLocked(s.local())
 }
 
 // listen starts receiving on an extra socket (a re-INVITE's new port) while
 // the old one still runs, so nothing sent during the switch is missed.
-func (s *stream) listen(c *net.UDPConn) {
+func (s *stream) listen(c rtpConn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -164,14 +207,17 @@ func (s *stream) listen(c *net.UDPConn) {
 	s.listenLocked(c)
 }
 
-func (s *stream) listenLocked(c *net.UDPConn) {
-	s.wg.Add(1)
-	go s.receiver(c)
+func (s *stream) listenLocked(c rtpConn) {
+	if uc, ok := c.(*net.UDPConn); ok && s.clock == nil {
+		s.wg.Add(1)
+		go s.receiver(uc)
+	}
+	// A clocked stream's tick drains every socket in conns.
 }
 
 // use makes c the socket the sender writes from and closes the others.
-func (s *stream) use(c *net.UDPConn) {
-	s.conn.Store(c)
+func (s *stream) use(c rtpConn) {
+	s.conn.Store(&c)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	kept := s.conns[:0]
@@ -186,7 +232,7 @@ func (s *stream) use(c *net.UDPConn) {
 }
 
 // drop closes c, a socket listened on but not taken into use.
-func (s *stream) drop(c *net.UDPConn) {
+func (s *stream) drop(c rtpConn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i, o := range s.conns {
@@ -209,6 +255,17 @@ func (s *stream) close() {
 	if !s.started {
 		close(s.senderDone) // nothing will key the digits waiting
 	}
+	beat := s.beat
+	s.beat = nil
+	s.mu.Unlock()
+	if beat != nil {
+		// Once Remove returns no tick is under way or to come, so the
+		// sockets close after the last packet rather than under it (a
+		// tick takes s.mu, which is why it is not held here).
+		s.clock.Remove(beat)
+		close(s.senderDone)
+	}
+	s.mu.Lock()
 	for _, c := range s.conns {
 		c.Close()
 	}
@@ -239,51 +296,42 @@ func (s *stream) sendDigits(digits string) error {
 	}
 }
 
-// sender runs the 20 ms schedule from the monotonic clock: deadlines are
-// multiples of the frame time from the start, so waking late once does not
-// shift every later packet as a ticker reset would.
-func (s *stream) sender() {
+// sender is the sending half of a stream: the 20 ms schedule from the
+// monotonic clock and the packet sequence. Deadlines are multiples of the
+// frame time from the start, so waking late once does not shift every
+// later packet as a ticker reset would.
+type sender struct {
+	pcm     []int16
+	payload []byte
+	buf     []byte
+	pkt     rtp.Packet
+	seq     uint16
+	ts      uint32
+	marker  bool
+	key     keyer
+	next    time.Time // the next frame's deadline; zero until the first
+}
+
+func (s *stream) newSender() *sender {
+	tx := &sender{
+		pcm:     make([]int16, s.frame),
+		payload: make([]byte, s.frame),
+		buf:     make([]byte, maxDatagram),
+		seq:     uint16(rand.Uint32()),
+		ts:      rand.Uint32(),
+		marker:  true,
+	}
+	tx.pkt.Version = 2
+	tx.pkt.SSRC = s.ssrc
+	return tx
+}
+
+// sendLoop is an unclocked stream's sender goroutine.
+func (s *stream) sendLoop() {
 	defer s.wg.Done()
 	defer close(s.senderDone)
-	var (
-		pcm     = make([]int16, s.frame)
-		payload = make([]byte, s.frame)
-		buf     = make([]byte, 1500)
-		pkt     rtp.Packet
-		seq     = uint16(rand.Uint32())
-		ts      = rand.Uint32()
-		marker  = true
-		key     keyer
-	)
-	pkt.Version = 2
-	pkt.SSRC = s.ssrc
-
-	write := func(pt uint8, m bool, stamp uint32, body []byte) {
-		pkt.PayloadType = pt
-		pkt.Marker = m
-		pkt.SequenceNumber = seq
-		pkt.Timestamp = stamp
-		pkt.Payload = body
-		seq++
-		n, err := pkt.MarshalTo(buf)
-		if err != nil {
-			return
-		}
-		remote := s.remote.Load()
-		if remote == nil {
-			return
-		}
-		if _, err := s.conn.Load().WriteToUDPAddrPort(buf[:n], *remote); err != nil {
-			s.sendErrors.Add(1)
-			return
-		}
-		s.sent.Add(1)
-		if pt == s.dtmfPT && pt != 0 {
-			s.eventsSent.Add(1)
-		}
-	}
-
-	next := time.Now()
+	tx := s.newSender()
+	tx.next = time.Now()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
@@ -292,55 +340,125 @@ func (s *stream) sender() {
 			return
 		case <-timer.C:
 		}
-		if late := time.Since(next); late > frameDuration {
-			s.lateTicks.Add(1)
-			if skip := int(late / frameDuration); skip > maxLateFrames {
-				// A stall (a stopped process, an overloaded machine): keep
-				// the timestamps true to the wall clock instead of bursting.
-				next = next.Add(time.Duration(skip) * frameDuration)
-				ts += uint32(skip * s.frame)
-			}
-		}
-
-		if f := s.source.Load(); f != nil {
-			(*f)(pcm)
-		} else {
-			clear(pcm)
-		}
-		if key.job == nil {
-			select {
-			case j := <-s.jobs:
-				key.begin(j, ts)
-			default:
-			}
-		}
-		sending := s.send.Load()
-		audio := true
-		if key.job != nil {
-			if ev, ok := key.event(s, ts); ok {
-				if sending {
-					n := dtmf.EncodeEvent(payload, ev.digit, ev.end, eventVolume, ev.duration)
-					write(s.dtmfPT, ev.first, ev.start, payload[:n])
-				}
-				audio = false // the event stands in for this frame's audio
-			} else {
-				key.inband(s, pcm)
-			}
-			if key.advance() {
-				key.job.done <- nil
-				key = keyer{}
-			}
-		}
-		if audio && sending {
-			n := s.codec.Encode(payload, pcm)
-			write(s.codec.PayloadType(), marker, ts, payload[:n])
-			marker = false
-		}
-
-		ts += uint32(s.frame)
-		next = next.Add(frameDuration)
-		timer.Reset(time.Until(next))
+		tx.late(s, time.Now())
+		tx.frame(s)
+		timer.Reset(time.Until(tx.next))
 	}
+}
+
+// Tick is a clocked stream's 20 ms: the frame due (several back to back
+// after a stall), then every datagram waiting on its sockets.
+func (s *stream) Tick() {
+	now := time.Now()
+	tx := s.tx
+	if tx.next.IsZero() {
+		tx.next = now
+	}
+	// The stream's schedule starts at its first tick, the clock's grid a
+	// wake-up delay earlier; either way the frame due within half a frame
+	// is this tick's, so a tick that wakes a little early sends it.
+	if !tx.next.After(now.Add(frameDuration / 2)) {
+		for range maxLateFrames + 1 {
+			tx.late(s, now)
+			tx.frame(s)
+			if tx.next.After(now) {
+				break
+			}
+		}
+	}
+	s.mu.Lock()
+	s.rxConns = append(s.rxConns[:0], s.conns...)
+	s.mu.Unlock()
+	for _, c := range s.rxConns {
+		if d, ok := c.(drainer); ok {
+			// A socket closed under the tick (a re-INVITE moved the call)
+			// is simply done; any other error is tried again next tick.
+			_ = d.drain(s.onDatagram)
+		}
+	}
+	clear(s.rxConns)
+}
+
+// late counts a frame sent more than a frame behind its deadline and,
+// after a stall (a stopped process, an overloaded machine), skips ahead so
+// that the timestamps stay true to the wall clock instead of bursting.
+func (tx *sender) late(s *stream, now time.Time) {
+	late := now.Sub(tx.next)
+	if late <= frameDuration {
+		return
+	}
+	s.lateTicks.Add(1)
+	if skip := int(late / frameDuration); skip > maxLateFrames {
+		tx.next = tx.next.Add(time.Duration(skip) * frameDuration)
+		tx.ts += uint32(skip * s.frame)
+	}
+}
+
+func (tx *sender) write(s *stream, pt uint8, m bool, stamp uint32, body []byte) {
+	tx.pkt.PayloadType = pt
+	tx.pkt.Marker = m
+	tx.pkt.SequenceNumber = tx.seq
+	tx.pkt.Timestamp = stamp
+	tx.pkt.Payload = body
+	tx.seq++
+	n, err := tx.pkt.MarshalTo(tx.buf)
+	if err != nil {
+		return
+	}
+	remote := s.remote.Load()
+	if remote == nil {
+		return
+	}
+	if _, err := s.local().WriteToUDPAddrPort(tx.buf[:n], *remote); err != nil {
+		s.sendErrors.Add(1)
+		return
+	}
+	s.sent.Add(1)
+	if pt == s.dtmfPT && pt != 0 {
+		s.eventsSent.Add(1)
+	}
+}
+
+// frame sends the frame at tx.next: the source's audio, a digit being
+// keyed, or nothing on hold, and moves the schedule on by one frame.
+func (tx *sender) frame(s *stream) {
+	pcm, key := tx.pcm, &tx.key
+	if f := s.source.Load(); f != nil {
+		(*f)(pcm)
+	} else {
+		clear(pcm)
+	}
+	if key.job == nil {
+		select {
+		case j := <-s.jobs:
+			key.begin(j, tx.ts)
+		default:
+		}
+	}
+	sending := s.send.Load()
+	audio := true
+	if key.job != nil {
+		if ev, ok := key.event(s, tx.ts); ok {
+			if sending {
+				n := dtmf.EncodeEvent(tx.payload, ev.digit, ev.end, eventVolume, ev.duration)
+				tx.write(s, s.dtmfPT, ev.first, ev.start, tx.payload[:n])
+			}
+			audio = false // the event stands in for this frame's audio
+		} else {
+			key.inband(s, pcm)
+		}
+		if key.advance() {
+			key.job.done <- nil
+			*key = keyer{}
+		}
+	}
+	if audio && sending {
+		n := s.codec.Encode(tx.payload, pcm)
+		tx.write(s, s.codec.PayloadType(), tx.marker, tx.ts, tx.payload[:n])
+		tx.marker = false
+	}
+	tx.ts += uint32(s.frame)
+	tx.next = tx.next.Add(frameDuration)
 }
 
 // keyer walks through the digits of one job, tick by tick.
@@ -428,10 +546,9 @@ func (k *keyer) advance() bool {
 // receiver reads one socket until it is closed.
 func (s *stream) receiver(c *net.UDPConn) {
 	defer s.wg.Done()
-	buf := make([]byte, 1500)
-	pcm := make([]int16, 1500)
+	buf := make([]byte, maxDatagram)
 	oob := make([]byte, oobSize)
-	var pkt rtp.Packet
+	rx := new(rxScratch)
 	for {
 		n, oobn, _, _, err := c.ReadMsgUDPAddrPort(buf, oob)
 		if err != nil {
@@ -444,42 +561,49 @@ func (s *stream) receiver(c *net.UDPConn) {
 		if at, ok := stampOf(oob[:oobn], arrival); ok {
 			arrival = at
 		}
-		if err := pkt.Unmarshal(buf[:n]); err != nil || pkt.Version != 2 {
-			s.mu.Lock()
-			s.stats.Unknown++
-			s.mu.Unlock()
-			continue
-		}
-		var samples int
-		audio := pkt.PayloadType == s.codec.PayloadType()
-		if audio {
-			samples = s.codec.Decode(pcm, pkt.Payload)
-		}
+		s.datagram(buf[:n], arrival, rx)
+	}
+}
+
+// datagram takes one received datagram: the call's accounting and
+// recording, then the receive hook.
+func (s *stream) datagram(b []byte, arrival time.Time, rx *rxScratch) {
+	pkt := &rx.pkt
+	if err := pkt.Unmarshal(b); err != nil || pkt.Version != 2 {
 		s.mu.Lock()
-		s.account(&pkt, arrival, audio)
-		switch {
-		case audio:
-			s.rec.place(pkt.SSRC, pkt.Timestamp, pcm[:samples], arrival)
-		case s.dtmfPT != 0 && pkt.PayloadType == s.dtmfPT:
-			s.stats.EventsReceived++
-		default:
-			s.stats.Unknown++
-		}
+		s.stats.Unknown++
 		s.mu.Unlock()
-		if s.hook != nil {
-			p := Packet{
-				Arrival:     arrival,
-				SSRC:        pkt.SSRC,
-				Sequence:    pkt.SequenceNumber,
-				Timestamp:   pkt.Timestamp,
-				PayloadType: pkt.PayloadType,
-				Marker:      pkt.Marker,
-			}
-			if audio {
-				p.Audio = pcm[:samples]
-			}
-			s.hook(p)
+		return
+	}
+	var samples int
+	audio := pkt.PayloadType == s.codec.PayloadType()
+	if audio {
+		samples = s.codec.Decode(rx.pcm[:], pkt.Payload)
+	}
+	s.mu.Lock()
+	s.account(pkt, arrival, audio)
+	switch {
+	case audio:
+		s.rec.place(pkt.SSRC, pkt.Timestamp, rx.pcm[:samples], arrival)
+	case s.dtmfPT != 0 && pkt.PayloadType == s.dtmfPT:
+		s.stats.EventsReceived++
+	default:
+		s.stats.Unknown++
+	}
+	s.mu.Unlock()
+	if s.hook != nil {
+		p := Packet{
+			Arrival:     arrival,
+			SSRC:        pkt.SSRC,
+			Sequence:    pkt.SequenceNumber,
+			Timestamp:   pkt.Timestamp,
+			PayloadType: pkt.PayloadType,
+			Marker:      pkt.Marker,
 		}
+		if audio {
+			p.Audio = rx.pcm[:samples]
+		}
+		s.hook(p)
 	}
 }
 

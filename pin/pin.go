@@ -40,11 +40,15 @@ type Secrets struct {
 // A room with only a host PIN lets participants in without one.
 func (s Secrets) Required() bool { return s.PIN != "" }
 
-// Check compares entered with both PINs in constant time, so the time taken
-// tells a guesser neither which PIN nor how many digits matched.
+// Check compares entered with both PINs, each of which may be plain (a
+// config file) or a Hash (the store). Both are always evaluated, and when
+// either is hashed the other costs a key derivation too, even when it is
+// empty or plain, so the time taken tells a guesser neither which PIN
+// matched, how many digits did, nor whether the room has a host PIN.
 func Check(s Secrets, entered string) Role {
-	host := s.HostPIN != "" && equal(s.HostPIN, entered)
-	part := s.PIN != "" && equal(s.PIN, entered)
+	hashed := IsHash(s.PIN) || IsHash(s.HostPIN)
+	host := matches(s.HostPIN, entered, hashed)
+	part := matches(s.PIN, entered, hashed)
 	switch {
 	case host:
 		return Host
@@ -52,6 +56,18 @@ func Check(s Secrets, entered string) Role {
 		return Participant
 	}
 	return None
+}
+
+// matches reports whether entered is the PIN stored as want. With even
+// set, a plain or empty want costs one key derivation as a hashed one does.
+func matches(want, entered string, even bool) bool {
+	if IsHash(want) {
+		return verify(want, entered)
+	}
+	if even {
+		derive(entered, dummySalt[:], iterations)
+	}
+	return want != "" && equal(want, entered)
 }
 
 func equal(want, got string) bool {

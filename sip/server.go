@@ -54,6 +54,11 @@ type Options struct {
 	UserAgent string
 	Codecs    []codec.Codec // what we accept, in our order of preference
 	Logger    *slog.Logger
+
+	// OnCallResult counts how new calls end up: "answered", "rejected"
+	// (a final error response to the INVITE) or "failed" (accepted but
+	// never established). Nil: not counted.
+	OnCallResult func(result string)
 }
 
 // Server is the SIP side of the bridge.
@@ -297,7 +302,18 @@ func (s *Server) contact(transport string) ssip.ContactHeader {
 	return ssip.ContactHeader{}
 }
 
+func (s *Server) result(r string) {
+	if s.opts.OnCallResult != nil {
+		s.opts.OnCallResult(r)
+	}
+}
+
 func (s *Server) respond(req *ssip.Request, tx ssip.ServerTransaction, code int, reason string, hdrs ...ssip.Header) {
+	if code >= 300 && req.IsInvite() {
+		if to := req.To(); to == nil || to.Params == nil || !to.Params.Has("tag") {
+			s.result("rejected") // a new call refused, not a re-INVITE
+		}
+	}
 	res := ssip.NewResponseFromRequest(req, code, reason, nil)
 	for _, h := range hdrs {
 		res.AppendHeader(h)
@@ -526,15 +542,18 @@ func (s *Server) onInvite(req *ssip.Request, tx ssip.ServerTransaction) {
 	// when the INVITE was cancelled before the 2xx could go.
 	if err := dlg.WriteResponse(res); err != nil {
 		log.Info("call not established", "err", err)
+		s.result("failed")
 		c.end()
 		return
 	}
 	switch {
 	case c.ended():
 		// The caller hung up before its ACK came.
+		s.result("failed")
 		return
 	case c.codec() == nil:
 		log.Info("no usable SDP answer in the ACK to our offer")
+		s.result("failed")
 		c.Hangup()
 		return
 	case s.draining.Load():
@@ -543,6 +562,7 @@ func (s *Server) onInvite(req *ssip.Request, tx ssip.ServerTransaction) {
 		c.Hangup()
 		return
 	}
+	s.result("answered")
 	log.Info("call answered", "call", c.id, "room", rc.Extension, "codec", c.codec().Name(), "transport", c.transport, "delayed_offer", delayed)
 	go func() {
 		s.opts.Bridge.Serve(c, rc, dialled)

@@ -1,6 +1,7 @@
-// Package store is where brygga keeps what must outlive a call: today the
-// directory of rooms; the SQLite store with schedules and the delivery queue
-// comes with the admin API.
+// Package store is where brygga keeps what must outlive a call, in an
+// embedded SQLite database (DB): today the directory of rooms (Rooms), which
+// the admin API changes while calls read it; schedules and the delivery
+// queue are to follow.
 package store
 
 import "brygga/config"

@@ -1,0 +1,165 @@
+// Package metrics is brygga's Prometheus endpoint: calls by result,
+// conferences and participants, RTP and mixer health, prompt plays and
+// admin API requests, with the Go runtime's own metrics beside them.
+//
+// Figures that already exist elsewhere (RTP counters per session, the
+// mixer's tick lateness) are read when Prometheus scrapes, not counted
+// twice on the packet path.
+package metrics
+
+import (
+	"net/http"
+	"strconv"
+
+	"brygga/media"
+	"brygga/mixer"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Rooms reports the live conferences: how many, how many participants in
+// their rooms, and how many waiting in lobbies.
+type Rooms func() (conferences, inRoom, inLobby int)
+
+// Metrics holds the registry and the counters the bridge updates.
+type Metrics struct {
+	reg     *prometheus.Registry
+	calls   *prometheus.CounterVec
+	prompts *prometheus.CounterVec
+	api     *prometheus.CounterVec
+}
+
+// CallResults are the values of brygga_calls_total's result label.
+var CallResults = []string{"answered", "bad_pin", "rejected", "failed"}
+
+// New makes the registry. rooms may be nil (no conference gauges).
+func New(rooms Rooms) *Metrics {
+	m := &Metrics{
+		reg: prometheus.NewRegistry(),
+		calls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "brygga_calls_total",
+			Help: "New calls by result: answered, bad_pin (sent away after wrong PINs), rejected (refused with an error response), failed (accepted, never established).",
+		}, []string{"result"}),
+		prompts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "brygga_prompt_plays_total",
+			Help: "Prompts played, to one caller or to a room, by prompt name.",
+		}, []string{"prompt"}),
+		api: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "brygga_api_requests_total",
+			Help: "Admin API requests by HTTP status code.",
+		}, []string{"code"}),
+	}
+	for _, r := range CallResults {
+		m.calls.WithLabelValues(r) // present at 0 from the start
+	}
+	m.reg.MustRegister(m.calls, m.prompts, m.api,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		&scrape{rooms: rooms})
+	return m
+}
+
+// Handler serves the metrics in Prometheus' text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+}
+
+// CallResult counts one new call's result (one of CallResults).
+func (m *Metrics) CallResult(result string) { m.calls.WithLabelValues(result).Inc() }
+
+// PromptPlayed counts one prompt played.
+func (m *Metrics) PromptPlayed(name string) { m.prompts.WithLabelValues(name).Inc() }
+
+// API counts every request next serves by its status code.
+func (m *Metrics) API(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+		next.ServeHTTP(sw, r)
+		m.api.WithLabelValues(strconv.Itoa(sw.code)).Inc()
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	code  int
+	wrote bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.code, w.wrote = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	w.wrote = true
+	return w.ResponseWriter.Write(b)
+}
+
+// Flush keeps server-sent events streaming through the counter.
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap lets http.ResponseController reach the real writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// scrape reads the figures that live elsewhere when Prometheus asks.
+type scrape struct {
+	rooms Rooms
+}
+
+var (
+	descConferences = prometheus.NewDesc("brygga_conferences", "Live conferences.", nil, nil)
+	descPeople      = prometheus.NewDesc("brygga_participants", "Participants in live conferences, in the room or waiting in its lobby.", []string{"where"}, nil)
+	descPackets     = prometheus.NewDesc("brygga_rtp_packets_total", "RTP packets received from callers (in) and sent to them (out).", []string{"direction"}, nil)
+	descLost        = prometheus.NewDesc("brygga_rtp_lost_packets_total", "RTP packets from callers that never arrived.", nil, nil)
+	descLate        = prometheus.NewDesc("brygga_rtp_late_packets_total", "RTP packets from callers that arrived after their audio was due.", nil, nil)
+	descConcealed   = prometheus.NewDesc("brygga_rtp_concealed_frames_total", "Frames of callers' audio replaced by concealment.", nil, nil)
+	descIgnored     = prometheus.NewDesc("brygga_rtp_ignored_packets_total", "Datagrams that were not usable RTP for the call.", nil, nil)
+	descSessions    = prometheus.NewDesc("brygga_rtp_sessions", "Calls with an open RTP socket.", nil, nil)
+	descJitter      = prometheus.NewDesc("brygga_rtp_jitter_worst_seconds", "The largest RFC 3550 interarrival jitter among live calls.", nil, nil)
+	descLateness    = prometheus.NewDesc("brygga_mixer_tick_lateness_seconds", "How long after its deadline each room tick started.", nil, nil)
+	descLateTicks   = prometheus.NewDesc("brygga_mixer_late_ticks_total", "Room ticks that started more than a frame (20 ms) late.", nil, nil)
+)
+
+func (s *scrape) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descConferences, descPeople, descPackets, descLost, descLate,
+		descConcealed, descIgnored, descSessions, descJitter, descLateness, descLateTicks} {
+		ch <- d
+	}
+}
+
+func (s *scrape) Collect(ch chan<- prometheus.Metric) {
+	if s.rooms != nil {
+		confs, inRoom, inLobby := s.rooms()
+		ch <- prometheus.MustNewConstMetric(descConferences, prometheus.GaugeValue, float64(confs))
+		ch <- prometheus.MustNewConstMetric(descPeople, prometheus.GaugeValue, float64(inRoom), "room")
+		ch <- prometheus.MustNewConstMetric(descPeople, prometheus.GaugeValue, float64(inLobby), "lobby")
+	}
+	t, live, jitter := media.Totals()
+	ch <- prometheus.MustNewConstMetric(descPackets, prometheus.CounterValue, float64(t.PacketsIn), "in")
+	ch <- prometheus.MustNewConstMetric(descPackets, prometheus.CounterValue, float64(t.PacketsOut), "out")
+	ch <- prometheus.MustNewConstMetric(descLost, prometheus.CounterValue, float64(t.Lost))
+	ch <- prometheus.MustNewConstMetric(descLate, prometheus.CounterValue, float64(t.Late))
+	ch <- prometheus.MustNewConstMetric(descConcealed, prometheus.CounterValue, float64(t.Concealed))
+	ch <- prometheus.MustNewConstMetric(descIgnored, prometheus.CounterValue, float64(t.Ignored))
+	ch <- prometheus.MustNewConstMetric(descSessions, prometheus.GaugeValue, float64(live))
+	ch <- prometheus.MustNewConstMetric(descJitter, prometheus.GaugeValue, jitter.Seconds())
+
+	counts, sum, late := mixer.Lateness()
+	buckets := make(map[float64]uint64, len(mixer.LatenessBuckets))
+	var cum uint64
+	for i, ub := range mixer.LatenessBuckets {
+		cum += counts[i]
+		buckets[ub.Seconds()] = cum
+	}
+	total := cum + counts[len(counts)-1]
+	ch <- prometheus.MustNewConstHistogram(descLateness, total, sum.Seconds(), buckets)
+	ch <- prometheus.MustNewConstMetric(descLateTicks, prometheus.CounterValue, float64(late))
+}

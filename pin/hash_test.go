@@ -1,0 +1,180 @@
+package pin
+
+import (
+	"encoding/base64"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+func TestHashForm(t *testing.T) {
+	h := Hash("2468")
+	parts := strings.Split(h, "$")
+	if len(parts) != 4 || parts[0] != "pbkdf2-sha256" || parts[1] != strconv.Itoa(iterations) {
+		t.Fatalf("Hash = %q", h)
+	}
+	salt, err := base64.RawStdEncoding.DecodeString(parts[2])
+	if err != nil || len(salt) != 16 {
+		t.Fatalf("salt %q: %v, %d bytes", parts[2], err, len(salt))
+	}
+	if strings.Contains(h, "2468") {
+		t.Fatalf("hash %q holds the PIN", h)
+	}
+	if !IsHash(h) {
+		t.Fatalf("IsHash(%q) = false", h)
+	}
+	if h2 := Hash("2468"); h2 == h {
+		t.Fatal("two hashes of one PIN are equal; the salt is not random")
+	}
+}
+
+func TestIsHash(t *testing.T) {
+	good := Hash("1234")
+	parts := strings.Split(good, "$")
+	salt, key := parts[2], parts[3]
+	for _, s := range []string{
+		"", "1234", "pbkdf2-sha256$", "pbkdf2-sha256$50000$" + salt,
+		"pbkdf2-sha1$50000$" + salt + "$" + key,
+		"pbkdf2-sha256$0$" + salt + "$" + key,
+		"pbkdf2-sha256$-1$" + salt + "$" + key,
+		"pbkdf2-sha256$+50000$" + salt + "$" + key,
+		"pbkdf2-sha256$050000$" + salt + "$" + key,
+		"pbkdf2-sha256$99999999$" + salt + "$" + key, // beyond maxIterations
+		"pbkdf2-sha256$50000$$" + key,
+		"pbkdf2-sha256$50000$" + salt + "$" + key[:len(key)-2],
+		"pbkdf2-sha256$50000$" + salt + "$" + key + "$x",
+		"pbkdf2-sha256$50000$" + salt + "=$" + key,
+		"pbkdf2-sha256$50000$" + salt + "$" + key + "==",
+	} {
+		if IsHash(s) {
+			t.Errorf("IsHash(%q) = true", s)
+		}
+	}
+}
+
+// TestCheckHashed runs TestCheck's table against every mix of plain and
+// hashed fields: the store hashes, a config file may hold either.
+func TestCheckHashed(t *testing.T) {
+	const p, h = "2468", "97531"
+	hp, hh := Hash(p), Hash(h)
+	cases := []struct {
+		in   string
+		want Role
+	}{
+		{"2468", Participant},
+		{"97531", Host},
+		{"246", None},
+		{"24680", None},
+		{"", None},
+		{"9753", None},
+		{"1357", None},
+	}
+	for _, s := range []Secrets{{hp, hh}, {p, hh}, {hp, h}} {
+		for _, c := range cases {
+			if got := Check(s, c.in); got != c.want {
+				t.Errorf("Check(%q/%q, %q) = %v, want %v", s.PIN, s.HostPIN, c.in, got, c.want)
+			}
+		}
+	}
+	// The hash of one PIN matches no other, and an empty entry does not
+	// match a room whose only hashed PIN is the host's.
+	if got := Check(Secrets{PIN: Hash("1111")}, "1112"); got != None {
+		t.Errorf("hash of 1111 accepted 1112 as %v", got)
+	}
+	if got := Check(Secrets{HostPIN: hh}, ""); got != None {
+		t.Errorf("empty entry against hashed host-only room = %v", got)
+	}
+	if (Secrets{HostPIN: hh}).Required() || !(Secrets{PIN: hp}).Required() {
+		t.Error("Required must look at presence, not form")
+	}
+}
+
+func TestCheckTamperedHash(t *testing.T) {
+	h := Hash("2468")
+	// Change one character of the key, keeping it valid base64.
+	i := len(h) - 3
+	c := byte('A')
+	if h[i] == 'A' {
+		c = 'B'
+	}
+	bad := h[:i] + string(c) + h[i+1:]
+	if !IsHash(bad) {
+		t.Fatalf("tampered %q should still parse", bad)
+	}
+	if got := Check(Secrets{PIN: bad}, "2468"); got != None {
+		t.Fatalf("tampered hash accepted the PIN as %v", got)
+	}
+}
+
+// TestCheckEvenWork counts key derivations: whichever PIN matches, and
+// whether the other is hashed, plain or missing, Check runs two of them
+// as soon as one PIN is hashed. Without this a guesser could time which
+// PIN matched or whether the room has a host PIN.
+func TestCheckEvenWork(t *testing.T) {
+	hp, hh := Hash("2468"), Hash("97531")
+	real := derive
+	n := 0
+	derive = func(p string, salt []byte, iter int) []byte {
+		n++
+		return real(p, salt, iter)
+	}
+	defer func() { derive = real }()
+	for _, s := range []Secrets{{hp, hh}, {hp, ""}, {"", hh}, {"2468", hh}, {hp, "97531"}} {
+		for _, in := range []string{"2468", "97531", "0000", ""} {
+			n = 0
+			Check(s, in)
+			if n != 2 {
+				t.Errorf("Check(%q/%q, %q) ran %d derivations, want 2", s.PIN, s.HostPIN, in, n)
+			}
+		}
+	}
+	n = 0
+	Check(Secrets{PIN: "2468", HostPIN: "97531"}, "2468")
+	if n != 0 {
+		t.Errorf("plain PINs ran %d derivations; a config-file room should not pay for hashing", n)
+	}
+}
+
+func FuzzHash(f *testing.F) {
+	f.Add("2468", "2469")
+	f.Add("123456789012", "12345678901")
+	f.Add("", "0")
+	f.Fuzz(func(t *testing.T, p, other string) {
+		h := Hash(p)
+		if !IsHash(h) {
+			t.Fatalf("IsHash(Hash(%q)) = false", p)
+		}
+		if got := Check(Secrets{PIN: h}, p); p != "" && got != Participant {
+			t.Fatalf("hash of %q rejected it: %v", p, got)
+		}
+		want := None
+		if other == p {
+			want = Participant
+		}
+		if got := Check(Secrets{PIN: h}, other); got != want {
+			t.Fatalf("hash of %q, entered %q: %v, want %v", p, other, got, want)
+		}
+	})
+}
+
+func FuzzIsHash(f *testing.F) {
+	f.Add(Hash("2468"))
+	f.Add("pbkdf2-sha256$1$AAAA$" + strings.Repeat("A", 43))
+	f.Add("pbkdf2-sha256$$$")
+	f.Fuzz(func(t *testing.T, s string) {
+		iter, salt, key, ok := parseHash(s)
+		if ok != IsHash(s) {
+			t.Fatal("IsHash disagrees with parseHash")
+		}
+		if !ok {
+			return
+		}
+		if iter < 1 || iter > maxIterations || len(salt) == 0 || len(key) != keyLen {
+			t.Fatalf("accepted %q: iter %d salt %d key %d", s, iter, len(salt), len(key))
+		}
+		back := hashPrefix + strconv.Itoa(iter) + "$" + b64.EncodeToString(salt) + "$" + b64.EncodeToString(key)
+		if back != s {
+			t.Fatalf("%q is not in canonical form (%q), yet accepted", s, back)
+		}
+	})
+}

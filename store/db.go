@@ -1,0 +1,155 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite" // pure Go: no cgo, so the bridge stays one static binary
+)
+
+// DB is brygga's SQLite database: the directory of rooms now, schedules and
+// the delivery queue later. It is safe for concurrent use.
+type DB struct {
+	sql  *sql.DB
+	path string
+}
+
+// migrations are applied in order, each once; schema_version holds how
+// many have run. Append only: a database in the field has run the old ones
+// and will never run an edited one again.
+var migrations = []string{
+	1: `
+CREATE TABLE rooms (
+	extension     TEXT PRIMARY KEY NOT NULL,
+	name          TEXT NOT NULL DEFAULT '',
+	email         TEXT NOT NULL DEFAULT '',
+	voicemail     TEXT NOT NULL DEFAULT '',
+	pin_hash      TEXT NOT NULL DEFAULT '',
+	host_pin_hash TEXT NOT NULL DEFAULT '',
+	sensitive     INTEGER NOT NULL DEFAULT 0,
+	settings      TEXT NOT NULL,
+	created       TEXT NOT NULL,
+	updated       TEXT NOT NULL
+) WITHOUT ROWID;
+-- Extensions the config file's directory has seeded once, so that a room
+-- an operator deleted through the API does not come back on the next
+-- start just because the file still lists it.
+CREATE TABLE seeded (
+	extension TEXT PRIMARY KEY NOT NULL,
+	at        TEXT NOT NULL
+) WITHOUT ROWID;
+`,
+}
+
+// Open opens the database at path, creating it and its folder if needed,
+// and brings its schema up to date. A file that is not a brygga database,
+// or one written by a newer brygga, is an error naming the file.
+func Open(path string) (*DB, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("store: %s: %w", path, err)
+	}
+	if err := os.MkdirAll(filepath.Dir(abs), 0o750); err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	// A file: URI so that '?' or '#' in a folder name stay part of the
+	// path; the _pragma parameters are read by the driver on every new
+	// connection. WAL lets readers run beside the one writer.
+	dsn := "file:" + (&url.URL{Path: abs}).EscapedPath() +
+		"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
+	s, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("store: %s: %w", path, err)
+	}
+	// SQLite has one writer at a time anyway; one connection turns what
+	// would be SQLITE_BUSY between our own connections into queueing.
+	s.SetMaxOpenConns(1)
+	db := &DB{sql: s, path: path}
+	if err := db.migrate(); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// Close closes the database.
+func (db *DB) Close() error { return db.sql.Close() }
+
+// Ping reports whether the database answers a query, for /readyz.
+func (db *DB) Ping(ctx context.Context) error {
+	var v int
+	if err := db.sql.QueryRowContext(ctx, `SELECT version FROM schema_version`).Scan(&v); err != nil {
+		return fmt.Errorf("store: %s: %w", db.path, err)
+	}
+	return nil
+}
+
+func (db *DB) migrate() error {
+	ctx := context.Background()
+	if _, err := db.sql.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`); err != nil {
+		return db.openError(err)
+	}
+	have, err := db.version(ctx)
+	if err != nil {
+		return db.openError(err)
+	}
+	want := len(migrations) - 1
+	if have > want {
+		return fmt.Errorf("store: %s has schema version %d; this brygga knows up to %d (a newer brygga wrote it)", db.path, have, want)
+	}
+	for v := have + 1; v <= want; v++ {
+		if err := db.apply(ctx, v); err != nil {
+			return fmt.Errorf("store: %s: migration %d: %w", db.path, v, err)
+		}
+	}
+	return nil
+}
+
+func (db *DB) version(ctx context.Context) (int, error) {
+	var v int
+	err := db.sql.QueryRowContext(ctx, `SELECT version FROM schema_version`).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	return v, err
+}
+
+// apply runs one migration and records it in the same transaction, so a
+// crash leaves either both or neither.
+func (db *DB) apply(ctx context.Context, v int) error {
+	tx, err := db.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, migrations[v]); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM schema_version`); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_version (version) VALUES (?)`, v); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// openError turns SQLite's "file is not a database (26)" into a message
+// an operator can act on; the first statement is where it shows.
+func (db *DB) openError(err error) error {
+	if strings.Contains(err.Error(), "not a database") {
+		return fmt.Errorf("store: %s is not a SQLite database (damaged, or not brygga's): %w", db.path, err)
+	}
+	return fmt.Errorf("store: %s: %w", db.path, err)
+}
+
+// now is the timestamp written to created and updated columns: UTC text,
+// which sorts and reads well in the sqlite3 shell.
+func now() string { return time.Now().UTC().Format(time.RFC3339Nano) }
