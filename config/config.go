@@ -98,6 +98,10 @@ type Media struct {
 type API struct {
 	Listen string // host:port
 	Tokens []Token
+	// Metrics is where /metrics is served: "" on the API's listener,
+	// "off" nowhere, or a host:port of its own (so Prometheus can reach
+	// it where the API must not be reachable).
+	Metrics string
 }
 
 // Token is one bearer token of the admin API.

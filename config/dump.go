@@ -43,8 +43,9 @@ type dumpMedia struct {
 }
 
 type dumpAPI struct {
-	Listen string      `yaml:"listen"`
-	Tokens []dumpToken `yaml:"tokens"`
+	Listen  string      `yaml:"listen"`
+	Metrics string      `yaml:"metrics,omitempty"`
+	Tokens  []dumpToken `yaml:"tokens"`
 }
 
 type dumpToken struct {
@@ -142,7 +143,7 @@ func (c *Config) dump(redact bool) string {
 			Ports:     fmt.Sprintf("%d-%d", c.Media.PortLo, c.Media.PortHi),
 			Symmetric: c.Media.Symmetric,
 		},
-		API: dumpAPI{Listen: c.API.Listen, Tokens: []dumpToken{}},
+		API: dumpAPI{Listen: c.API.Listen, Metrics: c.API.Metrics, Tokens: []dumpToken{}},
 		Mail: dumpMail{
 			SMTP:    c.Mail.SMTP,
 			From:    c.Mail.From,

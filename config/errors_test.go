@@ -67,6 +67,7 @@ func TestFileErrors(t *testing.T) {
 
 		// api
 		{"api.listen", "api: {listen: localhost}\n", "host:port"},
+		{"api.metrics", "api: {metrics: on}\n", "host:port"},
 		{"api.tokens[0].role", "api: {tokens: [{name: a, token: x, role: admin}]}\n", "operator, viewer"},
 		{"api.tokens[0].role", "api: {tokens: [{name: a, token: x}]}\n", "missing"},
 		{"api.tokens[0].name", "api: {tokens: [{token: x, role: viewer}]}\n", "missing"},

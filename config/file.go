@@ -300,6 +300,12 @@ func (c *Config) decodeMedia(n *yaml.Node, path string) error {
 func (c *Config) decodeAPI(n *yaml.Node, path string) error {
 	return decodeMap(n, path, []field{
 		{"listen", textField(&c.API.Listen, func(s string) error { return checkHostPort(s, false) })},
+		{"metrics", textField(&c.API.Metrics, func(s string) error {
+			if s == "" || s == "off" {
+				return nil
+			}
+			return checkHostPort(s, false)
+		})},
 		{"tokens", func(n *yaml.Node, p string) error {
 			tokens := []Token{}
 			err := list(n, p, func(item *yaml.Node, ip string) error {

@@ -27,6 +27,10 @@ const (
 	roomExt     = "4711"
 	roomPIN     = "2468"
 	roomHostPIN = "97531"
+
+	// Admin API tokens: an operator and a read-only viewer.
+	opsToken  = "interop-ops-0f3b9c1e"
+	wallToken = "interop-wall-6d2a8e47"
 )
 
 const testConfig = `# brygga interop tests: one PIN room, no open rooms. Names are off except
@@ -34,6 +38,10 @@ const testConfig = `# brygga interop tests: one PIN room, no open rooms. Names a
 open_rooms: ""
 defaults:
   names: false
+api:
+  tokens:
+    - {name: interop-ops, token: "` + opsToken + `", role: operator}
+    - {name: interop-wall, token: "` + wallToken + `", role: viewer}
 directory:
   - {extension: "` + roomExt + `", name: "Test Room", pin: "` + roomPIN + `", host_pin: "` + roomHostPIN + `"}
 `
@@ -113,6 +121,7 @@ func bryggaBinary(t *testing.T) string {
 // bridge is one brygga process serving testConfig on loopback.
 type bridge struct {
 	SIP    string // 127.0.0.1:port, UDP and TCP
+	API    string // http://127.0.0.1:port, the admin API
 	Port   int
 	RTPLo  int
 	RTPHi  int
@@ -138,9 +147,11 @@ func startBridge(t *testing.T) *bridge {
 		t.Fatal(err)
 	}
 	port := freePort(t)
+	apiPort := freeTCPPort(t)
 	lo, hi := portBlock(t, 40)
 	b := &bridge{
 		SIP:    fmt.Sprintf("127.0.0.1:%d", port),
+		API:    fmt.Sprintf("http://127.0.0.1:%d", apiPort),
 		Port:   port,
 		RTPLo:  lo,
 		RTPHi:  hi,
@@ -158,7 +169,7 @@ func startBridge(t *testing.T) *bridge {
 		"--sip", b.SIP,
 		"--rtp-ports", fmt.Sprintf("%d-%d", lo, hi),
 		"--data", filepath.Join(dir, "data"),
-		"--api", "127.0.0.1:0",
+		"--api", strings.TrimPrefix(b.API, "http://"),
 		"--log-level", "debug")
 	b.cmd.Dir = dir
 	b.cmd.Env = bridgeEnv()
@@ -278,6 +289,17 @@ func tail(path string, n int) string {
 
 // freePort is a loopback port free for both UDP and TCP at the time of the
 // call: a SIP listener needs both.
+// freeTCPPort is a loopback TCP port nobody listens on just now.
+func freeTCPPort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
 func freePort(t *testing.T) int {
 	t.Helper()
 	p, err := findPort()

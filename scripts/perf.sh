@@ -3,12 +3,17 @@
 #
 # For every size it runs brygga and the floor (a plain Go RTP echo,
 # `brygga load --reflect`) as separate processes on loopback, drives each
-# with `brygga load` (real SIP calls, RFC 4733 PIN-less open rooms, 20 ms
-# PCMU), and reads the server's CPU from /proc. Each figure is the median of
-# RUNS runs. Output: one markdown table on stdout, raw JSON in OUT.
+# with `brygga load` (real SIP calls to PIN-less open rooms, 20 ms PCMU),
+# and reads the server's CPU from /proc. While brygga runs, its /metrics is
+# sampled every SAMPLE seconds (goroutines, heap, RSS) to show whether they
+# stay flat. Each figure is the median of RUNS runs. Output: one markdown
+# table on stdout, raw JSON and samples in OUT.
 #
-#   scripts/perf.sh                       # sizes 100 500 1000 2000, 60 s, 3 runs
+#   scripts/perf.sh                                   # 100 500 1000 2000, 20 per room, 2 talkers, 60 s, 3 runs
 #   SIZES="100 500" DURATION=30s RUNS=1 scripts/perf.sh
+#   TALKERS=20 EXTRA="--pause 0" TAG=all scripts/perf.sh   # every caller talking, all the time
+#   SIZES=500 PER_ROOM=500 TALKERS=3 TAG=one scripts/perf.sh   # one room of 500
+#   KINDS=brygga SIZES=1000 DURATION=5m scripts/perf.sh       # the bridge alone, a long run
 #
 # Everything stays on 127.0.0.1 and stops by itself.
 set -euo pipefail
@@ -20,11 +25,16 @@ TALKERS=${TALKERS:-2}
 DURATION=${DURATION:-60s}
 RUNS=${RUNS:-3}
 RAMP=${RAMP:-50}
-EXTRA=${EXTRA:-}                  # more flags for brygga load, e.g. "--pause 0" (every talker continuous)
+KINDS=${KINDS:-"brygga floor"}
+TAG=${TAG:-t$TALKERS}             # names this campaign's files, so several can share OUT
+EXTRA=${EXTRA:-}                  # more flags for brygga load, e.g. "--pause 0" (talk without pause)
+SAMPLE=${SAMPLE:-10}
 OUT=${OUT:-$(mktemp -d /tmp/brygga-perf.XXXXXX)}
 SIP_PORT=${SIP_PORT:-5270}
+API_PORT=${API_PORT:-5280}
 FLOOR_PORT=${FLOOR_PORT:-5290}
 
+mkdir -p "$OUT"
 bin="$OUT/brygga"
 go build -o "$bin" ./cmd/brygga
 # Open rooms as with no config, but names off: a recorded name is the
@@ -46,61 +56,108 @@ wait_up() { # log file, line that says the server listens
 	return 1
 }
 
+# sample PID FILE: goroutines, heap in use and RSS from /metrics until the
+# server is gone.
+sample() {
+	local pid=$1 file=$2 t0
+	t0=$(date +%s)
+	while kill -0 "$pid" 2>/dev/null; do
+		curl -s --max-time 2 "http://127.0.0.1:$API_PORT/metrics" 2>/dev/null |
+			awk -v t=$(( $(date +%s) - t0 )) '
+				/^go_goroutines /{g=$2} /^go_memstats_heap_inuse_bytes /{h=$2} /^process_resident_memory_bytes /{r=$2}
+				END { if (g != "") printf "%d %d %.0f %.0f\n", t, g, h, r }' >>"$file" || true
+		sleep "$SAMPLE"
+	done
+}
+
 run_one() { # kind size run
 	local kind=$1 size=$2 run=$3 rooms=$(( $2 / PER_ROOM ))
-	local json="$OUT/$kind-$size-$run.json" pid target ready echo=""
+	local base="$OUT/$TAG-$kind-$size-$run" pid target ready echo="" sampler=""
 	if [ "$kind" = brygga ]; then
-		"$bin" serve --config "$OUT/brygga.yaml" --sip "127.0.0.1:$SIP_PORT" --rtp-ports 20000-29999 --data "$OUT/data" --log-level warn >"$OUT/$kind-$size-$run.log" 2>&1 &
+		"$bin" serve --config "$OUT/brygga.yaml" --sip "127.0.0.1:$SIP_PORT" --api "127.0.0.1:$API_PORT" \
+			--rtp-ports 20000-29999 --data "$OUT/data" --log-level warn >"$base.log" 2>&1 &
 		pid=$!
 		target="127.0.0.1:$SIP_PORT"
 		ready="sip listening on udp"
 	else
-		"$bin" load --reflect --listen "127.0.0.1:$FLOOR_PORT" --rtp-ports 30000-39999 >"$OUT/$kind-$size-$run.log" 2>&1 &
+		"$bin" load --reflect --listen "127.0.0.1:$FLOOR_PORT" --rtp-ports 30000-39999 >"$base.log" 2>&1 &
 		pid=$!
 		target="127.0.0.1:$FLOOR_PORT"
 		ready="$FLOOR_PORT"
 		echo="--echo"
 	fi
-	wait_up "$OUT/$kind-$size-$run.log" "$ready"
+	wait_up "$base.log" "$ready"
+	if [ "$kind" = brygga ] && command -v curl >/dev/null; then
+		: >"$base.samples"
+		sample "$pid" "$base.samples" &
+		sampler=$!
+	fi
 	# shellcheck disable=SC2086
 	"$bin" load --target "$target" --rooms "$rooms" --per-room "$PER_ROOM" --talkers "$TALKERS" \
-		--duration "$DURATION" --ramp "$RAMP" --cpu-pid "$pid" --json $echo $EXTRA >"$json" 2>>"$OUT/$kind-$size-$run.log" || true
+		--duration "$DURATION" --ramp "$RAMP" --cpu-pid "$pid" --json $echo $EXTRA >"$base.json" 2>>"$base.log" || true
 	kill -TERM "$pid" 2>/dev/null || true
 	wait "$pid" 2>/dev/null || true
+	if [ -n "$sampler" ]; then
+		wait "$sampler" 2>/dev/null || true
+	fi
 }
 
 for size in $SIZES; do
 	for run in $(seq "$RUNS"); do
-		for kind in brygga floor; do
-			echo "perf: $kind $size participants, run $run" >&2
+		for kind in $KINDS; do
+			echo "perf: $TAG $kind $size participants, run $run" >&2
 			run_one "$kind" "$size" "$run"
 		done
 	done
 done
 
-python3 - "$OUT" "$SIZES" "$RUNS" <<'PY'
+python3 - "$OUT" "$TAG" "$SIZES" "$RUNS" <<'PY'
 import json, statistics, sys, os
-out, sizes, runs = sys.argv[1], sys.argv[2].split(), int(sys.argv[3])
+out, tag, sizes, runs = sys.argv[1], sys.argv[2], sys.argv[3].split(), int(sys.argv[4])
+nan = float("nan")
 def load(kind, size):
     rs = []
     for r in range(1, runs + 1):
-        p = os.path.join(out, f"{kind}-{size}-{r}.json")
+        p = os.path.join(out, f"{tag}-{kind}-{size}-{r}.json")
         try:
             rs.append(json.load(open(p)))
         except Exception:
             pass
     return rs
+def samples(size):
+    # per run: (goroutines first, last, max), (heap MiB first, last) over the
+    # samples taken after the ramp (the last two thirds of the run)
+    out_ = []
+    for r in range(1, runs + 1):
+        p = os.path.join(out, f"{tag}-brygga-{size}-{r}.samples")
+        try:
+            rows = [list(map(float, l.split())) for l in open(p) if l.strip()]
+        except Exception:
+            continue
+        rows = rows[len(rows) // 3:-1] or rows
+        if rows:
+            out_.append((rows[0][1], rows[-1][1], max(x[1] for x in rows), rows[0][2] / 2**20, rows[-1][2] / 2**20))
+    return out_
 def med(rs, f):
-    v = [f(r) for r in rs]
-    return statistics.median(v) if v else float("nan")
-print("| participants | brygga CPU-s/participant-min | floor | ratio | loss % | jitter p99 ms | delay p99 ms | RSS KiB/participant | failed calls | generator late ticks |")
-print("|---|---|---|---|---|---|---|---|---|---|")
+    v = []
+    for r in rs:
+        try:
+            v.append(f(r))
+        except Exception:
+            pass
+    return statistics.median(v) if v else nan
+print("| participants | brygga CPU-s/p·min | cores | floor CPU-s/p·min | brygga/floor | loss % | jitter p99 ms | delay p99 ms | RSS KiB/p | goroutines | heap MiB (start→end) | failed calls | leaks | generator cores | generator late ticks |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 for s in sizes:
     b, f = load("brygga", s), load("floor", s)
     bc = med(b, lambda r: r["server"]["cpu_s_per_participant_minute"])
     fc = med(f, lambda r: r["server"]["cpu_s_per_participant_minute"])
-    print(f"| {s} | {bc:.4f} | {fc:.4f} | {bc/fc if fc else float('nan'):.2f} "
+    sm = samples(s)
+    gor = f"{statistics.median(x[1] for x in sm):.0f}" if sm else "–"
+    heap = f"{statistics.median(x[3] for x in sm):.0f}→{statistics.median(x[4] for x in sm):.0f}" if sm else "–"
+    print(f"| {s} | {bc:.4f} | {med(b, lambda r: r['server']['cores']):.2f} | {fc:.4f} | {bc/fc if fc == fc and fc else nan:.2f} "
           f"| {med(b, lambda r: r['packets']['loss_pct']):.3f} | {med(b, lambda r: r['jitter_ms']['p99']):.1f} "
           f"| {med(b, lambda r: r['delay_ms']['p99']):.1f} | {med(b, lambda r: r['server']['rss_per_participant_kib']):.0f} "
-          f"| {med(b, lambda r: r['calls']['failed']):.0f} | {med(b, lambda r: r['generator']['late_sender_ticks']):.0f} |")
+          f"| {gor} | {heap} | {med(b, lambda r: r['calls']['failed']):.0f} | {med(b, lambda r: r['separation']['leaks']):.0f} "
+          f"| {med(b, lambda r: r['generator']['cores']):.2f} | {med(b, lambda r: r['generator']['late_sender_ticks_in_window']):.0f} |")
 PY

@@ -65,7 +65,7 @@ func TestServeStopsCleanly(t *testing.T) {
 	out, errb := &syncWriter{b: new(bytes.Buffer)}, &syncWriter{b: new(bytes.Buffer)}
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, []string{"serve", "--sip", "127.0.0.1:0", "--rtp-ports", "31000-31099", "--data", filepath.Join(dir, "data"), "--log-level", "warn"}, noEnv, out, errb)
+		done <- run(ctx, []string{"serve", "--sip", "127.0.0.1:0", "--api", "127.0.0.1:0", "--rtp-ports", "31000-31099", "--data", filepath.Join(dir, "data"), "--log-level", "warn"}, noEnv, out, errb)
 	}()
 	deadline := time.Now().Add(10 * time.Second)
 	for !strings.Contains(out.String(), "sip listening on tcp:") {

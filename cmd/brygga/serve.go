@@ -10,9 +10,11 @@ import (
 	"path/filepath"
 	"time"
 
+	"brygga/api"
 	"brygga/conference"
 	"brygga/config"
 	"brygga/media"
+	"brygga/metrics"
 	"brygga/prompts"
 	"brygga/sip"
 	"brygga/store"
@@ -51,24 +53,52 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return exitConfig
 	}
 
-	bridge := conference.New(conference.Options{
-		Prompts:    lib,
-		MaxTalkers: cfg.Mixer.MaxTalkers,
-		Logger:     log,
-		OwnerName:  ownerNames(filepath.Join(cfg.Data, "names"), log),
+	db, err := store.Open(filepath.Join(cfg.Data, "brygga.db"))
+	if err != nil {
+		fmt.Fprintln(stderr, "brygga:", err)
+		return exitRuntime
+	}
+	defer db.Close()
+	rooms, err := store.NewRooms(db, cfg)
+	if err != nil {
+		fmt.Fprintln(stderr, "brygga:", err)
+		return exitConfig // a seeded room the store refuses names its key
+	}
+
+	var bridge *conference.Bridge
+	m := metrics.New(func() (confs, inRoom, inLobby int) {
+		for _, r := range bridge.Rooms() {
+			confs++
+			inRoom += r.Participants
+			for _, p := range r.Members {
+				if p.Lobby {
+					inLobby++
+				}
+			}
+		}
+		return confs, inRoom, inLobby
+	})
+	bridge = conference.New(conference.Options{
+		Prompts:      lib,
+		MaxTalkers:   cfg.Mixer.MaxTalkers,
+		Logger:       log,
+		OwnerName:    ownerNames(filepath.Join(cfg.Data, "names"), log),
+		OnPrompt:     m.PromptPlayed,
+		OnCallResult: m.CallResult,
 	})
 	srv, err := sip.New(sip.Options{
-		Listen:    cfg.SIP.Listen,
-		MediaIP:   cfg.Media.IP,
-		Ports:     media.NewPortPool(net.IP(cfg.Media.IP.AsSlice()), cfg.Media.PortLo, cfg.Media.PortHi),
-		Symmetric: sym,
-		Directory: store.ConfigDirectory{Config: cfg},
-		Bridge:    bridge,
-		Trusted:   cfg.SIP.Trusted,
-		Allow:     cfg.SIP.Allow,
-		MaxCalls:  cfg.SIP.MaxCalls,
-		UserAgent: userAgent(cfg.SIP.UserAgent),
-		Logger:    log,
+		Listen:       cfg.SIP.Listen,
+		MediaIP:      cfg.Media.IP,
+		Ports:        media.NewPortPool(net.IP(cfg.Media.IP.AsSlice()), cfg.Media.PortLo, cfg.Media.PortHi),
+		Symmetric:    sym,
+		Directory:    rooms,
+		Bridge:       bridge,
+		Trusted:      cfg.SIP.Trusted,
+		Allow:        cfg.SIP.Allow,
+		MaxCalls:     cfg.SIP.MaxCalls,
+		UserAgent:    userAgent(cfg.SIP.UserAgent),
+		Logger:       log,
+		OnCallResult: m.CallResult,
 	})
 	if err != nil {
 		fmt.Fprintln(stderr, "brygga:", err)
@@ -78,15 +108,29 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		fmt.Fprintln(stderr, "brygga:", err)
 		return exitRuntime
 	}
+	web, err := startHTTP(cfg, api.Options{
+		Conferences: bridge,
+		Directory:   rooms,
+		Tokens:      cfg.API.Tokens,
+		Ready:       db.Ping,
+		Logger:      log,
+		Defaults:    cfg.Defaults,
+	}, m, stdout)
+	if err != nil {
+		fmt.Fprintln(stderr, "brygga:", err)
+		srv.Close()
+		return exitRuntime
+	}
+	defer web.close()
 	for _, l := range srv.Bound() {
 		fmt.Fprintf(stdout, "brygga %s: sip listening on %s:%s\n", version, l.Transport, l.Addr)
 	}
 	fmt.Fprintf(stdout, "brygga %s: rtp on %s ports %d-%d\n", version, cfg.Media.IP, cfg.Media.PortLo, cfg.Media.PortHi)
 	fmt.Fprintf(stdout, "brygga %s: data in %s\n", version, cfg.Data)
 	if cfg.OpenRoomsRE != nil {
-		fmt.Fprintf(stdout, "brygga %s: open rooms: extensions matching %s; %d in the directory\n", version, cfg.OpenRooms, len(cfg.Directory))
+		fmt.Fprintf(stdout, "brygga %s: open rooms: extensions matching %s; %d in the directory\n", version, cfg.OpenRooms, len(rooms.List()))
 	} else {
-		fmt.Fprintf(stdout, "brygga %s: rooms: %d in the directory\n", version, len(cfg.Directory))
+		fmt.Fprintf(stdout, "brygga %s: rooms: %d in the directory\n", version, len(rooms.List()))
 	}
 
 	<-ctx.Done()

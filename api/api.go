@@ -1,0 +1,400 @@
+// Package api is brygga's admin HTTP API: live conferences and their
+// participants, the room directory with write-only PINs, and the event
+// stream, all as JSON under /api/v1 behind bearer tokens
+// (../shared/INTERFACE.md "Admin API"). It only translates HTTP to calls on
+// the Conferences and Directory it is given, so the same keypad code paths
+// run whether a host presses a key or an operator sends a request.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"brygga/conference"
+	"brygga/config"
+	"brygga/events"
+	"brygga/store"
+)
+
+// Conferences is the live side of the bridge; *conference.Bridge is one.
+type Conferences interface {
+	Rooms() []conference.RoomInfo
+	Room(ext string) (conference.RoomInfo, bool)
+	Lock(ext string, locked bool) error
+	SetLecture(ext string, on bool) error
+	SetRecording(ext string, on bool) error
+	End(ext string) error
+	Extend(ext string, d time.Duration) (time.Time, error)
+	Mute(ext, id string, muted bool) error
+	Kick(ext, id string) error
+	Admit(ext, id string) error
+	GiveFloor(ext, id string) error
+	Events() *events.Bus
+}
+
+// Directory is the room directory; *store.Rooms is one.
+type Directory interface {
+	List() []config.Room
+	Get(ext string) (config.Room, bool)
+	HasPINs(ext string) (pin, hostPIN bool)
+	Put(room config.Room, pins store.PINChange) (created bool, err error)
+	Delete(ext string) (bool, error)
+}
+
+// Options configure the handler New returns.
+type Options struct {
+	Conferences Conferences
+	Directory   Directory      // nil: /api/v1/rooms answers 501
+	Tokens      []config.Token // no tokens: every /api/v1 request is refused
+	Metrics     http.Handler   // nil: no /metrics route
+	Ready       func(ctx context.Context) error
+	Logger      *slog.Logger // audit lines and server errors; nil: discarded
+	Defaults    config.RoomSettings
+}
+
+// Limits of the API. A room or an action body is a few hundred bytes, so
+// 64 KiB is generous and still stops a client from making us buffer
+// megabytes.
+const (
+	maxBody       = 64 << 10
+	maxExtendMins = 600
+	readyTimeout  = 2 * time.Second
+)
+
+// heartbeat is how often an idle event stream gets a comment line, so
+// proxies and NAT boxes do not close it and a gone client is noticed. A
+// variable so tests need not wait 15 s.
+var heartbeat = 15 * time.Second
+
+type server struct {
+	o   Options
+	log *slog.Logger
+}
+
+// New returns the API as one handler: /healthz, /readyz, /metrics (when
+// o.Metrics is set) and everything under /api/v1.
+func New(o Options) http.Handler {
+	s := &server{o: o, log: o.Logger}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", s.readyz)
+	if o.Metrics != nil {
+		mux.Handle("GET /metrics", o.Metrics)
+	}
+
+	rt := routes{mux: mux, s: s}
+	rt.read("GET /api/v1/conferences", s.listConferences)
+	rt.read("GET /api/v1/conferences/{room}", s.getConference)
+	for _, a := range roomActions {
+		rt.change("POST /api/v1/conferences/{room}/"+a.path, a.name, s.roomAction(a))
+	}
+	for _, a := range participantActions {
+		rt.change("POST /api/v1/conferences/{room}/participants/{id}/"+a.path, a.name, s.participantAction(a))
+	}
+	rt.change("POST /api/v1/conferences/{room}/dial", "dial", notYet("dialling out is"))
+
+	rt.read("GET /api/v1/rooms", s.listRooms)
+	rt.read("GET /api/v1/rooms/{ext}", s.getRoom)
+	rt.change("PUT /api/v1/rooms/{ext}", "room.put", s.putRoom)
+	rt.change("DELETE /api/v1/rooms/{ext}", "room.delete", s.deleteRoom)
+
+	rt.read("GET /api/v1/events", s.events)
+
+	rt.read("GET /api/v1/schedules", notYet("schedules are"))
+	rt.change("POST /api/v1/schedules", "schedule.create", notYet("schedules are"))
+	rt.read("GET /api/v1/schedules/{id}", notYet("schedules are"))
+	rt.change("DELETE /api/v1/schedules/{id}", "schedule.delete", notYet("schedules are"))
+	rt.read("GET /api/v1/recordings", notYet("recordings are"))
+	rt.read("GET /api/v1/recordings/{id}/audio", notYet("recordings are"))
+
+	rt.finish()
+	return mux
+}
+
+// routes registers handlers behind auth and, per path, a method-less
+// fallback, so a wrong method gets a JSON 405 with Allow instead of the
+// ServeMux's plain-text one, and only after the token was checked: the API
+// does not tell strangers which paths exist.
+type routes struct {
+	mux   *http.ServeMux
+	s     *server
+	paths []string
+	allow map[string][]string
+}
+
+func (rt *routes) add(pattern string, h http.Handler) {
+	method, path, _ := strings.Cut(pattern, " ")
+	if rt.allow == nil {
+		rt.allow = map[string][]string{}
+	}
+	if _, ok := rt.allow[path]; !ok {
+		rt.paths = append(rt.paths, path)
+	}
+	rt.allow[path] = append(rt.allow[path], method)
+	rt.mux.Handle(pattern, h)
+}
+
+func (rt *routes) read(pattern string, h http.HandlerFunc) {
+	rt.add(pattern, rt.s.auth(false, "", h))
+}
+
+func (rt *routes) change(pattern, action string, h http.HandlerFunc) {
+	rt.add(pattern, rt.s.auth(true, action, h))
+}
+
+func (rt *routes) finish() {
+	for _, p := range rt.paths {
+		allow := rt.allow[p]
+		if contains(allow, http.MethodGet) {
+			allow = append(allow, http.MethodHead)
+		}
+		allowed := strings.Join(allow, ", ")
+		rt.mux.Handle(p, rt.s.auth(false, "", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", allowed)
+			writeError(w, http.StatusMethodNotAllowed, r.Method+" is not allowed here; use "+allowed)
+		}))
+	}
+	notFound := func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "no such path")
+	}
+	rt.mux.Handle("/api/", rt.s.auth(false, "", notFound))
+	rt.mux.HandleFunc("/", notFound)
+}
+
+func contains(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// notYet answers for features whose issue has not landed; what carries
+// its verb so the message reads right for singular and plural.
+func notYet(what string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotImplemented, what+" not available yet")
+	}
+}
+
+func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
+	if s.o.Ready != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
+		defer cancel()
+		if err := s.o.Ready(ctx); err != nil {
+			// The reason goes to the log only: /readyz needs no token, and
+			// store errors can name paths.
+			s.log.Warn("api: not ready", "err", err)
+			writeError(w, http.StatusServiceUnavailable, "not ready")
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// auth checks the bearer token; change marks routes only operators may
+// use. Every authenticated change attempt, refused or not, gets one audit
+// line with the status it ended with.
+func (s *server) auth(change bool, action string, h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		tok, ok := s.token(r)
+		if !ok {
+			challenge := `Bearer realm="brygga"`
+			msg := "missing bearer token"
+			if r.Header.Get("Authorization") != "" {
+				challenge += `, error="invalid_token"`
+				msg = "invalid bearer token"
+			}
+			w.Header().Set("WWW-Authenticate", challenge)
+			writeError(w, http.StatusUnauthorized, msg)
+			return
+		}
+		if !change {
+			h(w, r)
+			return
+		}
+		sw := &statusWriter{ResponseWriter: w}
+		// Anything but "operator" reads only, so a mistyped role
+		// grants less, not more.
+		if tok.Role != "operator" {
+			writeError(sw, http.StatusForbidden, "token "+tok.Name+" may only read")
+		} else {
+			h(sw, r)
+		}
+		room := r.PathValue("room")
+		if room == "" {
+			room = r.PathValue("ext")
+		}
+		var participant string
+		if strings.Contains(r.Pattern, "/participants/") {
+			participant = r.PathValue("id")
+		}
+		s.log.Info("api change", "who", tok.Name, "action", action, "room", room,
+			"participant", participant, "status", sw.status())
+	})
+}
+
+// token finds the configured token the request presents. Every token is
+// compared even after a match, so the time taken does not tell which
+// position in the list matched.
+func (s *server) token(r *http.Request) (config.Token, bool) {
+	scheme, bearer, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return config.Token{}, false
+	}
+	bearer = strings.TrimSpace(bearer)
+	var found config.Token
+	var hit bool
+	for _, t := range s.o.Tokens {
+		if t.Match(bearer) && !hit {
+			found, hit = t, true
+		}
+	}
+	return found, hit
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.code == 0 {
+		w.code = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(p []byte) (int, error) {
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (w *statusWriter) status() int {
+	if w.code == 0 {
+		return http.StatusOK
+	}
+	return w.code
+}
+
+type errorBody struct {
+	Error string `json:"error"`
+}
+
+func writeError(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, code, errorBody{Error: msg})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		code, b = http.StatusInternalServerError, []byte(`{"error":"internal error"}`)
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(code)
+	w.Write(append(b, '\n'))
+}
+
+// decode reads one JSON object into v. An empty body leaves v alone when
+// optional, so actions whose parameters all have defaults can be sent with
+// no body at all. It writes the error response itself and reports whether
+// the handler may go on.
+func decode(w http.ResponseWriter, r *http.Request, v any, optional bool) bool {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body larger than %d bytes", maxBody))
+		} else {
+			writeError(w, http.StatusBadRequest, "reading body: "+err.Error())
+		}
+		return false
+	}
+	if len(strings.TrimSpace(string(body))) == 0 {
+		if optional {
+			return true
+		}
+		writeError(w, http.StatusBadRequest, "a JSON body is required")
+		return false
+	}
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		writeError(w, http.StatusBadRequest, "bad JSON: "+jsonError(err))
+		return false
+	}
+	if dec.More() {
+		writeError(w, http.StatusBadRequest, "bad JSON: more than one value in the body")
+		return false
+	}
+	return true
+}
+
+// jsonError drops the Go type names encoding/json puts into its messages,
+// which mean nothing to a client.
+func jsonError(err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		if te.Field != "" {
+			return te.Field + ": expected " + jsonKind(te.Type.Kind().String()) + ", got " + te.Value
+		}
+		return "expected an object, got " + te.Value
+	}
+	return strings.TrimPrefix(err.Error(), "json: ")
+}
+
+func jsonKind(k string) string {
+	switch k {
+	case "int", "int64", "uint64", "float64":
+		return "number"
+	case "slice":
+		return "array"
+	case "struct", "map":
+		return "object"
+	case "ptr":
+		return "value"
+	}
+	return k
+}
+
+// fail turns an error from the bridge or the store into a response.
+// Conflicts carry the bridge's reason; anything unexpected is logged and
+// answered without detail.
+func (s *server) fail(w http.ResponseWriter, err error) {
+	var cfgErr *config.Error
+	switch {
+	case errors.Is(err, conference.ErrNoRoom):
+		writeError(w, http.StatusNotFound, "no conference in that room")
+	case errors.Is(err, conference.ErrNoParticipant):
+		writeError(w, http.StatusNotFound, "no such participant in that conference")
+	case errors.Is(err, conference.ErrConflict):
+		writeError(w, http.StatusConflict, err.Error())
+	case errors.As(err, &cfgErr):
+		writeError(w, http.StatusBadRequest, cfgErr.Key+": "+cfgErr.Msg)
+	case errors.Is(err, store.ErrInvalid):
+		writeError(w, http.StatusBadRequest, err.Error())
+	default:
+		s.log.Error("api: request failed", "err", err)
+		writeError(w, http.StatusInternalServerError, "internal error")
+	}
+}

@@ -1,0 +1,229 @@
+package api
+
+import (
+	"fmt"
+	"net/http"
+	"time"
+
+	"brygga/conference"
+)
+
+// conferenceJSON is a live conference. Times are pointers so that "not
+// yet" and "no limit" are absent rather than year 1.
+type conferenceJSON struct {
+	Room         string       `json:"room"`
+	Started      *time.Time   `json:"started,omitempty"`
+	EndsAt       *time.Time   `json:"ends_at,omitempty"`
+	Participants int          `json:"participants"`
+	Locked       bool         `json:"locked"`
+	Lecture      bool         `json:"lecture"`
+	Recording    bool         `json:"recording"`
+	Members      []memberJSON `json:"members,omitempty"`
+	Mixer        *mixerJSON   `json:"mixer,omitempty"`
+}
+
+type memberJSON struct {
+	ID       string     `json:"id"`
+	CallerID string     `json:"caller_id"`
+	Role     string     `json:"role"`
+	Muted    bool       `json:"muted"`
+	Talking  bool       `json:"talking"`
+	Hand     bool       `json:"hand"`
+	Lobby    bool       `json:"lobby"`
+	Named    bool       `json:"named"`
+	JoinedAt *time.Time `json:"joined_at,omitempty"`
+}
+
+type mixerJSON struct {
+	Ticks         uint64  `json:"ticks"`
+	LateTicks     uint64  `json:"late_ticks"`
+	Skipped       uint64  `json:"skipped"`
+	Resyncs       uint64  `json:"resyncs"`
+	MaxLatenessMS float64 `json:"max_lateness_ms"`
+}
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	t = t.UTC()
+	return &t
+}
+
+func conferenceOf(ri conference.RoomInfo, detail bool) conferenceJSON {
+	c := conferenceJSON{
+		Room:         ri.Extension,
+		Started:      timePtr(ri.Started),
+		EndsAt:       timePtr(ri.EndsAt),
+		Participants: ri.Participants,
+		Locked:       ri.Locked,
+		Lecture:      ri.Lecture,
+		Recording:    ri.Recording,
+	}
+	if !detail {
+		return c
+	}
+	// An empty list, not an absent one, for a room that has only just
+	// emptied: a client iterating members should not need a nil check.
+	c.Members = make([]memberJSON, 0, len(ri.Members))
+	for _, m := range ri.Members {
+		c.Members = append(c.Members, memberJSON{
+			ID: m.ID, CallerID: m.CallerID, Role: m.Role,
+			Muted: m.Muted, Talking: m.Talking, Hand: m.Hand, Lobby: m.Lobby, Named: m.Named,
+			JoinedAt: timePtr(m.JoinedAt),
+		})
+	}
+	st := ri.Mixer
+	c.Mixer = &mixerJSON{
+		Ticks: st.Ticks, LateTicks: st.LateTicks, Skipped: st.Skipped, Resyncs: st.Resyncs,
+		MaxLatenessMS: float64(st.MaxLateness) / float64(time.Millisecond),
+	}
+	return c
+}
+
+func (s *server) listConferences(w http.ResponseWriter, r *http.Request) {
+	rooms := s.o.Conferences.Rooms()
+	out := make([]conferenceJSON, 0, len(rooms))
+	for _, ri := range rooms {
+		out = append(out, conferenceOf(ri, false))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *server) getConference(w http.ResponseWriter, r *http.Request) {
+	ri, ok := s.o.Conferences.Room(r.PathValue("room"))
+	if !ok {
+		writeError(w, http.StatusNotFound, "no conference in that room")
+		return
+	}
+	writeJSON(w, http.StatusOK, conferenceOf(ri, true))
+}
+
+// actionResult answers every action, so scripts can tell what happened
+// without a second request.
+type actionResult struct {
+	Room        string     `json:"room"`
+	Participant string     `json:"participant,omitempty"`
+	Action      string     `json:"action"`
+	On          *bool      `json:"on,omitempty"`
+	EndsAt      *time.Time `json:"ends_at,omitempty"`
+}
+
+type roomAction struct {
+	path, name string
+	do         func(c Conferences, room string, p *actionParams) (actionResult, error)
+}
+
+// actionParams are the checked parameters of a room action. Each action
+// decodes its body into its own struct (noBody, onBody, extendBody) so
+// that a parameter of another action is rejected as an unknown field.
+type actionParams struct {
+	On      *bool
+	Minutes *int
+}
+
+type noBody struct{}
+
+type onBody struct {
+	On *bool `json:"on"`
+}
+
+type extendBody struct {
+	Minutes *int `json:"minutes"`
+}
+
+var roomActions = []roomAction{
+	{path: "lock", name: "lock", do: func(c Conferences, room string, _ *actionParams) (actionResult, error) {
+		return actionResult{}, c.Lock(room, true)
+	}},
+	{path: "unlock", name: "unlock", do: func(c Conferences, room string, _ *actionParams) (actionResult, error) {
+		return actionResult{}, c.Lock(room, false)
+	}},
+	{path: "end", name: "end", do: func(c Conferences, room string, _ *actionParams) (actionResult, error) {
+		return actionResult{}, c.End(room)
+	}},
+	{path: "lecture", name: "lecture", do: func(c Conferences, room string, b *actionParams) (actionResult, error) {
+		on := true
+		if b.On != nil {
+			on = *b.On
+		}
+		return actionResult{On: &on}, c.SetLecture(room, on)
+	}},
+	{path: "record/start", name: "record.start", do: func(c Conferences, room string, _ *actionParams) (actionResult, error) {
+		return actionResult{}, c.SetRecording(room, true)
+	}},
+	{path: "record/stop", name: "record.stop", do: func(c Conferences, room string, _ *actionParams) (actionResult, error) {
+		return actionResult{}, c.SetRecording(room, false)
+	}},
+	{path: "extend", name: "extend", do: func(c Conferences, room string, b *actionParams) (actionResult, error) {
+		end, err := c.Extend(room, time.Duration(*b.Minutes)*time.Minute)
+		return actionResult{EndsAt: timePtr(end)}, err
+	}},
+}
+
+func (s *server) roomAction(a roomAction) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var b actionParams
+		switch a.name {
+		case "lecture":
+			var in onBody
+			if !decode(w, r, &in, true) {
+				return
+			}
+			b.On = in.On
+		case "extend":
+			var in extendBody
+			if !decode(w, r, &in, false) {
+				return
+			}
+			if in.Minutes == nil {
+				writeError(w, http.StatusBadRequest, "minutes: required")
+				return
+			}
+			if *in.Minutes < 1 || *in.Minutes > maxExtendMins {
+				writeError(w, http.StatusBadRequest, fmt.Sprintf("minutes: %d is not between 1 and %d", *in.Minutes, maxExtendMins))
+				return
+			}
+			b.Minutes = in.Minutes
+		default:
+			if !decode(w, r, &noBody{}, true) {
+				return
+			}
+		}
+		room := r.PathValue("room")
+		res, err := a.do(s.o.Conferences, room, &b)
+		if err != nil {
+			s.fail(w, err)
+			return
+		}
+		res.Room, res.Action = room, a.name
+		writeJSON(w, http.StatusOK, res)
+	}
+}
+
+type participantAction struct {
+	path, name string
+	do         func(c Conferences, room, id string) error
+}
+
+var participantActions = []participantAction{
+	{"mute", "mute", func(c Conferences, room, id string) error { return c.Mute(room, id, true) }},
+	{"unmute", "unmute", func(c Conferences, room, id string) error { return c.Mute(room, id, false) }},
+	{"kick", "kick", func(c Conferences, room, id string) error { return c.Kick(room, id) }},
+	{"admit", "admit", func(c Conferences, room, id string) error { return c.Admit(room, id) }},
+	{"floor", "floor", func(c Conferences, room, id string) error { return c.GiveFloor(room, id) }},
+}
+
+func (s *server) participantAction(a participantAction) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !decode(w, r, &noBody{}, true) {
+			return
+		}
+		room, id := r.PathValue("room"), r.PathValue("id")
+		if err := a.do(s.o.Conferences, room, id); err != nil {
+			s.fail(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, actionResult{Room: room, Participant: id, Action: a.name})
+	}
+}

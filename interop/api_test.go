@@ -1,0 +1,165 @@
+package interop
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"brygga/phone"
+)
+
+// apiCall makes one admin API request with a bearer token and decodes a
+// JSON answer into out (when not nil).
+func apiCall(t *testing.T, b *bridge, token, method, path, body string, out any) int {
+	t.Helper()
+	req, err := http.NewRequest(method, b.API+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	if out != nil && res.StatusCode < 300 {
+		if err := json.Unmarshal(raw, out); err != nil {
+			t.Fatalf("%s %s: %v in %s", method, path, err, raw)
+		}
+	}
+	return res.StatusCode
+}
+
+// TestAdminAPIControlsALiveCall: the real binary with a Go phone in the
+// room. An operator lists the conference, mutes and kicks the phone
+// through the API; a viewer may look but not act; the event stream and
+// /metrics show what happened.
+func TestAdminAPIControlsALiveCall(t *testing.T) {
+	b := startBridge(t)
+	if code := apiCall(t, b, "", "GET", "/healthz", "", nil); code != 200 {
+		t.Fatalf("healthz %d", code)
+	}
+	if code := apiCall(t, b, "", "GET", "/api/v1/conferences", "", nil); code != 401 {
+		t.Fatalf("conferences without a token: %d, want 401", code)
+	}
+
+	// The event stream, from before the call.
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", b.API+"/api/v1/events?room="+roomExt, nil)
+	req.Header.Set("Authorization", "Bearer "+wallToken)
+	stream, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stream.Body.Close()
+	if stream.StatusCode != 200 {
+		t.Fatalf("events: %d", stream.StatusCode)
+	}
+	types := make(chan string, 64)
+	go func() {
+		sc := bufio.NewScanner(stream.Body)
+		for sc.Scan() {
+			if v, ok := strings.CutPrefix(sc.Text(), "event: "); ok {
+				types <- v
+			}
+		}
+		close(types)
+	}()
+
+	ph, err := phone.New(ctx, phone.Config{User: "apiphone", Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ph.Close()
+	call, err := ph.Dial(ctx, "sip:"+roomExt+"@"+b.SIP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := call.SendDigits(roomPIN + "#"); err != nil {
+		t.Fatal(err)
+	}
+
+	var conf struct {
+		Room    string `json:"room"`
+		Members []struct {
+			ID    string `json:"id"`
+			Muted bool   `json:"muted"`
+			Role  string `json:"role"`
+		} `json:"members"`
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for len(conf.Members) == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the phone never showed up in GET /api/v1/conferences/" + roomExt)
+		}
+		time.Sleep(300 * time.Millisecond)
+		apiCall(t, b, wallToken, "GET", "/api/v1/conferences/"+roomExt, "", &conf)
+	}
+	id := conf.Members[0].ID
+	if conf.Members[0].Role != "participant" {
+		t.Errorf("role %q", conf.Members[0].Role)
+	}
+	path := fmt.Sprintf("/api/v1/conferences/%s/participants/%s/", roomExt, id)
+	if code := apiCall(t, b, wallToken, "POST", path+"mute", "", nil); code != 403 {
+		t.Fatalf("a viewer muting: %d, want 403", code)
+	}
+	if code := apiCall(t, b, opsToken, "POST", path+"mute", "", nil); code/100 != 2 {
+		t.Fatalf("an operator muting: %d", code)
+	}
+	apiCall(t, b, wallToken, "GET", "/api/v1/conferences/"+roomExt, "", &conf)
+	if len(conf.Members) != 1 || !conf.Members[0].Muted {
+		t.Fatalf("after mute: %+v", conf.Members)
+	}
+	if code := apiCall(t, b, opsToken, "POST", path+"kick", "", nil); code/100 != 2 {
+		t.Fatalf("an operator kicking: %d", code)
+	}
+	select {
+	case <-call.Done():
+	case <-time.After(20 * time.Second):
+		t.Fatal("the kicked phone got no BYE")
+	}
+
+	want := []string{"participant.joined", "participant.muted", "participant.kicked", "participant.left"}
+	var seen []string
+	timeout := time.After(15 * time.Second)
+	for len(want) > 0 {
+		select {
+		case typ, ok := <-types:
+			if !ok {
+				t.Fatalf("event stream ended; saw %v, still waiting for %v", seen, want)
+			}
+			seen = append(seen, typ)
+			if typ == want[0] {
+				want = want[1:]
+			}
+		case <-timeout:
+			t.Fatalf("events seen %v, still waiting for %v", seen, want)
+		}
+	}
+
+	res, err := http.Get(b.API + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	for _, line := range []string{`brygga_calls_total{result="answered"} 1`, `brygga_prompt_plays_total{prompt="conf-welcome"}`} {
+		if !strings.Contains(string(raw), line) {
+			t.Errorf("/metrics has no %q", line)
+		}
+	}
+}
