@@ -59,13 +59,18 @@ type Config struct {
 
 // Defaults is what a zero field of Config means.
 var Defaults = Config{
-	Target:       "127.0.0.1:5060",
-	Transport:    "udp",
-	Rooms:        []string{"4711"},
-	PerRoom:      10,
-	Talkers:      2,
-	Duration:     30 * time.Second,
-	Settle:       5 * time.Second,
+	Target:    "127.0.0.1:5060",
+	Transport: "udp",
+	Rooms:     []string{"4711"},
+	PerRoom:   10,
+	Talkers:   2,
+	Duration:  30 * time.Second,
+	// A bridge's joining is over some seconds after the answer (brygga:
+	// a greeting and "you will now be placed into the conference", ~6 s,
+	// then a join tone to the room). Five seconds let those join tones and
+	// the first callers' hold music into the window, where they counted
+	// as leaks from other rooms (587/880 Hz land on the 600/900 Hz tones).
+	Settle:       10 * time.Second,
 	Ramp:         20,
 	Codec:        codec.PCMU,
 	Burst:        600 * time.Millisecond,
