@@ -76,110 +76,27 @@ var heartbeat = 15 * time.Second
 type server struct {
 	o   Options
 	log *slog.Logger
+	doc []byte // the OpenAPI document, built once in New
 }
 
 // New returns the API as one handler: /healthz, /readyz, /metrics (when
-// o.Metrics is set) and everything under /api/v1.
+// o.Metrics is set), the OpenAPI document and everything under /api/v1.
 func New(o Options) http.Handler {
 	s := &server{o: o, log: o.Logger}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	table := s.routes()
+	doc, err := json.Marshal(openAPI(table))
+	if err != nil {
+		// The document is built from our own types only; failing to
+		// encode it is a bug that every test would hit first.
+		panic("api: encoding the OpenAPI document: " + err.Error())
+	}
+	s.doc = doc
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
-	mux.HandleFunc("GET /readyz", s.readyz)
-	if o.Metrics != nil {
-		mux.Handle("GET /metrics", o.Metrics)
-	}
-
-	rt := routes{mux: mux, s: s}
-	rt.read("GET /api/v1/conferences", s.listConferences)
-	rt.read("GET /api/v1/conferences/{room}", s.getConference)
-	for _, a := range roomActions {
-		rt.change("POST /api/v1/conferences/{room}/"+a.path, a.name, s.roomAction(a))
-	}
-	for _, a := range participantActions {
-		rt.change("POST /api/v1/conferences/{room}/participants/{id}/"+a.path, a.name, s.participantAction(a))
-	}
-	rt.change("POST /api/v1/conferences/{room}/dial", "dial", notYet("dialling out is"))
-
-	rt.read("GET /api/v1/rooms", s.listRooms)
-	rt.read("GET /api/v1/rooms/{ext}", s.getRoom)
-	rt.change("PUT /api/v1/rooms/{ext}", "room.put", s.putRoom)
-	rt.change("DELETE /api/v1/rooms/{ext}", "room.delete", s.deleteRoom)
-
-	rt.read("GET /api/v1/events", s.events)
-
-	rt.read("GET /api/v1/schedules", notYet("schedules are"))
-	rt.change("POST /api/v1/schedules", "schedule.create", notYet("schedules are"))
-	rt.read("GET /api/v1/schedules/{id}", notYet("schedules are"))
-	rt.change("DELETE /api/v1/schedules/{id}", "schedule.delete", notYet("schedules are"))
-	rt.read("GET /api/v1/recordings", notYet("recordings are"))
-	rt.read("GET /api/v1/recordings/{id}/audio", notYet("recordings are"))
-
-	rt.finish()
+	register(mux, s, table)
 	return mux
-}
-
-// routes registers handlers behind auth and, per path, a method-less
-// fallback, so a wrong method gets a JSON 405 with Allow instead of the
-// ServeMux's plain-text one, and only after the token was checked: the API
-// does not tell strangers which paths exist.
-type routes struct {
-	mux   *http.ServeMux
-	s     *server
-	paths []string
-	allow map[string][]string
-}
-
-func (rt *routes) add(pattern string, h http.Handler) {
-	method, path, _ := strings.Cut(pattern, " ")
-	if rt.allow == nil {
-		rt.allow = map[string][]string{}
-	}
-	if _, ok := rt.allow[path]; !ok {
-		rt.paths = append(rt.paths, path)
-	}
-	rt.allow[path] = append(rt.allow[path], method)
-	rt.mux.Handle(pattern, h)
-}
-
-func (rt *routes) read(pattern string, h http.HandlerFunc) {
-	rt.add(pattern, rt.s.auth(false, "", h))
-}
-
-func (rt *routes) change(pattern, action string, h http.HandlerFunc) {
-	rt.add(pattern, rt.s.auth(true, action, h))
-}
-
-func (rt *routes) finish() {
-	for _, p := range rt.paths {
-		allow := rt.allow[p]
-		if contains(allow, http.MethodGet) {
-			allow = append(allow, http.MethodHead)
-		}
-		allowed := strings.Join(allow, ", ")
-		rt.mux.Handle(p, rt.s.auth(false, "", func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Allow", allowed)
-			writeError(w, http.StatusMethodNotAllowed, r.Method+" is not allowed here; use "+allowed)
-		}))
-	}
-	notFound := func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "no such path")
-	}
-	rt.mux.Handle("/api/", rt.s.auth(false, "", notFound))
-	rt.mux.HandleFunc("/", notFound)
-}
-
-func contains(ss []string, s string) bool {
-	for _, x := range ss {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // notYet answers for features whose issue has not landed; what carries
@@ -202,7 +119,7 @@ func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	writeJSON(w, http.StatusOK, statusBody{Status: "ready"})
 }
 
 // auth checks the bearer token; change marks routes only operators may
@@ -293,6 +210,11 @@ func (w *statusWriter) status() int {
 		return http.StatusOK
 	}
 	return w.code
+}
+
+// statusBody answers the health checks.
+type statusBody struct {
+	Status string `json:"status"`
 }
 
 type errorBody struct {

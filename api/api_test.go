@@ -28,6 +28,7 @@ type env struct {
 	conf *fakeConf
 	dir  *fakeDir
 	log  *bytes.Buffer
+	doc  obj // the OpenAPI document every answer is checked against
 }
 
 func newEnv(t *testing.T, mod func(*Options)) *env {
@@ -87,7 +88,9 @@ func (e *env) do(t *testing.T, method, path, token, body string) resp {
 	}
 	w := httptest.NewRecorder()
 	e.h.ServeHTTP(w, req)
-	return resp{code: w.Code, hdr: w.Header(), body: w.Body.Bytes()}
+	r := resp{code: w.Code, hdr: w.Header(), body: w.Body.Bytes()}
+	e.conform(t, req, r)
+	return r
 }
 
 // want checks the status and, for errors, that the body is the JSON

@@ -109,9 +109,14 @@ type actionResult struct {
 	EndsAt      *time.Time `json:"ends_at,omitempty"`
 }
 
+// roomAction is one room action. body makes the one value its request
+// body is decoded into; the OpenAPI document describes that same type, so
+// the two cannot disagree about which keys an action takes.
 type roomAction struct {
-	path, name string
-	do         func(c Conferences, room string, p *actionParams) (actionResult, error)
+	path, name, summary string
+	body                func() actionBody
+	required            bool // an empty body is refused rather than meaning defaults
+	do                  func(c Conferences, room string, p actionParams) (actionResult, error)
 }
 
 // actionParams are the checked parameters of a room action. Each action
@@ -122,76 +127,87 @@ type actionParams struct {
 	Minutes *int
 }
 
+// actionBody is a decoded action body; params checks it and returns the
+// client's mistake as a message, "" when it is fine.
+type actionBody interface {
+	params() (actionParams, string)
+}
+
 type noBody struct{}
+
+func (*noBody) params() (actionParams, string) { return actionParams{}, "" }
 
 type onBody struct {
 	On *bool `json:"on"`
 }
 
+func (b *onBody) params() (actionParams, string) { return actionParams{On: b.On}, "" }
+
 type extendBody struct {
-	Minutes *int `json:"minutes"`
+	Minutes *int `json:"minutes" api:"required"`
 }
 
+func (b *extendBody) params() (actionParams, string) {
+	if b.Minutes == nil {
+		return actionParams{}, "minutes: required"
+	}
+	if *b.Minutes < 1 || *b.Minutes > maxExtendMins {
+		return actionParams{}, fmt.Sprintf("minutes: %d is not between 1 and %d", *b.Minutes, maxExtendMins)
+	}
+	return actionParams{Minutes: b.Minutes}, ""
+}
+
+func none() actionBody { return &noBody{} }
+
 var roomActions = []roomAction{
-	{path: "lock", name: "lock", do: func(c Conferences, room string, _ *actionParams) (actionResult, error) {
-		return actionResult{}, c.Lock(room, true)
-	}},
-	{path: "unlock", name: "unlock", do: func(c Conferences, room string, _ *actionParams) (actionResult, error) {
-		return actionResult{}, c.Lock(room, false)
-	}},
-	{path: "end", name: "end", do: func(c Conferences, room string, _ *actionParams) (actionResult, error) {
-		return actionResult{}, c.End(room)
-	}},
-	{path: "lecture", name: "lecture", do: func(c Conferences, room string, b *actionParams) (actionResult, error) {
-		on := true
-		if b.On != nil {
-			on = *b.On
-		}
-		return actionResult{On: &on}, c.SetLecture(room, on)
-	}},
-	{path: "record/start", name: "record.start", do: func(c Conferences, room string, _ *actionParams) (actionResult, error) {
-		return actionResult{}, c.SetRecording(room, true)
-	}},
-	{path: "record/stop", name: "record.stop", do: func(c Conferences, room string, _ *actionParams) (actionResult, error) {
-		return actionResult{}, c.SetRecording(room, false)
-	}},
-	{path: "extend", name: "extend", do: func(c Conferences, room string, b *actionParams) (actionResult, error) {
-		end, err := c.Extend(room, time.Duration(*b.Minutes)*time.Minute)
-		return actionResult{EndsAt: timePtr(end)}, err
-	}},
+	{path: "lock", name: "lock", summary: "Lock the conference: nobody new gets in",
+		body: none, do: func(c Conferences, room string, _ actionParams) (actionResult, error) {
+			return actionResult{}, c.Lock(room, true)
+		}},
+	{path: "unlock", name: "unlock", summary: "Unlock the conference",
+		body: none, do: func(c Conferences, room string, _ actionParams) (actionResult, error) {
+			return actionResult{}, c.Lock(room, false)
+		}},
+	{path: "end", name: "end", summary: "End the meeting for everyone",
+		body: none, do: func(c Conferences, room string, _ actionParams) (actionResult, error) {
+			return actionResult{}, c.End(room)
+		}},
+	{path: "lecture", name: "lecture", summary: "Turn lecture mode on (default) or off",
+		body: func() actionBody { return &onBody{} }, do: func(c Conferences, room string, b actionParams) (actionResult, error) {
+			on := true
+			if b.On != nil {
+				on = *b.On
+			}
+			return actionResult{On: &on}, c.SetLecture(room, on)
+		}},
+	{path: "record/start", name: "record.start", summary: "Start recording; 409 in a sensitive room",
+		body: none, do: func(c Conferences, room string, _ actionParams) (actionResult, error) {
+			return actionResult{}, c.SetRecording(room, true)
+		}},
+	{path: "record/stop", name: "record.stop", summary: "Stop recording",
+		body: none, do: func(c Conferences, room string, _ actionParams) (actionResult, error) {
+			return actionResult{}, c.SetRecording(room, false)
+		}},
+	{path: "extend", name: "extend", summary: "Move the end of the meeting by minutes (1 to 600); 409 when no limit runs",
+		body: func() actionBody { return &extendBody{} }, required: true, do: func(c Conferences, room string, b actionParams) (actionResult, error) {
+			end, err := c.Extend(room, time.Duration(*b.Minutes)*time.Minute)
+			return actionResult{EndsAt: timePtr(end)}, err
+		}},
 }
 
 func (s *server) roomAction(a roomAction) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		var b actionParams
-		switch a.name {
-		case "lecture":
-			var in onBody
-			if !decode(w, r, &in, true) {
-				return
-			}
-			b.On = in.On
-		case "extend":
-			var in extendBody
-			if !decode(w, r, &in, false) {
-				return
-			}
-			if in.Minutes == nil {
-				writeError(w, http.StatusBadRequest, "minutes: required")
-				return
-			}
-			if *in.Minutes < 1 || *in.Minutes > maxExtendMins {
-				writeError(w, http.StatusBadRequest, fmt.Sprintf("minutes: %d is not between 1 and %d", *in.Minutes, maxExtendMins))
-				return
-			}
-			b.Minutes = in.Minutes
-		default:
-			if !decode(w, r, &noBody{}, true) {
-				return
-			}
+		in := a.body()
+		if !decode(w, r, in, !a.required) {
+			return
+		}
+		p, msg := in.params()
+		if msg != "" {
+			writeError(w, http.StatusBadRequest, msg)
+			return
 		}
 		room := r.PathValue("room")
-		res, err := a.do(s.o.Conferences, room, &b)
+		res, err := a.do(s.o.Conferences, room, p)
 		if err != nil {
 			s.fail(w, err)
 			return
@@ -202,16 +218,16 @@ func (s *server) roomAction(a roomAction) http.HandlerFunc {
 }
 
 type participantAction struct {
-	path, name string
-	do         func(c Conferences, room, id string) error
+	path, name, summary string
+	do                  func(c Conferences, room, id string) error
 }
 
 var participantActions = []participantAction{
-	{"mute", "mute", func(c Conferences, room, id string) error { return c.Mute(room, id, true) }},
-	{"unmute", "unmute", func(c Conferences, room, id string) error { return c.Mute(room, id, false) }},
-	{"kick", "kick", func(c Conferences, room, id string) error { return c.Kick(room, id) }},
-	{"admit", "admit", func(c Conferences, room, id string) error { return c.Admit(room, id) }},
-	{"floor", "floor", func(c Conferences, room, id string) error { return c.GiveFloor(room, id) }},
+	{"mute", "mute", "Mute the participant, as the host's keypad does", func(c Conferences, room, id string) error { return c.Mute(room, id, true) }},
+	{"unmute", "unmute", "Unmute the participant", func(c Conferences, room, id string) error { return c.Mute(room, id, false) }},
+	{"kick", "kick", "Play conf-kicked to the participant, then hang up", func(c Conferences, room, id string) error { return c.Kick(room, id) }},
+	{"admit", "admit", "Let the participant in from the lobby; 409 when not in the lobby", func(c Conferences, room, id string) error { return c.Admit(room, id) }},
+	{"floor", "floor", "Give the participant the floor: unmute and lower the hand", func(c Conferences, room, id string) error { return c.GiveFloor(room, id) }},
 }
 
 func (s *server) participantAction(a participantAction) http.HandlerFunc {

@@ -42,8 +42,8 @@ type roomIn struct {
 	Sensitive        bool    `json:"sensitive"`
 	PIN              *string `json:"pin"`
 	HostPIN          *string `json:"host_pin"`
-	HasPIN           *bool   `json:"has_pin"`
-	HasHostPIN       *bool   `json:"has_host_pin"`
+	HasPIN           *bool   `json:"has_pin" api:"readonly"`
+	HasHostPIN       *bool   `json:"has_host_pin" api:"readonly"`
 	Language         *string `json:"language"`
 	MaxMinutes       *int    `json:"max_minutes"`
 	WarnMinutes      *[]int  `json:"warn_minutes"`

@@ -43,8 +43,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "load":
 		return load(ctx, args, getenv, stdout, stderr)
 	case "ctl":
-		fmt.Fprintf(stderr, "brygga: %q is not part of this version yet (see the README's roadmap)\n", cmd)
-		return exitConfig
+		return ctlCmd(ctx, args, getenv, stdout, stderr)
 	case "help":
 		usage(stdout)
 		return exitOK
@@ -59,6 +58,7 @@ func usage(w io.Writer) {
 	fmt.Fprint(w, `usage:
   brygga [serve] [--config FILE] [--data DIR] [--sip ADDR] [--rtp-ports LO-HI]
                  [--media-ip IP] [--api ADDR] [--log-level debug|info|warn|error]
+  brygga ctl     [--api URL] [--token T] [--json] <command> … (brygga ctl help)
   brygga load    [--target HOST:PORT] [--rooms R] [--per-room P] [--talkers T] … (brygga load -h)
   brygga load --reflect [--listen IP:PORT] [--rtp-ports LO-HI]
   brygga version

@@ -1,0 +1,198 @@
+package api
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+)
+
+// access is who may call a route.
+type access int
+
+const (
+	public   access = iota // no token
+	viewer                 // any configured token
+	operator               // a token with role operator; every attempt is audited
+)
+
+// param is a query or header parameter. Path parameters are not declared:
+// they are read from the pattern's {placeholders}, so none can be left out.
+type param struct {
+	name, in, typ, desc string
+}
+
+// reply is one answer a route gives. The ones that come from the auth
+// wrapper (401, 403) and from decode (400, 413) are added by the document
+// from access and body, since those code paths produce them for every
+// route alike.
+type reply struct {
+	code   int
+	body   any    // a value of the JSON type answered; nil: no JSON body
+	media  string // a body that is not JSON, described as a string
+	header string // a response header a client acts on
+	desc   string // "": the status text
+}
+
+// route is everything known about one method and path. The ServeMux and
+// the OpenAPI document are both built from a []route, so a route cannot be
+// served without being documented or documented without being served.
+type route struct {
+	method, path string
+	summary      string
+	access       access
+	action       string  // the audit line's action; operator routes only
+	body         any     // pointer to what the handler decodes; nil: it reads no body
+	bodyRequired bool    // an empty body is a 400
+	params       []param // query and header parameters
+	replies      []reply // besides the auth and decode ones
+	h            http.HandlerFunc
+}
+
+func ok(v any) reply { return reply{code: http.StatusOK, body: v} }
+
+func errs(codes ...int) []reply {
+	out := make([]reply, 0, len(codes))
+	for _, c := range codes {
+		out = append(out, reply{code: c, body: errorBody{}})
+	}
+	return out
+}
+
+func replies(first reply, more ...[]reply) []reply {
+	out := []reply{first}
+	for _, m := range more {
+		out = append(out, m...)
+	}
+	return out
+}
+
+// routes is the API. The order of routes on one path is the order of the
+// methods in a 405's Allow header.
+func (s *server) routes() []route {
+	rs := []route{
+		{method: "GET", path: "/healthz", summary: "Liveness: 200 while the process runs",
+			replies: replies(ok(statusBody{})), h: func(w http.ResponseWriter, r *http.Request) {
+				writeJSON(w, http.StatusOK, statusBody{Status: "ok"})
+			}},
+		{method: "GET", path: "/readyz", summary: "Readiness: 503 while Options.Ready reports a problem; the reason is only logged",
+			replies: replies(ok(statusBody{}), errs(http.StatusServiceUnavailable)), h: s.readyz},
+	}
+	if s.o.Metrics != nil {
+		rs = append(rs, route{method: "GET", path: "/metrics", summary: "Prometheus metrics",
+			replies: []reply{{code: http.StatusOK, media: "text/plain", desc: "Prometheus text exposition"}},
+			h:       s.o.Metrics.ServeHTTP})
+	}
+	rs = append(rs,
+		route{method: "GET", path: "/api/v1/openapi.json", summary: "This OpenAPI document",
+			replies: []reply{ok(map[string]any{})}, h: s.openapi},
+		route{method: "GET", path: "/api/v1/conferences", summary: "List live conferences",
+			access: viewer, replies: replies(ok([]conferenceJSON{})), h: s.listConferences},
+		route{method: "GET", path: "/api/v1/conferences/{room}", summary: "One live conference with its members and mixer statistics",
+			access: viewer, replies: replies(ok(conferenceJSON{}), errs(http.StatusNotFound)), h: s.getConference},
+	)
+	for _, a := range roomActions {
+		rs = append(rs, route{method: "POST", path: "/api/v1/conferences/{room}/" + a.path, summary: a.summary,
+			access: operator, action: a.name, body: a.body(), bodyRequired: a.required,
+			replies: replies(ok(actionResult{}), errs(http.StatusNotFound, http.StatusConflict, http.StatusInternalServerError)),
+			h:       s.roomAction(a)})
+	}
+	for _, a := range participantActions {
+		rs = append(rs, route{method: "POST", path: "/api/v1/conferences/{room}/participants/{id}/" + a.path, summary: a.summary,
+			access: operator, action: a.name, body: &noBody{},
+			replies: replies(ok(actionResult{}), errs(http.StatusNotFound, http.StatusConflict, http.StatusInternalServerError)),
+			h:       s.participantAction(a)})
+	}
+	later := func(method, path, summary string, acc access, action, what string) route {
+		return route{method: method, path: path, summary: summary + " (not built yet)", access: acc, action: action,
+			replies: errs(http.StatusNotImplemented), h: notYet(what)}
+	}
+	roomReplies := errs(http.StatusNotFound, http.StatusInternalServerError, http.StatusNotImplemented)
+	rs = append(rs,
+		later("POST", "/api/v1/conferences/{room}/dial", "Dial out into the conference", operator, "dial", "dialling out is"),
+
+		route{method: "GET", path: "/api/v1/rooms", summary: "List the directory's rooms by extension",
+			access: viewer, replies: replies(ok([]roomJSON{}), errs(http.StatusNotImplemented)), h: s.listRooms},
+		route{method: "GET", path: "/api/v1/rooms/{ext}", summary: "One directory room; PINs only as has_pin and has_host_pin",
+			access: viewer, replies: replies(ok(roomJSON{}), errs(http.StatusNotFound, http.StatusNotImplemented)), h: s.getRoom},
+		route{method: "PUT", path: "/api/v1/rooms/{ext}", summary: "Create or replace a directory room; omitted settings take the bridge's defaults",
+			access: operator, action: "room.put", body: &roomIn{}, bodyRequired: true,
+			replies: replies(ok(roomJSON{}), []reply{{code: http.StatusCreated, body: roomJSON{}, header: "Location"}},
+				errs(http.StatusInternalServerError, http.StatusNotImplemented)),
+			h: s.putRoom},
+		route{method: "DELETE", path: "/api/v1/rooms/{ext}", summary: "Delete a directory room",
+			access: operator, action: "room.delete",
+			replies: replies(reply{code: http.StatusNoContent}, roomReplies), h: s.deleteRoom},
+
+		route{method: "GET", path: "/api/v1/events", summary: "Server-sent events; each data line is an Event (#/components/schemas/Event)",
+			access: viewer,
+			params: []param{
+				{name: "room", in: "query", typ: "string", desc: "only events of this room"},
+				{name: "after", in: "query", typ: "integer", desc: "resume after this event id"},
+				{name: "Last-Event-ID", in: "header", typ: "integer", desc: "resume after this event id; wins over after"},
+			},
+			replies: replies(reply{code: http.StatusOK, media: "text/event-stream", desc: "the event stream"}, errs(http.StatusBadRequest)),
+			h:       s.events},
+
+		later("GET", "/api/v1/schedules", "List schedules", viewer, "", "schedules are"),
+		later("POST", "/api/v1/schedules", "Create a schedule", operator, "schedule.create", "schedules are"),
+		later("GET", "/api/v1/schedules/{id}", "One schedule", viewer, "", "schedules are"),
+		later("DELETE", "/api/v1/schedules/{id}", "Delete a schedule", operator, "schedule.delete", "schedules are"),
+		later("GET", "/api/v1/recordings", "List recordings", viewer, "", "recordings are"),
+		later("GET", "/api/v1/recordings/{id}/audio", "A recording's audio", viewer, "", "recordings are"),
+	)
+	return rs
+}
+
+// register is the one place handlers reach the mux (a test holds it to
+// that). Routes behind a token also get, per path, a method-less fallback,
+// so a wrong method gets a JSON 405 with Allow instead of the ServeMux's
+// plain-text one, and only after the token was checked: the API does not
+// tell strangers which paths exist.
+func register(mux *http.ServeMux, s *server, table []route) {
+	var paths []string
+	allow := map[string][]string{}
+	for _, rt := range table {
+		h := http.Handler(rt.h)
+		switch rt.access {
+		case viewer:
+			h = s.auth(false, "", rt.h)
+		case operator:
+			h = s.auth(true, rt.action, rt.h)
+		}
+		mux.Handle(rt.method+" "+rt.path, h)
+		if rt.access == public {
+			continue
+		}
+		if _, ok := allow[rt.path]; !ok {
+			paths = append(paths, rt.path)
+		}
+		allow[rt.path] = append(allow[rt.path], rt.method)
+	}
+	for _, p := range paths {
+		methods := allow[p]
+		if slices.Contains(methods, http.MethodGet) {
+			methods = append(methods, http.MethodHead)
+		}
+		allowed := strings.Join(methods, ", ")
+		mux.Handle(p, s.auth(false, "", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", allowed)
+			writeError(w, http.StatusMethodNotAllowed, r.Method+" is not allowed here; use "+allowed)
+		}))
+	}
+	notFound := func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "no such path")
+	}
+	mux.Handle("/api/", s.auth(false, "", notFound))
+	mux.HandleFunc("/", notFound)
+}
+
+// openapi serves the document New built; it needs no token because it
+// holds nothing but what docs/api.md publishes anyway, and tools that read
+// it (client generators, API browsers) rarely know how to send one first.
+func (s *server) openapi(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusOK)
+	w.Write(s.doc)
+}
