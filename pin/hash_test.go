@@ -106,10 +106,17 @@ func TestCheckTamperedHash(t *testing.T) {
 	}
 }
 
+func forgetKnown() {
+	knownMu.Lock()
+	clear(known)
+	knownMu.Unlock()
+}
+
 // TestCheckEvenWork counts key derivations: whichever PIN matches, and
 // whether the other is hashed, plain or missing, Check runs two of them
-// as soon as one PIN is hashed. Without this a guesser could time which
-// PIN matched or whether the room has a host PIN.
+// as soon as one PIN is hashed (and not yet entered right since start).
+// Without this a guesser could time which PIN matched or whether the room
+// has a host PIN.
 func TestCheckEvenWork(t *testing.T) {
 	hp, hh := Hash("2468"), Hash("97531")
 	real := derive
@@ -121,6 +128,7 @@ func TestCheckEvenWork(t *testing.T) {
 	defer func() { derive = real }()
 	for _, s := range []Secrets{{hp, hh}, {hp, ""}, {"", hh}, {"2468", hh}, {hp, "97531"}} {
 		for _, in := range []string{"2468", "97531", "0000", ""} {
+			forgetKnown()
 			n = 0
 			Check(s, in)
 			if n != 2 {
@@ -177,4 +185,37 @@ func FuzzIsHash(f *testing.F) {
 			t.Fatalf("%q is not in canonical form (%q), yet accepted", s, back)
 		}
 	})
+}
+
+// TestCheckRemembersAnEnteredPIN: after a hashed PIN was entered right,
+// checks of that room need no derivation and still answer right; a new
+// hash (the PIN changed) is unknown again.
+func TestCheckRemembersAnEnteredPIN(t *testing.T) {
+	forgetKnown()
+	hp, hh := Hash("2468"), Hash("97531")
+	real := derive
+	n := 0
+	derive = func(p string, salt []byte, iter int) []byte {
+		n++
+		return real(p, salt, iter)
+	}
+	defer func() { derive = real }()
+	s := Secrets{PIN: hp, HostPIN: hh}
+	if Check(s, "2468") != Participant || Check(s, "97531") != Host {
+		t.Fatal("first right entries refused")
+	}
+	n = 0
+	for in, want := range map[string]Role{"2468": Participant, "97531": Host, "0000": None, "": None, "24680": None} {
+		if got := Check(s, in); got != want {
+			t.Errorf("remembered room: Check(%q) = %v, want %v", in, got, want)
+		}
+	}
+	if n != 0 {
+		t.Errorf("a room whose PINs were entered ran %d derivations", n)
+	}
+	changed := Secrets{PIN: Hash("2468"), HostPIN: hh}
+	n = 0
+	if Check(changed, "1111") != None || n != 2 {
+		t.Errorf("a new hash: %d derivations, want 2", n)
+	}
 }

@@ -46,6 +46,7 @@ func (s Secrets) Required() bool { return s.PIN != "" }
 // empty or plain, so the time taken tells a guesser neither which PIN
 // matched, how many digits did, nor whether the room has a host PIN.
 func Check(s Secrets, entered string) Role {
+	s.PIN, s.HostPIN = remembered(s.PIN), remembered(s.HostPIN)
 	hashed := IsHash(s.PIN) || IsHash(s.HostPIN)
 	host := matches(s.HostPIN, entered, hashed)
 	part := matches(s.PIN, entered, hashed)

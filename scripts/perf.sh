@@ -14,6 +14,7 @@
 #   TALKERS=20 EXTRA="--pause 0" TAG=all scripts/perf.sh   # every caller talking, all the time
 #   SIZES=500 PER_ROOM=500 TALKERS=3 TAG=one scripts/perf.sh   # one room of 500
 #   KINDS=brygga SIZES=1000 DURATION=5m scripts/perf.sh       # the bridge alone, a long run
+#   KINDS=brygga SIZES=1000 PIN=2468 DURATION=20s TAG=pin scripts/perf.sh  # 50 calls/s through PIN entry
 #
 # Everything stays on 127.0.0.1 and stops by itself.
 set -euo pipefail
@@ -28,6 +29,7 @@ RAMP=${RAMP:-50}
 KINDS=${KINDS:-"brygga floor"}
 TAG=${TAG:-t$TALKERS}             # names this campaign's files, so several can share OUT
 EXTRA=${EXTRA:-}                  # more flags for brygga load, e.g. "--pause 0" (talk without pause)
+PIN=${PIN:-}                      # rooms with this PIN (call setup through PIN entry)
 SAMPLE=${SAMPLE:-10}
 OUT=${OUT:-$(mktemp -d /tmp/brygga-perf.XXXXXX)}
 SIP_PORT=${SIP_PORT:-5270}
@@ -40,11 +42,23 @@ go build -o "$bin" ./cmd/brygga
 # Open rooms as with no config, but names off: a recorded name is the
 # caller's own talk burst, and replaying it in the room would be counted
 # as a talker heard at the wrong time (delay) and costs 5 s per join.
+# max_calls above the largest run (its default, 500, would refuse the rest
+# with 486). With PIN set, the rooms are directory rooms with that PIN,
+# and the callers key it as RFC 4733 events.
 cat >"$OUT/brygga.yaml" <<'YAML'
 open_rooms: "^[0-9]{3,6}$"
+sip:
+  max_calls: 10000
 defaults:
   names: false
 YAML
+if [ -n "$PIN" ]; then
+	echo "directory:" >>"$OUT/brygga.yaml"
+	for ext in $(seq 4711 $(( 4711 + 109 ))); do
+		printf '  - {extension: "%s", pin: "%s"}\n' "$ext" "$PIN" >>"$OUT/brygga.yaml"
+	done
+	EXTRA="$EXTRA --pin $PIN"
+fi
 echo "perf: raw results in $OUT" >&2
 
 wait_up() { # log file, line that says the server listens
