@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"brygga/media/tone"
 	"brygga/phone"
 )
 
@@ -80,6 +81,43 @@ func TestAdminAPIControlsALiveCall(t *testing.T) {
 		close(types)
 	}()
 
+	// A listener joins first, then the phone the operator will mute and
+	// kick, talking at 1400 Hz.
+	lph, err := phone.New(ctx, phone.Config{User: "listener", Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lph.Close()
+	listener, err := lph.Dial(ctx, "sip:"+roomExt+"@"+b.SIP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := listener.SendDigits(roomPIN + "#"); err != nil {
+		t.Fatal(err)
+	}
+	var conf struct {
+		Room    string `json:"room"`
+		Members []struct {
+			ID    string `json:"id"`
+			Muted bool   `json:"muted"`
+			Role  string `json:"role"`
+		} `json:"members"`
+	}
+	waitMembers := func(n int) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for len(conf.Members) != n {
+			if time.Now().After(deadline) {
+				t.Fatalf("GET /api/v1/conferences/%s never showed %d members: %+v", roomExt, n, conf.Members)
+			}
+			time.Sleep(300 * time.Millisecond)
+			conf.Members = nil
+			apiCall(t, b, wallToken, "GET", "/api/v1/conferences/"+roomExt, "", &conf)
+		}
+	}
+	waitMembers(1)
+	listenerID := conf.Members[0].ID
+
 	ph, err := phone.New(ctx, phone.Config{User: "apiphone", Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
@@ -89,29 +127,33 @@ func TestAdminAPIControlsALiveCall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var phase float64
+	call.SetSource(func(pcm []int16) { tone.Sine(pcm, 1400, rate, toneAmp, &phase) })
 	if err := call.SendDigits(roomPIN + "#"); err != nil {
 		t.Fatal(err)
 	}
 
-	var conf struct {
-		Room    string `json:"room"`
-		Members []struct {
-			ID    string `json:"id"`
-			Muted bool   `json:"muted"`
-			Role  string `json:"role"`
-		} `json:"members"`
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for len(conf.Members) == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the phone never showed up in GET /api/v1/conferences/" + roomExt)
+	waitMembers(2)
+	var id string
+	for _, m := range conf.Members {
+		if m.ID != listenerID {
+			id = m.ID
+			if m.Role != "participant" {
+				t.Errorf("role %q", m.Role)
+			}
 		}
-		time.Sleep(300 * time.Millisecond)
-		apiCall(t, b, wallToken, "GET", "/api/v1/conferences/"+roomExt, "", &conf)
 	}
-	id := conf.Members[0].ID
-	if conf.Members[0].Role != "participant" {
-		t.Errorf("role %q", conf.Members[0].Role)
+	// The listener hears the talker before the mute …
+	heardWhile := func(d time.Duration) []int16 {
+		mark := listener.Mark()
+		time.Sleep(d)
+		return listener.ReceivedSince(mark)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for tone.Power(heardWhile(time.Second), 1400, rate) < presentMin {
+		if time.Now().After(deadline) {
+			t.Fatal("the listener never heard the talker")
+		}
 	}
 	path := fmt.Sprintf("/api/v1/conferences/%s/participants/%s/", roomExt, id)
 	if code := apiCall(t, b, wallToken, "POST", path+"mute", "", nil); code != 403 {
@@ -120,9 +162,17 @@ func TestAdminAPIControlsALiveCall(t *testing.T) {
 	if code := apiCall(t, b, opsToken, "POST", path+"mute", "", nil); code/100 != 2 {
 		t.Fatalf("an operator muting: %d", code)
 	}
+	conf.Members = nil
 	apiCall(t, b, wallToken, "GET", "/api/v1/conferences/"+roomExt, "", &conf)
-	if len(conf.Members) != 1 || !conf.Members[0].Muted {
-		t.Fatalf("after mute: %+v", conf.Members)
+	for _, m := range conf.Members {
+		if m.ID == id && !m.Muted {
+			t.Fatalf("after mute: %+v", conf.Members)
+		}
+	}
+	// … and not after it, though it goes on talking.
+	time.Sleep(500 * time.Millisecond)
+	if p := tone.Power(heardWhile(2*time.Second), 1400, rate); p > absentMax {
+		t.Fatalf("the listener still hears the muted talker at %.1f dBFS", p)
 	}
 	if code := apiCall(t, b, opsToken, "POST", path+"kick", "", nil); code/100 != 2 {
 		t.Fatalf("an operator kicking: %d", code)
@@ -133,7 +183,7 @@ func TestAdminAPIControlsALiveCall(t *testing.T) {
 		t.Fatal("the kicked phone got no BYE")
 	}
 
-	want := []string{"participant.joined", "participant.muted", "participant.kicked", "participant.left"}
+	want := []string{"participant.joined", "participant.joined", "participant.muted", "participant.kicked", "participant.left"}
 	var seen []string
 	timeout := time.After(15 * time.Second)
 	for len(want) > 0 {
@@ -157,7 +207,7 @@ func TestAdminAPIControlsALiveCall(t *testing.T) {
 	}
 	raw, _ := io.ReadAll(res.Body)
 	res.Body.Close()
-	for _, line := range []string{`brygga_calls_total{result="answered"} 1`, `brygga_prompt_plays_total{prompt="conf-welcome"}`} {
+	for _, line := range []string{`brygga_calls_total{result="answered"} 2`, `brygga_prompt_plays_total{prompt="conf-welcome"}`} {
 		if !strings.Contains(string(raw), line) {
 			t.Errorf("/metrics has no %q", line)
 		}

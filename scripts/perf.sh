@@ -88,8 +88,11 @@ run_one() { # kind size run
 	local kind=$1 size=$2 run=$3 rooms=$(( $2 / PER_ROOM ))
 	local base="$OUT/$TAG-$kind-$size-$run" pid target ready echo="" sampler=""
 	if [ "$kind" = brygga ]; then
+		# A fresh data folder each run: the directory store keeps rooms (and
+		# their PINs) from one run to the next otherwise.
+		rm -rf "$base.data"
 		"$bin" serve --config "$OUT/brygga.yaml" --sip "127.0.0.1:$SIP_PORT" --api "127.0.0.1:$API_PORT" \
-			--rtp-ports 20000-29999 --data "$OUT/data" --log-level warn >"$base.log" 2>&1 &
+			--rtp-ports 20000-29999 --data "$base.data" --log-level warn >"$base.log" 2>&1 &
 		pid=$!
 		target="127.0.0.1:$SIP_PORT"
 		ready="sip listening on udp"
