@@ -33,16 +33,9 @@ func toneLibrary(t *testing.T) *prompts.Library {
 	return lib
 }
 
-// heardAt reports whether the caller heard freq after mark: some 200 ms
-// window holds it at -20 dBFS or more.
+// heardAt reports whether the caller heard freq after mark.
 func heardAt(c *fakeCall, mark int, freq float64) bool {
-	pcm := c.heardSince(mark)
-	for i := 0; i+1600 <= len(pcm); i += 400 {
-		if tone.Power(pcm[i:i+1600], freq, 8000) >= -20 {
-			return true
-		}
-	}
-	return false
+	return prompttest.HeardTone(c.heardSince(mark), freq)
 }
 
 // hears waits until the caller has heard the prompt after mark.

@@ -76,17 +76,7 @@ func newRoom(rc config.Room, opts Options, log *slog.Logger) *room {
 func (r *room) lang() string { return r.cfg.Settings.Language }
 
 // size is how many are in the mix.
-func (r *room) size() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	n := 0
-	for _, p := range r.byID {
-		if p.member != nil {
-			n++
-		}
-	}
-	return n
-}
+func (r *room) size() int { return r.mix.Len() }
 
 // snapshot lists the participants, in the lobby or in the room, in the
 // order they came.
@@ -243,7 +233,6 @@ func (r *room) leave(p *participant) {
 	if p.member != nil && r.mix.Len() == 0 {
 		r.stopClock()
 	}
-	r.sync()
 }
 
 // act runs an operator's change on the meeting's state and carries out

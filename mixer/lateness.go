@@ -18,7 +18,6 @@ var LatenessBuckets = []time.Duration{
 var lateness struct {
 	counts [9]atomic.Uint64 // one per bucket, the last for "more"
 	sum    atomic.Int64     // nanoseconds
-	late   atomic.Uint64    // ticks more than a frame late
 }
 
 func observeLateness(late time.Duration) {
@@ -28,18 +27,20 @@ func observeLateness(late time.Duration) {
 	}
 	lateness.counts[i].Add(1)
 	lateness.sum.Add(int64(late))
-	if late > FrameDuration {
-		lateness.late.Add(1)
-	}
 }
 
 // Lateness is the histogram of every room tick so far: counts per bucket
 // of LatenessBuckets (not cumulative) with one more for anything above,
 // the sum of all lateness, and how many ticks were more than a frame late.
 func Lateness() (counts []uint64, sum time.Duration, late uint64) {
+	// FrameDuration is a bucket bound, so the late ticks are the buckets
+	// above it: no counter of their own on the tick path.
 	counts = make([]uint64, len(lateness.counts))
 	for i := range lateness.counts {
 		counts[i] = lateness.counts[i].Load()
+		if i == len(LatenessBuckets) || LatenessBuckets[i] > FrameDuration {
+			late += counts[i]
+		}
 	}
-	return counts, time.Duration(lateness.sum.Load()), lateness.late.Load()
+	return counts, time.Duration(lateness.sum.Load()), late
 }

@@ -79,8 +79,11 @@ func Library() (*prompts.Library, error) {
 
 // Heard reports whether pcm (8 kHz) holds the prompt's tone: some 200 ms
 // window has it at -20 dBFS or more.
-func Heard(pcm []int16, prompt string) bool {
-	f := Tone(prompt)
+func Heard(pcm []int16, prompt string) bool { return HeardTone(pcm, Tone(prompt)) }
+
+// HeardTone reports whether pcm (8 kHz) holds freq at -20 dBFS or more in
+// some 200 ms window.
+func HeardTone(pcm []int16, f float64) bool {
 	for i := 0; i+1600 <= len(pcm); i += 400 {
 		if tone.Power(pcm[i:i+1600], f, 8000) >= -20 {
 			return true
