@@ -1,5 +1,6 @@
-// Package recordings will write a room's full mix to crash-safe WAV files
-// and deliver them to the organizer's voicemail. The mixer already exposes
-// the tap it will listen on (mixer.SetTap); the package itself arrives with
-// the recordings issue (#6).
+// Package recordings writes a room's full mix to crash-safe WAV files and
+// delivers them to the room owner's voicemail when the meeting ends: by a
+// SIP call to the voicemail system, by email, or into an Asterisk voicemail
+// spool folder. Deliveries are rows in the store, retried with back-off
+// until they succeed, so a restart or a crash loses none.
 package recordings
