@@ -19,7 +19,9 @@ const (
 	ConferenceLecture = "conference.lecture" // Data["lecture"]: true or false
 	RecordingStarted  = "recording.started"
 	RecordingStopped  = "recording.stopped"
-	ParticipantJoined = "participant.joined" // Data["role"], Data["caller_id"]
+	RecordingFailed   = "recording.failed"    // writing or a delivery attempt failed: Data["stage"], Data["error"]
+	RecordingDone     = "recording.delivered" // in the owner's voicemail: Data["id"], Data["target"]
+	ParticipantJoined = "participant.joined"  // Data["role"], Data["caller_id"]
 	ParticipantLeft   = "participant.left"
 	ParticipantKicked = "participant.kicked"
 	ParticipantMuted  = "participant.muted"

@@ -46,6 +46,30 @@ CREATE TABLE seeded (
 	at        TEXT NOT NULL
 ) WITHOUT ROWID;
 `,
+	2: `
+-- One row per meeting recording, from its first frame until its file is
+-- removed: the row is written before the file is created, so every file
+-- on disk has a row and a crash can be repaired from the rows alone.
+CREATE TABLE recordings (
+	id           TEXT PRIMARY KEY NOT NULL,
+	room         TEXT NOT NULL,
+	owner        TEXT NOT NULL DEFAULT '',
+	language     TEXT NOT NULL DEFAULT '',
+	target       TEXT NOT NULL DEFAULT '',
+	path         TEXT NOT NULL,
+	started      TEXT NOT NULL,
+	ended        TEXT NOT NULL DEFAULT '',
+	samples      INTEGER NOT NULL DEFAULT 0,
+	bytes        INTEGER NOT NULL DEFAULT 0,
+	state        TEXT NOT NULL,
+	attempts     INTEGER NOT NULL DEFAULT 0,
+	next_attempt TEXT NOT NULL DEFAULT '',
+	last_error   TEXT NOT NULL DEFAULT '',
+	delivered    TEXT NOT NULL DEFAULT '',
+	parts_done   INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+CREATE INDEX recordings_due ON recordings (state, next_attempt);
+`,
 }
 
 // Open opens the database at path, creating it and its folder if needed,

@@ -1,0 +1,213 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// States of a recording, in the order it passes through them.
+const (
+	RecordingActive      = "recording"     // being written; after a crash, to be repaired
+	RecordingPending     = "pending"       // finished, waiting for (another) delivery attempt
+	RecordingDelivered   = "delivered"     // in the owner's voicemail; file kept for keep_days
+	RecordingFailed      = "failed"        // delivery gave up (permanent error); file kept
+	RecordingUndelivered = "undeliverable" // the room has no voicemail or email; file kept
+	RecordingExpired     = "expired"       // delivered and past retention: file removed
+)
+
+// ErrNotFound is returned for an ID the store does not hold.
+var ErrNotFound = errors.New("not found")
+
+// Recording is a recording's row: the file and its delivery.
+type Recording struct {
+	ID, Room, Owner, Language, Target, Path string
+	Started, Ended                          time.Time // Ended zero while recording
+	Samples, Bytes                          int64
+	State                                   string
+	Attempts                                int
+	NextAttempt                             time.Time // when the next delivery attempt is due
+	LastError                               string
+	Delivered                               time.Time
+	PartsDone                               int // parts already deposited by a split SIP delivery
+}
+
+const recordingColumns = `id, room, owner, language, target, path, started, ended, samples, bytes,
+	state, attempts, next_attempt, last_error, delivered, parts_done`
+
+func scanRecording(row interface{ Scan(...any) error }) (Recording, error) {
+	var r Recording
+	var started, ended, next, delivered string
+	err := row.Scan(&r.ID, &r.Room, &r.Owner, &r.Language, &r.Target, &r.Path, &started, &ended,
+		&r.Samples, &r.Bytes, &r.State, &r.Attempts, &next, &r.LastError, &delivered, &r.PartsDone)
+	if err != nil {
+		return r, err
+	}
+	r.Started, r.Ended, r.NextAttempt, r.Delivered = parseTime(started), parseTime(ended), parseTime(next), parseTime(delivered)
+	return r, nil
+}
+
+func parseTime(s string) time.Time {
+	t, _ := time.Parse(time.RFC3339Nano, s)
+	return t
+}
+
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+// CreateRecording adds a recording in state RecordingActive. It is called
+// before the file is created.
+func (db *DB) CreateRecording(r Recording) error {
+	_, err := db.sql.ExecContext(context.Background(), `INSERT INTO recordings
+		(id, room, owner, language, target, path, started, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.ID, r.Room, r.Owner, r.Language, r.Target, r.Path, formatTime(r.Started), RecordingActive)
+	if err != nil {
+		return fmt.Errorf("store: recording %s: %w", r.ID, err)
+	}
+	return nil
+}
+
+// FinishRecording records the end of a recording and queues its delivery
+// at once, or marks it undeliverable when it has no target.
+func (db *DB) FinishRecording(id string, ended time.Time, samples, bytes int64) error {
+	res, err := db.sql.ExecContext(context.Background(), `UPDATE recordings SET
+		ended = ?, samples = ?, bytes = ?, next_attempt = ?,
+		state = CASE WHEN target = '' THEN ? ELSE ? END
+		WHERE id = ? AND state = ?`,
+		formatTime(ended), samples, bytes, formatTime(ended), RecordingUndelivered, RecordingPending, id, RecordingActive)
+	return db.changed(res, err, id)
+}
+
+func (db *DB) changed(res sql.Result, err error, id string) error {
+	if err != nil {
+		return fmt.Errorf("store: recording %s: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("store: recording %s: %w", id, ErrNotFound)
+	}
+	return nil
+}
+
+// Recording returns one recording.
+func (db *DB) Recording(id string) (Recording, error) {
+	r, err := scanRecording(db.sql.QueryRowContext(context.Background(),
+		`SELECT `+recordingColumns+` FROM recordings WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, fmt.Errorf("store: recording %s: %w", id, ErrNotFound)
+	}
+	return r, err
+}
+
+func (db *DB) recordings(where string, args ...any) ([]Recording, error) {
+	rows, err := db.sql.QueryContext(context.Background(),
+		`SELECT `+recordingColumns+` FROM recordings `+where, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: recordings: %w", err)
+	}
+	defer rows.Close()
+	var out []Recording
+	for rows.Next() {
+		r, err := scanRecording(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: recordings: %w", err)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// Recordings lists every recording, newest first.
+func (db *DB) Recordings() ([]Recording, error) {
+	return db.recordings(`ORDER BY started DESC, id`)
+}
+
+// ActiveRecordings lists recordings still marked as being written: after
+// a crash, the ones to repair.
+func (db *DB) ActiveRecordings() ([]Recording, error) {
+	return db.recordings(`WHERE state = ? ORDER BY started`, RecordingActive)
+}
+
+// DueRecordings lists pending deliveries due at now, oldest due first.
+func (db *DB) DueRecordings(now time.Time) ([]Recording, error) {
+	return db.recordings(`WHERE state = ? AND next_attempt <= ? ORDER BY next_attempt, id`,
+		RecordingPending, formatTime(now))
+}
+
+// NextDue is when the next pending delivery is due; ok is false when none
+// is pending.
+func (db *DB) NextDue() (at time.Time, ok bool, err error) {
+	var s sql.NullString
+	err = db.sql.QueryRowContext(context.Background(),
+		`SELECT MIN(next_attempt) FROM recordings WHERE state = ?`, RecordingPending).Scan(&s)
+	if err != nil || !s.Valid {
+		return time.Time{}, false, err
+	}
+	return parseTime(s.String), true, nil
+}
+
+// RecordingDelivered marks a delivery done.
+func (db *DB) RecordingDelivered(id string, at time.Time) error {
+	res, err := db.sql.ExecContext(context.Background(),
+		`UPDATE recordings SET state = ?, delivered = ?, attempts = attempts + 1, last_error = '' WHERE id = ?`,
+		RecordingDelivered, formatTime(at), id)
+	return db.changed(res, err, id)
+}
+
+// RecordingAttemptFailed counts a failed attempt: retried at next, or
+// given up for good (state RecordingFailed) when giveUp.
+func (db *DB) RecordingAttemptFailed(id, why string, next time.Time, giveUp bool) error {
+	state := RecordingPending
+	if giveUp {
+		state = RecordingFailed
+	}
+	res, err := db.sql.ExecContext(context.Background(),
+		`UPDATE recordings SET state = ?, attempts = attempts + 1, last_error = ?, next_attempt = ? WHERE id = ?`,
+		state, why, formatTime(next), id)
+	return db.changed(res, err, id)
+}
+
+// RetryRecording queues a failed or undeliverable recording again, due at
+// once, with a new target when target is not empty.
+func (db *DB) RetryRecording(id, target string, now time.Time) error {
+	res, err := db.sql.ExecContext(context.Background(),
+		`UPDATE recordings SET state = ?, next_attempt = ?, target = CASE WHEN ? = '' THEN target ELSE ? END
+		WHERE id = ? AND state IN (?, ?, ?) AND (target != '' OR ? != '')`,
+		RecordingPending, formatTime(now), target, target, id, RecordingFailed, RecordingUndelivered, RecordingPending, target)
+	return db.changed(res, err, id)
+}
+
+// SetRecordingParts records how many parts of a split delivery are in the
+// mailbox, so a retry goes on from the next.
+func (db *DB) SetRecordingParts(id string, done int) error {
+	res, err := db.sql.ExecContext(context.Background(),
+		`UPDATE recordings SET parts_done = ? WHERE id = ?`, done, id)
+	return db.changed(res, err, id)
+}
+
+// ExpiredRecordings lists delivered recordings whose delivery is older
+// than before: their files may go.
+func (db *DB) ExpiredRecordings(before time.Time) ([]Recording, error) {
+	return db.recordings(`WHERE state = ? AND delivered < ? ORDER BY delivered`,
+		RecordingDelivered, formatTime(before))
+}
+
+// RecordingExpired marks a recording whose file has been removed.
+func (db *DB) RecordingExpired(id string) error {
+	res, err := db.sql.ExecContext(context.Background(),
+		`UPDATE recordings SET state = ? WHERE id = ?`, RecordingExpired, id)
+	return db.changed(res, err, id)
+}
+
+// DeleteRecording removes a recording's row. The caller removes the file
+// first, so a crash between the two leaves a row without a file (reported)
+// rather than a file nobody knows of.
+func (db *DB) DeleteRecording(id string) error {
+	res, err := db.sql.ExecContext(context.Background(), `DELETE FROM recordings WHERE id = ?`, id)
+	return db.changed(res, err, id)
+}
