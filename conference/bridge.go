@@ -19,6 +19,7 @@ import (
 	"brygga/mixer"
 	"brygga/pin"
 	"brygga/prompts"
+	"brygga/recordings"
 	"brygga/scheduler"
 
 	"github.com/jonboulle/clockwork"
@@ -63,6 +64,10 @@ type Options struct {
 	// Scheduler holds the meetings' time limits; nil makes one on the
 	// real clock.
 	Scheduler *scheduler.Scheduler
+
+	// Recorder writes the rooms' recordings and queues their delivery;
+	// nil keeps recording a flag (announced, evented) without a file.
+	Recorder *recordings.Recorder
 
 	// OnPrompt is told each prompt played, by name; OnCallResult "bad_pin"
 	// for each caller sent away for wrong PINs. Either may be nil.
@@ -185,8 +190,13 @@ func (b *Bridge) Serve(c Call, rc config.Room, dialledPIN string) {
 		v.setHold(nil)
 		v.drain() // "the conference will now begin", when the host's arrival let them in
 	}
-	// The joining prompt is played before the caller enters the mix so that
-	// the room is not heard over it.
+	// What arriving said to them ("this conference is being recorded")
+	// comes first. The joining prompt is played before the caller enters
+	// the mix so that the room is not heard over it.
+	if !v.drain() {
+		v.stop()
+		return
+	}
 	if r.alone() {
 		v.play(false, v.clip(prompts.OnlyPerson))
 	} else {

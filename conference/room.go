@@ -13,6 +13,7 @@ import (
 	"brygga/mixer"
 	"brygga/pin"
 	"brygga/prompts"
+	"brygga/recordings"
 	"brygga/scheduler"
 )
 
@@ -49,13 +50,17 @@ type room struct {
 	count func(prompt string)
 	refs  int // callers joined or on their way in; guarded by Bridge.mu
 
+	recorder *recordings.Recorder // nil: the recording flag only, no file
+
 	mu      sync.Mutex
 	st      *state
 	byID    map[string]*participant
-	beat    *mixer.Beat // on the clock; nil while nobody is in the mix
-	started bool        // the meeting (and its time limit) has begun
-	startAt time.Time   // when it began
-	ending  bool        // the meeting is ending: everyone is being hung up
+	beat    *mixer.Beat         // on the clock; nil while nobody is in the mix
+	started bool                // the meeting (and its time limit) has begun
+	startAt time.Time           // when it began
+	ending  bool                // the meeting is ending: everyone is being hung up
+	rec     *recordings.Session // this meeting's recording, once started
+	tapping bool                // the mixer's tap feeds rec
 }
 
 func newRoom(rc config.Room, opts Options, log *slog.Logger) *room {
@@ -69,7 +74,9 @@ func newRoom(rc config.Room, opts Options, log *slog.Logger) *room {
 		sched: opts.Scheduler,
 		count: opts.OnPrompt,
 		st:    newState(rc),
-		byID:  make(map[string]*participant),
+
+		recorder: opts.Recorder,
+		byID:     make(map[string]*participant),
 	}
 }
 
@@ -328,6 +335,46 @@ func (r *room) sync() {
 			p.member.Play(p.voice)
 		}
 	}
+	r.record()
+}
+
+// record makes the mixer's tap follow the recording flag: the file is
+// created when recording first starts and fed only while it is on, so
+// stretches recorded apart lie back to back in one file. r.mu is held.
+func (r *room) record() {
+	on := r.st.recording && r.recorder != nil
+	if on && r.rec == nil {
+		s, err := r.recorder.Start(recordings.Room{
+			Extension: r.cfg.Extension, Owner: r.cfg.Name, Language: r.lang(),
+			Target: recordings.Target(r.cfg.Voicemail, r.cfg.Email),
+		}, r.writeFailed)
+		if err != nil {
+			r.log.Error("recording could not start", "err", err)
+			r.apply(r.st.recordingFailed(err.Error()))
+			return
+		}
+		r.rec = s
+	}
+	if on != r.tapping {
+		r.tapping = on
+		if on {
+			r.mix.SetTap(r.rec.Frame)
+		} else {
+			r.mix.SetTap(nil)
+		}
+	}
+}
+
+// writeFailed is told by the recording's writer that the disk refused a
+// write. What was written is delivered; a host's next *9 tries a new file.
+func (r *room) writeFailed(err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := r.rec
+	r.rec = nil
+	r.apply(r.st.recordingFailed(err.Error()))
+	// Finish waits for the writer, which is who called us.
+	go s.Finish()
 }
 
 func (r *room) publish(e events.Event) {
@@ -460,7 +507,19 @@ func (r *room) close() {
 	r.mu.Lock()
 	r.stopClock()
 	started := r.started
+	rec := r.rec
+	r.rec = nil
+	if r.tapping {
+		r.mix.SetTap(nil)
+		r.tapping = false
+	}
 	r.mu.Unlock()
+	if rec != nil {
+		// The meeting is over: the file is closed and its delivery queued.
+		if err := rec.Finish(); err != nil {
+			r.log.Error("recording: finishing", "err", err)
+		}
+	}
 	if r.sched != nil {
 		r.sched.Stop(r.cfg.Extension)
 	}

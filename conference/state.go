@@ -24,6 +24,7 @@ type state struct {
 	hands   []string // raised hands, first raised first
 
 	locked, lecture, recording bool
+	autoRecorded               bool // `record: true` has started it once; a host may stop it for good
 }
 
 type memberState struct {
@@ -176,7 +177,17 @@ func (s *state) enter(m *memberState) []effect {
 			fx = append(fx, announce(clip{tone: "join"}))
 		}
 	}
-	return append(fx, event(events.ParticipantJoined, m.id, map[string]any{"role": m.role.String(), "caller_id": m.callerID}))
+	fx = append(fx, event(events.ParticipantJoined, m.id, map[string]any{"role": m.role.String(), "caller_id": m.callerID}))
+	if !s.recording && !s.autoRecorded && s.cfg.Settings.Record && !s.cfg.Sensitive {
+		// `record: true`: recording starts with the first one in. No
+		// announcement: the newcomer is told below, like everyone after.
+		s.autoRecorded, s.recording = true, true
+		fx = append(fx, event(events.RecordingStarted, "", map[string]any{"automatic": true}))
+	}
+	if s.recording {
+		fx = append(fx, private(m.id, say(prompts.NowRecording)...))
+	}
+	return fx
 }
 
 func (s *state) admitOne(m *memberState) []effect {
@@ -426,6 +437,17 @@ func (s *state) setRecording(on bool, by string) []effect {
 		return []effect{announce(say(prompts.NowRecording)...), event(events.RecordingStarted, by, nil)}
 	}
 	return []effect{announce(say(prompts.RecordingStopped)...), event(events.RecordingStopped, by, nil)}
+}
+
+// recordingFailed stops recording because the file could not be written
+// (disk full): the hosts are told, the call goes on.
+func (s *state) recordingFailed(why string) []effect {
+	if !s.recording {
+		return nil
+	}
+	s.recording = false
+	return []effect{{kind: toHosts, clips: say(prompts.RecordingFailed)},
+		event(events.RecordingFailed, "", map[string]any{"stage": "write", "error": why})}
 }
 
 // kick removes a participant: they hear that they were removed, then the
