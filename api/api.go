@@ -20,6 +20,7 @@ import (
 	"brygga/conference"
 	"brygga/config"
 	"brygga/events"
+	"brygga/recordings"
 	"brygga/store"
 )
 
@@ -52,6 +53,7 @@ type Directory interface {
 type Options struct {
 	Conferences Conferences
 	Directory   Directory      // nil: /api/v1/rooms answers 501
+	Recordings  Recordings     // nil: /api/v1/recordings answers 501
 	Tokens      []config.Token // no tokens: every /api/v1 request is refused
 	Metrics     http.Handler   // nil: no /metrics route
 	Ready       func(ctx context.Context) error
@@ -315,6 +317,10 @@ func (s *server) fail(w http.ResponseWriter, err error) {
 		writeError(w, http.StatusBadRequest, cfgErr.Key+": "+cfgErr.Msg)
 	case errors.Is(err, store.ErrInvalid):
 		writeError(w, http.StatusBadRequest, err.Error())
+	case errors.Is(err, store.ErrNotFound):
+		writeError(w, http.StatusNotFound, "no such recording")
+	case errors.Is(err, recordings.ErrBusy):
+		writeError(w, http.StatusConflict, err.Error())
 	default:
 		s.log.Error("api: request failed", "err", err)
 		writeError(w, http.StatusInternalServerError, "internal error")

@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"brygga/config"
+	"brygga/recordings"
 	"brygga/store"
 )
 
@@ -27,7 +28,10 @@ type env struct {
 	h    http.Handler
 	conf *fakeConf
 	dir  *fakeDir
+	db   *store.DB // the recordings' store: r1 delivered, r2 being written
 	log  *bytes.Buffer
+
+	recDir string
 	doc  obj // the OpenAPI document every answer is checked against
 }
 
@@ -35,9 +39,11 @@ func newEnv(t *testing.T, mod func(*Options)) *env {
 	t.Helper()
 	sum := sha256.Sum256([]byte(viewSecret))
 	e := &env{conf: newFakeConf(), dir: newFakeDir(), log: &bytes.Buffer{}}
+	e.db, e.recDir = recordingStore(t)
 	o := Options{
 		Conferences: e.conf,
 		Directory:   e.dir,
+		Recordings:  &recordings.Archive{DB: e.db},
 		Tokens: []config.Token{
 			{Name: "ops", Token: opSecret, Role: "operator"},
 			{Name: "wall", Token: "sha256:" + hex.EncodeToString(sum[:]), Role: "viewer"},
@@ -78,13 +84,22 @@ func (r resp) list(t *testing.T) []map[string]any {
 
 func (e *env) do(t *testing.T, method, path, token, body string) resp {
 	t.Helper()
+	return e.doHeader(t, method, path, token, "", "", body)
+}
+
+// doHeader is do with one more request header (none when name is "").
+func (e *env) doHeader(t *testing.T, method, path, token, name, value string, body ...string) resp {
+	t.Helper()
 	var rd io.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
+	if len(body) > 0 && body[0] != "" {
+		rd = strings.NewReader(body[0])
 	}
 	req := httptest.NewRequest(method, path, rd)
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if name != "" {
+		req.Header.Set(name, value)
 	}
 	w := httptest.NewRecorder()
 	e.h.ServeHTTP(w, req)
@@ -172,7 +187,10 @@ var allRoutes = []struct {
 	{"GET", "/api/v1/schedules/s1", "", false},
 	{"DELETE", "/api/v1/schedules/s1", "", true},
 	{"GET", "/api/v1/recordings", "", false},
-	{"GET", "/api/v1/recordings/r1/audio", "", false},
+	{"GET", "/api/v1/recordings/r1", "", false},
+	{"GET", "/api/v1/recordings/r1/audio", "", true}, // a download is audited: operators only
+	{"POST", "/api/v1/recordings/r1/retry", "", true},
+	{"DELETE", "/api/v1/recordings/r1", "", true},
 	{"GET", "/api/v1/nonexistent", "", false},
 }
 
@@ -530,7 +548,7 @@ func TestRooms(t *testing.T) {
 func TestNotYetAndUnknown(t *testing.T) {
 	e := newEnv(t, nil)
 	for _, rt := range allRoutes {
-		if !strings.Contains(rt.path, "schedules") && !strings.Contains(rt.path, "recordings") && !strings.HasSuffix(rt.path, "/dial") {
+		if !strings.Contains(rt.path, "schedules") && !strings.HasSuffix(rt.path, "/dial") {
 			continue
 		}
 		want(t, e.do(t, rt.method, rt.path, opSecret, rt.body), 501)

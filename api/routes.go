@@ -107,6 +107,7 @@ func (s *server) routes() []route {
 			replies: errs(http.StatusNotImplemented), h: notYet(what)}
 	}
 	roomReplies := errs(http.StatusNotFound, http.StatusInternalServerError, http.StatusNotImplemented)
+	recReplies := roomReplies
 	rs = append(rs,
 		later("POST", "/api/v1/conferences/{room}/dial", "Dial out into the conference", operator, "dial", "dialling out is"),
 
@@ -137,8 +138,24 @@ func (s *server) routes() []route {
 		later("POST", "/api/v1/schedules", "Create a schedule", operator, "schedule.create", "schedules are"),
 		later("GET", "/api/v1/schedules/{id}", "One schedule", viewer, "", "schedules are"),
 		later("DELETE", "/api/v1/schedules/{id}", "Delete a schedule", operator, "schedule.delete", "schedules are"),
-		later("GET", "/api/v1/recordings", "List recordings", viewer, "", "recordings are"),
-		later("GET", "/api/v1/recordings/{id}/audio", "A recording's audio", viewer, "", "recordings are"),
+
+		route{method: "GET", path: "/api/v1/recordings", summary: "List recordings, newest first, with their delivery state",
+			access: viewer, replies: replies(ok([]recordingJSON{}), errs(http.StatusInternalServerError, http.StatusNotImplemented)),
+			h: s.listRecordings},
+		route{method: "GET", path: "/api/v1/recordings/{id}", summary: "One recording and its delivery",
+			access: viewer, replies: replies(ok(recordingJSON{}), recReplies), h: s.getRecording},
+		route{method: "GET", path: "/api/v1/recordings/{id}/audio", summary: "A recording's WAV (8 kHz 16-bit mono; range requests served); operators only, each download audited",
+			access: operator, action: "recording.download",
+			replies: replies(reply{code: http.StatusOK, media: "audio/wav", desc: "the recording"},
+				[]reply{{code: http.StatusPartialContent, media: "audio/wav", desc: "the requested range"}},
+				errs(http.StatusGone), recReplies),
+			h: s.recordingAudio},
+		route{method: "DELETE", path: "/api/v1/recordings/{id}", summary: "Delete a recording and its file; 409 while it is being written",
+			access: operator, action: "recording.delete",
+			replies: replies(reply{code: http.StatusNoContent}, errs(http.StatusConflict), recReplies), h: s.deleteRecording},
+		route{method: "POST", path: "/api/v1/recordings/{id}/retry", summary: "Deliver a recording again now (failed, undeliverable, waiting, or delivered and wanted again)",
+			access: operator, action: "recording.retry", body: &noBody{},
+			replies: replies(ok(recordingJSON{}), errs(http.StatusConflict), recReplies), h: s.retryRecording},
 	)
 	return rs
 }

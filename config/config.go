@@ -155,12 +155,14 @@ func (m Mail) String() string {
 // Recordings holds retention and delivery limits.
 type Recordings struct {
 	KeepDays   int // days a recording is kept after successful delivery
-	MaxEmailMB int // larger recordings are mailed as a link; 0 = always a link
+	MaxEmailMB int    // larger recordings are mailed as a link; 0 = always a link
+	LinkURL    string // base of links in mail (the admin API as mail readers reach it); "" = http://<api.listen>
 }
 
 // Voicemail holds voicemail delivery settings.
 type Voicemail struct {
-	SIPProxy string // outbound proxy for deposit calls; "" = the URI's host
+	SIPProxy   string // outbound proxy for deposit calls; "" = the URI's host
+	MaxSeconds int    // longest message a mailbox takes; longer recordings go as parts
 }
 
 // Mixer holds mixing settings shared by all rooms.
@@ -256,6 +258,7 @@ func Default() *Config {
 		},
 		API:        API{Listen: "127.0.0.1:8080"},
 		Recordings: Recordings{KeepDays: 30, MaxEmailMB: 10},
+		Voicemail:  Voicemail{MaxSeconds: 300},
 		Mixer:      Mixer{MaxTalkers: 4},
 		Defaults: RoomSettings{
 			Language:         "en",

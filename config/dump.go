@@ -62,12 +62,14 @@ type dumpMail struct {
 }
 
 type dumpRecordings struct {
-	KeepDays   int `yaml:"keep_days"`
-	MaxEmailMB int `yaml:"max_email_mb"`
+	KeepDays   int    `yaml:"keep_days"`
+	MaxEmailMB int    `yaml:"max_email_mb"`
+	LinkURL    string `yaml:"link_url"`
 }
 
 type dumpVoicemail struct {
-	SIPProxy string `yaml:"sip_proxy"`
+	SIPProxy   string `yaml:"sip_proxy"`
+	MaxSeconds int    `yaml:"max_seconds"`
 }
 
 type dumpMixer struct {

@@ -131,6 +131,7 @@ func (c *Config) decodeTop(root *yaml.Node) error {
 			return decodeMap(n, p, []field{
 				{"keep_days", intField(&c.Recordings.KeepDays, 1, 36500)},
 				{"max_email_mb", intField(&c.Recordings.MaxEmailMB, 0, 1024)},
+				{"link_url", textField(&c.Recordings.LinkURL, checkLinkURL)},
 			})
 		}},
 		{"voicemail", func(n *yaml.Node, p string) error {
@@ -141,6 +142,7 @@ func (c *Config) decodeTop(root *yaml.Node) error {
 					}
 					return checkSIPURI(s)
 				})},
+				{"max_seconds", intField(&c.Voicemail.MaxSeconds, 30, 7200)},
 			})
 		}},
 		{"mixer", func(n *yaml.Node, p string) error {

@@ -361,6 +361,18 @@ func checkSIPURI(s string) error {
 	return nil
 }
 
+// checkLinkURL accepts an http(s) base URL for links in mail, or "".
+func checkLinkURL(s string) error {
+	if s == "" {
+		return nil
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("want an http:// or https:// URL such as https://brygga.example.org, got %q", s)
+	}
+	return nil
+}
+
 // checkVoicemail accepts the three places a recording can be delivered.
 func checkVoicemail(s string) error {
 	switch {

@@ -172,13 +172,14 @@ func (db *DB) RecordingAttemptFailed(id, why string, next time.Time, giveUp bool
 	return db.changed(res, err, id)
 }
 
-// RetryRecording queues a failed or undeliverable recording again, due at
-// once, with a new target when target is not empty.
+// RetryRecording queues a recording again (failed, undeliverable, pending
+// or delivered), due at once, with a new target when target is not empty.
 func (db *DB) RetryRecording(id, target string, now time.Time) error {
 	res, err := db.sql.ExecContext(context.Background(),
-		`UPDATE recordings SET state = ?, next_attempt = ?, target = CASE WHEN ? = '' THEN target ELSE ? END
-		WHERE id = ? AND state IN (?, ?, ?) AND (target != '' OR ? != '')`,
-		RecordingPending, formatTime(now), target, target, id, RecordingFailed, RecordingUndelivered, RecordingPending, target)
+		`UPDATE recordings SET parts_done = CASE WHEN state = 'delivered' THEN 0 ELSE parts_done END,
+		attempts = 0, state = ?, next_attempt = ?, target = CASE WHEN ? = '' THEN target ELSE ? END
+		WHERE id = ? AND state IN (?, ?, ?, ?) AND (target != '' OR ? != '')`,
+		RecordingPending, formatTime(now), target, target, id, RecordingFailed, RecordingUndelivered, RecordingPending, RecordingDelivered, target)
 	return db.changed(res, err, id)
 }
 
