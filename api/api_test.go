@@ -32,7 +32,7 @@ type env struct {
 	log  *bytes.Buffer
 
 	recDir string
-	doc  obj // the OpenAPI document every answer is checked against
+	doc    obj // the OpenAPI document every answer is checked against
 }
 
 func newEnv(t *testing.T, mod func(*Options)) *env {

@@ -154,7 +154,7 @@ func (m Mail) String() string {
 
 // Recordings holds retention and delivery limits.
 type Recordings struct {
-	KeepDays   int // days a recording is kept after successful delivery
+	KeepDays   int    // days a recording is kept after successful delivery
 	MaxEmailMB int    // larger recordings are mailed as a link; 0 = always a link
 	LinkURL    string // base of links in mail (the admin API as mail readers reach it); "" = http://<api.listen>
 }
