@@ -140,10 +140,17 @@ type bridge struct {
 // must then exit 0; its log is printed when the test failed.
 func startBridge(t *testing.T) *bridge {
 	t.Helper()
+	return startBridgeIn(t, t.TempDir(), testConfig)
+}
+
+// startBridgeIn is startBridge with a config of the test's own and a folder
+// that may outlive one bridge: a second bridge started in the same folder
+// finds the first one's data (a restart). The log is appended to.
+func startBridgeIn(t *testing.T, dir, config string) *bridge {
+	t.Helper()
 	bin := bryggaBinary(t)
-	dir := t.TempDir()
 	cfg := filepath.Join(dir, "brygga.yaml")
-	if err := os.WriteFile(cfg, []byte(testConfig), 0o644); err != nil {
+	if err := os.WriteFile(cfg, []byte(config), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	port := freePort(t)
@@ -159,7 +166,7 @@ func startBridge(t *testing.T) *bridge {
 		log:    filepath.Join(dir, "brygga.log"),
 		exited: make(chan struct{}),
 	}
-	logf, err := os.Create(b.log)
+	logf, err := os.OpenFile(b.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,6 +264,21 @@ func (b *bridge) Stop() error {
 		}
 	})
 	return b.stopErr
+}
+
+// Kill ends the bridge with SIGKILL, as a crash or the OOM killer would:
+// no hang-ups, no flushing. Cleanup then expects nothing more of it.
+func (b *bridge) Kill(t *testing.T) {
+	t.Helper()
+	b.stopOnce.Do(func() {
+		if err := b.cmd.Process.Kill(); err != nil {
+			b.stopErr = fmt.Errorf("SIGKILL to brygga: %v", err)
+		}
+		<-b.exited
+	})
+	if b.stopErr != nil {
+		t.Fatal(b.stopErr)
+	}
 }
 
 // Log is what the bridge printed so far.

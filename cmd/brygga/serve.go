@@ -13,6 +13,7 @@ import (
 	"brygga/api"
 	"brygga/conference"
 	"brygga/config"
+	"brygga/events"
 	"brygga/media"
 	"brygga/metrics"
 	"brygga/prompts"
@@ -65,6 +66,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return exitConfig // a seeded room the store refuses names its key
 	}
 
+	bus := events.New(0, nil)
+	recs, err := startRecordings(cfg, db, bus, lib, log)
+	if err != nil {
+		fmt.Fprintln(stderr, "brygga:", err)
+		return exitRuntime
+	}
+	defer recs.close()
+
 	var bridge *conference.Bridge
 	m := metrics.New(func() (confs, inRoom, inLobby int) {
 		for _, r := range bridge.Rooms() {
@@ -85,6 +94,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		OwnerName:    ownerNames(filepath.Join(cfg.Data, "names"), log),
 		OnPrompt:     m.PromptPlayed,
 		OnCallResult: m.CallResult,
+		Events:       bus,
+		Recorder:     recs.rec,
 	})
 	srv, err := sip.New(sip.Options{
 		Listen:       cfg.SIP.Listen,
@@ -111,6 +122,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	web, err := startHTTP(cfg, api.Options{
 		Conferences: bridge,
 		Directory:   rooms,
+		Recordings:  recs.archive,
 		Tokens:      cfg.API.Tokens,
 		Ready:       db.Ping,
 		Logger:      log,

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"path/filepath"
+	"sync"
+
+	"brygga/config"
+	"brygga/events"
+	"brygga/prompts"
+	"brygga/recordings"
+	"brygga/store"
+)
+
+// recorder is the bridge's recording side: the Recorder rooms start
+// recordings with, the Queue that delivers them, and the Archive the API
+// shows.
+type recorder struct {
+	rec     *recordings.Recorder
+	queue   *recordings.Queue
+	archive *recordings.Archive
+	stop    context.CancelFunc
+	done    sync.WaitGroup
+}
+
+// startRecordings repairs what a crash left unfinished, then starts the
+// delivery queue. Recordings live in <data>/recordings.
+func startRecordings(cfg *config.Config, db *store.DB, bus *events.Bus, lib *prompts.Library, log *slog.Logger) (*recorder, error) {
+	q := &recordings.Queue{
+		DB: db, Deliverers: deliverers(cfg, db, lib, log), KeepDays: cfg.Recordings.KeepDays,
+		Events: bus, Logger: log,
+	}
+	q.Prepare()
+	r := &recorder{
+		rec:     &recordings.Recorder{Dir: filepath.Join(cfg.Data, "recordings"), DB: db, Queue: q, Logger: log},
+		queue:   q,
+		archive: &recordings.Archive{DB: db, Queue: q},
+	}
+	n, err := r.rec.Recover()
+	if n > 0 {
+		log.Warn("recordings left unfinished by a crash were repaired and queued", "count", n)
+	}
+	if err != nil {
+		log.Error("recordings: repairing after a crash", "err", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r.stop = cancel
+	r.done.Add(1)
+	go func() {
+		defer r.done.Done()
+		q.Run(ctx)
+	}()
+	return r, nil
+}
+
+// close stops the queue; a delivery under way is interrupted and due again
+// at the next start.
+func (r *recorder) close() {
+	r.stop()
+	r.done.Wait()
+}
+
+// deliverers are the ways to the owners' voicemail this bridge's config
+// allows: spool always, mail with mail.smtp, SIP calls always.
+func deliverers(cfg *config.Config, db *store.DB, lib *prompts.Library, log *slog.Logger) map[string]recordings.Deliverer {
+	d := map[string]recordings.Deliverer{
+		"spool": recordings.Spool{},
+	}
+	if cfg.Mail.SMTP != "" {
+		link := cfg.Recordings.LinkURL
+		if link == "" {
+			link = "http://" + cfg.API.Listen
+		}
+		d["mailto"] = recordings.Mail{
+			URL: cfg.Mail.SMTP, From: cfg.Mail.From, MaxBytes: int64(cfg.Recordings.MaxEmailMB) << 20, LinkBase: link,
+		}
+	}
+	return d
+}
