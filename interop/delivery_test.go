@@ -1,0 +1,253 @@
+package interop
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net"
+	"net/http"
+	"net/mail"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"brygga/media/tone"
+	"brygga/phone"
+	"brygga/prompts/prompttest"
+	"brygga/recordings"
+)
+
+// deliveryConfig has room 4713 whose owner's voicemail is target.
+func deliveryConfig(target, extra string) string {
+	return fmt.Sprintf(`open_rooms: ""
+defaults:
+  names: false
+api:
+  tokens:
+    - {name: interop-ops, token: "%s", role: operator}
+%sdirectory:
+  - {extension: "4713", name: "Kari Nordmann", language: nb, pin: "%s", host_pin: "%s", voicemail: "%s"}
+`, opsToken, extra, roomPIN, roomHostPIN, target)
+}
+
+// hostRecords dials room 4713 as its host, starts recording with *9, says
+// 700 Hz for three seconds and hangs up, which ends the meeting. It returns
+// the recording's ID.
+func hostRecords(t *testing.T, b *bridge) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	ph, err := phone.New(ctx, phone.Config{User: "host"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ph.Close()
+	call, err := ph.Dial(ctx, "sip:4713@"+b.SIP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := call.SendDigits(roomHostPIN + "#"); err != nil {
+		t.Fatal(err)
+	}
+	var conf struct {
+		Members []struct{ ID string }
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for len(conf.Members) == 0 && time.Now().Before(deadline) {
+		time.Sleep(300 * time.Millisecond)
+		apiCall(t, b, opsToken, "GET", "/api/v1/conferences/4713", "", &conf)
+	}
+	if len(conf.Members) == 0 {
+		t.Fatal("the host never got into the room")
+	}
+	time.Sleep(time.Second) // past the joining prompt, into the mix
+	if err := call.SendDigits("*9"); err != nil {
+		t.Fatal(err)
+	}
+	var recs []map[string]any
+	for len(recs) == 0 && time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+		apiCall(t, b, opsToken, "GET", "/api/v1/recordings", "", &recs)
+	}
+	if len(recs) != 1 || recs[0]["state"] != "recording" {
+		t.Fatalf("after *9: recordings %v", recs)
+	}
+	var phase float64
+	call.SetSource(func(pcm []int16) { tone.Sine(pcm, 700, rate, toneAmp, &phase) })
+	time.Sleep(3 * time.Second)
+	if err := call.Hangup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return recs[0]["id"].(string)
+}
+
+// waitDelivered polls the API until the recording is delivered.
+func waitDelivered(t *testing.T, b *bridge, id string) map[string]any {
+	t.Helper()
+	var rec map[string]any
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		rec = nil
+		apiCall(t, b, opsToken, "GET", "/api/v1/recordings/"+id, "", &rec)
+		if rec["state"] == "delivered" || rec["state"] == "failed" {
+			break
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	if rec["state"] != "delivered" {
+		t.Fatalf("recording not delivered: %v", rec)
+	}
+	return rec
+}
+
+// download fetches a recording's WAV through the API.
+func download(t *testing.T, b *bridge, id string) []byte {
+	t.Helper()
+	req, _ := http.NewRequest("GET", b.API+"/api/v1/recordings/"+id+"/audio", nil)
+	req.Header.Set("Authorization", "Bearer "+opsToken)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	if res.StatusCode != 200 {
+		t.Fatalf("audio: %d %s", res.StatusCode, body)
+	}
+	return body
+}
+
+// checkRecorded checks a delivered WAV: the host's three seconds of 700 Hz
+// and the room's "now recording" announcement before them.
+func checkRecorded(t *testing.T, wav []byte) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "got.wav")
+	os.WriteFile(path, wav, 0o600)
+	pcm, err := recordings.ReadWAV(path)
+	if err != nil {
+		t.Fatalf("delivered audio: %v", err)
+	}
+	if s := float64(len(pcm)) / rate; s < 3 || s > 15 {
+		t.Errorf("delivered %.1f s for about 3 s of talk after *9", s)
+	}
+	if !prompttest.HeardTone(pcm, 700) {
+		t.Error("the host's 700 Hz is not in the delivered recording")
+	}
+}
+
+// TestRecordingDeliveredBySpool: the host presses *9, talks, hangs up; the
+// meeting's recording lands in the owner's Asterisk voicemail spool.
+func TestRecordingDeliveredBySpool(t *testing.T) {
+	dir := t.TempDir()
+	mailbox := filepath.Join(dir, "spool", "default", "4713")
+	os.MkdirAll(filepath.Join(dir, "spool"), 0o750)
+	b := startBridgeIn(t, dir, deliveryConfig("spool:"+mailbox, ""))
+	id := hostRecords(t, b)
+	waitDelivered(t, b, id)
+	msgs := spoolMessages(t, mailbox)
+	if len(msgs) != 1 || filepath.Base(msgs[0]) != "msg0000.txt" {
+		t.Fatalf("spool INBOX: %v", msgs)
+	}
+	wav, err := os.ReadFile(strings.TrimSuffix(msgs[0], ".txt") + ".wav")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(wav, download(t, b, id)) {
+		t.Error("the spooled message differs from the recording")
+	}
+	checkRecorded(t, wav)
+}
+
+// smtpInbox is an SMTP server on loopback keeping what it receives.
+type smtpInbox struct {
+	got chan []byte
+	rcp chan string
+}
+
+func (in *smtpInbox) NewSession(*smtp.Conn) (smtp.Session, error) { return &smtpSession{in: in}, nil }
+
+type smtpSession struct {
+	in *smtpInbox
+	to string
+}
+
+func (s *smtpSession) Reset()                                      {}
+func (s *smtpSession) Logout() error                               { return nil }
+func (s *smtpSession) Mail(from string, _ *smtp.MailOptions) error { return nil }
+func (s *smtpSession) Rcpt(to string, _ *smtp.RcptOptions) error   { s.to = to; return nil }
+func (s *smtpSession) Data(r io.Reader) error {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	s.in.rcp <- s.to
+	s.in.got <- b
+	return nil
+}
+
+// TestRecordingDeliveredByMail: the same meeting with a mailto: voicemail
+// reaches an SMTP server with the WAV attached, byte for byte, and a
+// Norwegian subject (the room's language).
+func TestRecordingDeliveredByMail(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := &smtpInbox{got: make(chan []byte, 4), rcp: make(chan string, 4)}
+	srv := smtp.NewServer(in)
+	srv.Domain = "localhost"
+	go srv.Serve(ln)
+	defer srv.Close()
+
+	extra := fmt.Sprintf("mail:\n  smtp: \"smtp://%s\"\n  from: \"Konferanse <brygga@example.org>\"\n", ln.Addr())
+	b := startBridgeIn(t, t.TempDir(), deliveryConfig("mailto:kari.nordmann@example.org", extra))
+	id := hostRecords(t, b)
+	waitDelivered(t, b, id)
+	var raw []byte
+	select {
+	case raw = <-in.got:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no mail arrived")
+	}
+	if to := <-in.rcp; to != "kari.nordmann@example.org" {
+		t.Errorf("mail to %q", to)
+	}
+	msg, err := mail.ReadMessage(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	subject, _ := new(mime.WordDecoder).DecodeHeader(msg.Header.Get("Subject"))
+	if !strings.Contains(subject, "4713") || !strings.Contains(subject, "Opptak") {
+		t.Errorf("subject %q: want the room and Norwegian", subject)
+	}
+	_, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mr := multipart.NewReader(msg.Body, params["boundary"])
+	var wav []byte
+	for {
+		p, err := mr.NextPart()
+		if err != nil {
+			break
+		}
+		if strings.HasPrefix(p.Header.Get("Content-Type"), "audio/wav") {
+			wav, _ = io.ReadAll(base64.NewDecoder(base64.StdEncoding, p))
+		}
+	}
+	if wav == nil {
+		t.Fatalf("no audio/wav attachment in:\n%.2000s", raw)
+	}
+	if !bytes.Equal(wav, download(t, b, id)) {
+		t.Error("the attachment differs from the recording")
+	}
+	checkRecorded(t, wav)
+}
