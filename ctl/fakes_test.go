@@ -16,6 +16,7 @@ import (
 	"brygga/api"
 	"brygga/conference"
 	"brygga/config"
+	"brygga/recordings"
 	"brygga/events"
 	"brygga/store"
 )
@@ -186,6 +187,7 @@ type bridge struct {
 	srv  *httptest.Server
 	conf *fakeConf
 	dir  *store.Rooms
+	db   *store.DB
 
 	mu   sync.Mutex
 	reqs []request
@@ -216,10 +218,11 @@ func newBridge(t *testing.T) *bridge {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := &bridge{conf: newFakeConf(), dir: dir}
+	b := &bridge{conf: newFakeConf(), dir: dir, db: db}
 	h := api.New(api.Options{
 		Conferences: b.conf,
 		Directory:   dir,
+		Recordings:  &recordings.Archive{DB: db},
 		Tokens: []config.Token{
 			{Name: "ops", Token: opToken, Role: "operator"},
 			{Name: "wall", Token: viewerToken, Role: "viewer"},
