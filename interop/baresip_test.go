@@ -74,6 +74,7 @@ type baresipProc struct {
 	cmd    *exec.Cmd
 	log    string
 	cons   *net.UDPConn
+	sip    int // its SIP port on 127.0.0.1
 	exited chan struct{}
 	err    error
 }
@@ -108,41 +109,22 @@ func (p *baresipProc) waitLog(t *testing.T, want string, d time.Duration) {
 	}
 }
 
-// TestBaresipInRoom: baresip dials the room, keys the PIN with /sndcode
-// (RFC 4733) and says 1100 Hz from a WAV file; a brygga/phone caller saying
-// 500 Hz joins. What baresip recorded must hold 500 Hz and not its own
-// 1100 Hz, and the phone must hear 1100 Hz and not its own 500 Hz.
-func TestBaresipInRoom(t *testing.T) {
-	baresip := requirePeer(t, "baresip", "baresip-core")
-	modules := baresipModulePath(t)
-	b := startBridge(t)
-	dir := t.TempDir()
-	cfgDir := filepath.Join(dir, "config")
-	dumpDir := filepath.Join(dir, "dumps")
-	for _, d := range []string{cfgDir, dumpDir} {
-		if err := os.Mkdir(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// aufile ends the source at the end of the file: make it outlast the call.
-	toneWAV := filepath.Join(cfgDir, "tone1100.wav")
-	if err := writeWAV(toneWAV, tone.Generate(1100, rate, toneAmp, 90*rate), rate); err != nil {
-		t.Fatal(err)
-	}
+// startBaresip runs baresip headless in dir with its config in cfgDir:
+// source is its microphone (a WAV file), what it hears goes to dumpDir,
+// account is its one accounts line. It is ready for console commands when
+// this returns, and killed at the end of the test if still running.
+func startBaresip(ctx context.Context, t *testing.T, baresip, modules, dir, cfgDir, dumpDir, source, account string) *baresipProc {
+	t.Helper()
 	sipPort, consPort := freePort(t), freePort(t)
 	rtpLo, rtpHi := portBlock(t, 20)
-	cfg := baresipConfig(modules, sipPort, consPort, rtpLo, rtpHi, toneWAV, dumpDir)
+	cfg := baresipConfig(modules, sipPort, consPort, rtpLo, rtpHi, source, dumpDir)
 	if err := os.WriteFile(filepath.Join(cfgDir, "config"), []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	account := "<sip:baresip@127.0.0.1>;regint=0;audio_codecs=PCMU\n"
-	if err := os.WriteFile(filepath.Join(cfgDir, "accounts"), []byte(account), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(cfgDir, "accounts"), []byte(account+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	p := &baresipProc{log: filepath.Join(dir, "baresip.log"), exited: make(chan struct{})}
+	p := &baresipProc{log: filepath.Join(dir, "baresip.log"), exited: make(chan struct{}), sip: sipPort}
 	logf, err := os.Create(p.log)
 	if err != nil {
 		t.Fatal(err)
@@ -176,6 +158,33 @@ func TestBaresipInRoom(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return p
+}
+
+// TestBaresipInRoom: baresip dials the room, keys the PIN with /sndcode
+// (RFC 4733) and says 1100 Hz from a WAV file; a brygga/phone caller saying
+// 500 Hz joins. What baresip recorded must hold 500 Hz and not its own
+// 1100 Hz, and the phone must hear 1100 Hz and not its own 500 Hz.
+func TestBaresipInRoom(t *testing.T) {
+	baresip := requirePeer(t, "baresip", "baresip-core")
+	modules := baresipModulePath(t)
+	b := startBridge(t)
+	dir := t.TempDir()
+	cfgDir := filepath.Join(dir, "config")
+	dumpDir := filepath.Join(dir, "dumps")
+	for _, d := range []string{cfgDir, dumpDir} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// aufile ends the source at the end of the file: make it outlast the call.
+	toneWAV := filepath.Join(cfgDir, "tone1100.wav")
+	if err := writeWAV(toneWAV, tone.Generate(1100, rate, toneAmp, 90*rate), rate); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	p := startBaresip(ctx, t, baresip, modules, dir, cfgDir, dumpDir, toneWAV, "<sip:baresip@127.0.0.1>;regint=0;audio_codecs=PCMU")
 	defer p.cons.Close()
 
 	p.command(t, "/dial sip:"+roomExt+"@"+b.SIP)
