@@ -164,6 +164,15 @@ func TestRecordingDeliveredBySpool(t *testing.T) {
 		t.Error("the spooled message differs from the recording")
 	}
 	checkRecorded(t, wav)
+	res, err := http.Get(b.API + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	m, _ := io.ReadAll(res.Body)
+	if !strings.Contains(string(m), `brygga_recording_deliveries_total{result="delivered"} 1`) {
+		t.Error("/metrics does not count the delivery")
+	}
 }
 
 // smtpInbox is an SMTP server on loopback keeping what it receives.

@@ -29,10 +29,15 @@ type Metrics struct {
 	calls   *prometheus.CounterVec
 	prompts *prometheus.CounterVec
 	api     *prometheus.CounterVec
+	deliver *prometheus.CounterVec
 }
 
 // CallResults are the values of brygga_calls_total's result label.
 var CallResults = []string{"answered", "bad_pin", "rejected", "failed"}
+
+// DeliveryResults are the values of brygga_recording_deliveries_total's
+// result label.
+var DeliveryResults = []string{"delivered", "retry", "failed"}
 
 // New makes the registry. rooms may be nil (no conference gauges).
 func New(rooms Rooms) *Metrics {
@@ -50,11 +55,18 @@ func New(rooms Rooms) *Metrics {
 			Name: "brygga_api_requests_total",
 			Help: "Admin API requests by HTTP status code.",
 		}, []string{"code"}),
+		deliver: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "brygga_recording_deliveries_total",
+			Help: "Recording delivery attempts by result: delivered, retry (failed, tried again later), failed (given up).",
+		}, []string{"result"}),
+	}
+	for _, r := range DeliveryResults {
+		m.deliver.WithLabelValues(r)
 	}
 	for _, r := range CallResults {
 		m.calls.WithLabelValues(r) // present at 0 from the start
 	}
-	m.reg.MustRegister(m.calls, m.prompts, m.api,
+	m.reg.MustRegister(m.calls, m.prompts, m.api, m.deliver,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&scrape{rooms: rooms})
@@ -68,6 +80,10 @@ func (m *Metrics) Handler() http.Handler {
 
 // CallResult counts one new call's result (one of CallResults).
 func (m *Metrics) CallResult(result string) { m.calls.WithLabelValues(result).Inc() }
+
+// DeliveryResult counts one recording delivery attempt (one of
+// DeliveryResults).
+func (m *Metrics) DeliveryResult(result string) { m.deliver.WithLabelValues(result).Inc() }
 
 // PromptPlayed counts one prompt played.
 func (m *Metrics) PromptPlayed(name string) { m.prompts.WithLabelValues(name).Inc() }

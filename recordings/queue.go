@@ -34,6 +34,10 @@ type Queue struct {
 	// about 30 times and delivered within the hour it comes back.
 	Backoff func(failed int) time.Duration
 
+	// OnResult is told each attempt's result: "delivered", "retry" or
+	// "failed" (given up); may be nil.
+	OnResult func(result string)
+
 	// AttemptTimeout bounds one delivery; default 30 minutes (a SIP
 	// deposit plays the recording in real time).
 	AttemptTimeout time.Duration
@@ -150,6 +154,7 @@ func (q *Queue) attempt(ctx context.Context, r store.Recording) bool {
 			return false
 		}
 		log.Info("recording delivered")
+		q.result("delivered")
 		q.publish(r, events.RecordingDone, map[string]any{"id": r.ID, "target": r.Target, "attempts": r.Attempts + 1})
 		return true
 	}
@@ -165,8 +170,10 @@ func (q *Queue) attempt(ctx context.Context, r store.Recording) bool {
 	}
 	data := map[string]any{"id": r.ID, "stage": "delivery", "error": err.Error(), "attempt": r.Attempts + 1, "permanent": giveUp}
 	if giveUp {
+		q.result("failed")
 		log.Error("recording delivery failed for good; the file is kept", "err", err, "path", r.Path)
 	} else {
+		q.result("retry")
 		data["next_attempt"] = next
 		log.Warn("recording delivery failed; will retry", "err", err, "next_attempt", next)
 	}
@@ -189,6 +196,12 @@ func (q *Queue) deliver(ctx context.Context, m Message) error {
 	ctx, cancel := context.WithTimeout(ctx, q.AttemptTimeout)
 	defer cancel()
 	return d.Deliver(ctx, m)
+}
+
+func (q *Queue) result(r string) {
+	if q.OnResult != nil {
+		q.OnResult(r)
+	}
 }
 
 func (q *Queue) publish(r store.Recording, typ string, data map[string]any) {

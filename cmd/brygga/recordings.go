@@ -26,10 +26,10 @@ type recorder struct {
 
 // startRecordings repairs what a crash left unfinished, then starts the
 // delivery queue. Recordings live in <data>/recordings.
-func startRecordings(cfg *config.Config, db *store.DB, bus *events.Bus, lib *prompts.Library, log *slog.Logger) (*recorder, error) {
+func startRecordings(cfg *config.Config, db *store.DB, bus *events.Bus, lib *prompts.Library, log *slog.Logger, onResult func(string)) (*recorder, error) {
 	q := &recordings.Queue{
 		DB: db, Deliverers: deliverers(cfg, db, lib, log), KeepDays: cfg.Recordings.KeepDays,
-		Events: bus, Logger: log,
+		Events: bus, Logger: log, OnResult: onResult,
 	}
 	q.Prepare()
 	r := &recorder{

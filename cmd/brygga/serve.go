@@ -66,14 +66,6 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return exitConfig // a seeded room the store refuses names its key
 	}
 
-	bus := events.New(0, nil)
-	recs, err := startRecordings(cfg, db, bus, lib, log)
-	if err != nil {
-		fmt.Fprintln(stderr, "brygga:", err)
-		return exitRuntime
-	}
-	defer recs.close()
-
 	var bridge *conference.Bridge
 	m := metrics.New(func() (confs, inRoom, inLobby int) {
 		for _, r := range bridge.Rooms() {
@@ -87,6 +79,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		}
 		return confs, inRoom, inLobby
 	})
+	bus := events.New(0, nil)
+	recs, err := startRecordings(cfg, db, bus, lib, log, m.DeliveryResult)
+	if err != nil {
+		fmt.Fprintln(stderr, "brygga:", err)
+		return exitRuntime
+	}
+	defer recs.close()
 	bridge = conference.New(conference.Options{
 		Prompts:      lib,
 		MaxTalkers:   cfg.Mixer.MaxTalkers,
