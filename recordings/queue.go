@@ -38,8 +38,9 @@ type Queue struct {
 	// "failed" (given up); may be nil.
 	OnResult func(result string)
 
-	// AttemptTimeout bounds one delivery; default 30 minutes (a SIP
-	// deposit plays the recording in real time).
+	// AttemptTimeout bounds one delivery; default 10 minutes. It is
+	// stretched to twice the recording's length and 5 minutes more, since
+	// a SIP deposit plays the recording in real time.
 	AttemptTimeout time.Duration
 
 	wake chan struct{}
@@ -65,7 +66,7 @@ func (q *Queue) init() {
 		q.Backoff = DefaultBackoff
 	}
 	if q.AttemptTimeout <= 0 {
-		q.AttemptTimeout = 30 * time.Minute
+		q.AttemptTimeout = 10 * time.Minute
 	}
 	if q.Logger == nil {
 		q.Logger = slog.New(slog.DiscardHandler)
@@ -193,7 +194,7 @@ func (q *Queue) deliver(ctx context.Context, m Message) error {
 	if _, err := os.Stat(m.Path); err != nil {
 		return Permanent(fmt.Errorf("the recording's file is gone: %w", err))
 	}
-	ctx, cancel := context.WithTimeout(ctx, q.AttemptTimeout)
+	ctx, cancel := context.WithTimeout(ctx, max(q.AttemptTimeout, 2*m.Length+5*time.Minute))
 	defer cancel()
 	return d.Deliver(ctx, m)
 }
