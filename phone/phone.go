@@ -305,6 +305,7 @@ type dialOptions struct {
 	cancelAfter time.Duration
 	headers     []sip.Header
 	onPacket    func(Packet)
+	proxy       string
 }
 
 // WithCancelAfter sends CANCEL when the call is not answered within d; Dial
@@ -317,6 +318,17 @@ func WithCancelAfter(d time.Duration) DialOption {
 // WithHeader adds a header to the INVITE (e.g. a custom X- header).
 func WithHeader(name, value string) DialOption {
 	return func(o *dialOptions) { o.headers = append(o.headers, sip.NewHeader(name, value)) }
+}
+
+// WithOutboundProxy sends the INVITE to proxy (e.g. "sip:pbx.example.org"
+// or "sip:192.0.2.1:5070") while its Request-URI stays the target: the
+// proxy goes in a Route header (RFC 3261 §8.1.2, a pre-loaded route), made
+// a loose route (;lr) if it is not one, as every proxy today is. Requests
+// later in the dialog follow the route set the proxy records, as the RFC
+// has them; a proxy that records no route is not in their path. An empty
+// proxy changes nothing.
+func WithOutboundProxy(proxy string) DialOption {
+	return func(o *dialOptions) { o.proxy = proxy }
 }
 
 // WithReceiveHook hands fn every RTP packet the call receives, from the
@@ -341,6 +353,14 @@ func (p *Phone) Dial(ctx context.Context, target string, opts ...DialOption) (*C
 	var uri sip.Uri
 	if err := sip.ParseUri(target, &uri); err != nil {
 		return nil, fmt.Errorf("phone: target %q: %w", target, err)
+	}
+	var route *sip.RouteHeader
+	if o.proxy != "" {
+		r, err := outboundRoute(o.proxy)
+		if err != nil {
+			return nil, err
+		}
+		route = r
 	}
 
 	p.mu.Lock()
@@ -377,6 +397,11 @@ func (p *Phone) Dial(ctx context.Context, target string, opts ...DialOption) (*C
 	req.AppendHeader(from)
 	req.AppendHeader(to)
 	req.AppendHeader(&callID)
+	if route != nil {
+		// sipgo sends a request to its first Route, and copies the Route
+		// into a CANCEL, so a dial given up goes the same way.
+		req.AppendHeader(route)
+	}
 	req.AppendHeader(contact)
 	req.AppendHeader(sip.NewHeader("Allow", allow))
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
@@ -408,6 +433,32 @@ func (p *Phone) Dial(ctx context.Context, target string, opts ...DialOption) (*C
 		return nil, err
 	}
 	return c, nil
+}
+
+// outboundRoute is the Route header for an outbound proxy. A bare host
+// ("pbx.example.org:5070") is taken as a sip: URI.
+func outboundRoute(proxy string) (*sip.RouteHeader, error) {
+	raw := strings.TrimSpace(proxy)
+	raw = strings.TrimSuffix(strings.TrimPrefix(raw, "<"), ">")
+	if lower := strings.ToLower(raw); !strings.HasPrefix(lower, "sip:") && !strings.HasPrefix(lower, "sips:") {
+		raw = "sip:" + raw
+	}
+	var uri sip.Uri
+	if err := sip.ParseUri(raw, &uri); err != nil || uri.Host == "" {
+		if err == nil {
+			err = errors.New("no host")
+		}
+		return nil, fmt.Errorf("phone: outbound proxy %q: %w", proxy, err)
+	}
+	// The route names the proxy, not a user at it.
+	uri.User, uri.Password = "", ""
+	if uri.UriParams == nil {
+		uri.UriParams = sip.NewParams()
+	}
+	if !uri.UriParams.Has("lr") {
+		uri.UriParams.Add("lr", "")
+	}
+	return &sip.RouteHeader{Address: uri}, nil
 }
 
 // silentGrace is how long a cancelled dial waits for the far end's first

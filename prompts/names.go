@@ -58,6 +58,7 @@ const (
 	NowRecording     = "conf-now-recording"     // "This conference is now being recorded."
 	RecordingStopped = "conf-recording-stopped" // new: "Recording has stopped."
 	RecordingRefused = "conf-recording-refused" // new: "This conference cannot be recorded." (sensitive room)
+	RecordingFailed  = "conf-recording-failed"  // new: "The recording has stopped because it could not be saved."
 	EndConfirm       = "conf-endconfirm"        // new: "Press star 0 again to end the meeting for everyone."
 	InvalidOption    = "conf-errormenu"         // "That option is not valid."
 	RollCall         = "conf-rollcall"          // new: "In the conference are:" + names
@@ -83,6 +84,11 @@ const (
 	Minutes        = "minutes"              // … "minutes." (Asterisk core sounds)
 	ConfEnd        = "confbridge-conf-end"  // "The conference has ended." (then Goodbye)
 	Goodbye        = "goodbye"              // "Goodbye."
+
+	// A recording too long for one voicemail message goes as several, each
+	// opening with VMPart + Number(n) + VMOf + Number(m).
+	VMPart = "vm-part" // new: "Part" …
+	VMOf   = "vm-of"   // new: … "of" …
 
 	// Number words, for Digits and Number.
 	Digit0        = "digits/0"
@@ -127,9 +133,9 @@ var catalogue = []string{
 	OtherInParty, InLobby, And, UnknownCaller, HasJoin, HasLeft, LobbyHasJoin, LobbyEmpty,
 	LobbyAdmitted, Locked, LockedNow, UnlockedNow, Muted, Unmuted, LectureMuted, LectureOn,
 	LectureOff, HandRaised, HandLowered, HasRaisedHand, FloorGiven, NoHands, NowRecording,
-	RecordingStopped, RecordingRefused, SecureRequired, NoSuchConf, Full, InvalidOption,
-	Kicked, HostHasLeft, EndsIn5, EndsIn1, EndsIn, Minutes, ConfEnd, EndConfirm, RollCall,
-	RollCallComplete, Help, HelpHand, HelpHost, Goodbye,
+	RecordingStopped, RecordingRefused, RecordingFailed, SecureRequired, NoSuchConf, Full,
+	InvalidOption, Kicked, HostHasLeft, EndsIn5, EndsIn1, EndsIn, Minutes, ConfEnd, EndConfirm,
+	RollCall, RollCallComplete, Help, HelpHand, HelpHost, Goodbye, VMPart, VMOf,
 	Digit0, Digit1, Digit2, Digit3, Digit4, Digit5, Digit6, Digit7, Digit8, Digit9,
 	Digit10, Digit11, Digit12, Digit13, Digit14, Digit15, Digit16, Digit17, Digit18, Digit19,
 	Digit20, Digit30, Digit40, Digit50, Digit60, Digit70, Digit80, Digit90,

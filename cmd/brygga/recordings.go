@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"brygga/config"
 	"brygga/events"
@@ -66,6 +67,29 @@ func (r *recorder) close() {
 func deliverers(cfg *config.Config, db *store.DB, lib *prompts.Library, log *slog.Logger) map[string]recordings.Deliverer {
 	d := map[string]recordings.Deliverer{
 		"spool": recordings.Spool{},
+		"sip": recordings.SIPCall{
+			Proxy:   cfg.Voicemail.SIPProxy,
+			LocalIP: cfg.Media.IP,
+			MaxPart: time.Duration(cfg.Voicemail.MaxSeconds) * time.Second,
+			Prompts: lib,
+			Logger:  log,
+			Progress: recordings.SIPProgress{
+				// Kept in the store, so a restart in the middle of a
+				// long recording does not deposit its first parts again.
+				Done: func(id string) int {
+					r, err := db.Recording(id)
+					if err != nil {
+						return 0
+					}
+					return r.PartsDone
+				},
+				MarkDone: func(id string, part int) {
+					if err := db.SetRecordingParts(id, part); err != nil {
+						log.Error("recordings: storing a delivered part", "recording", id, "part", part, "err", err)
+					}
+				},
+			},
+		},
 	}
 	if cfg.Mail.SMTP != "" {
 		link := cfg.Recordings.LinkURL
