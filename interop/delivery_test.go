@@ -260,3 +260,90 @@ func TestRecordingDeliveredByMail(t *testing.T) {
 	}
 	checkRecorded(t, wav)
 }
+
+// toneSpan is how long freq is present in pcm, in 200 ms windows, and
+// where it is first heard (-1: never).
+func toneSpan(pcm []int16, freq float64) (span time.Duration, first int) {
+	first = -1
+	n := 0
+	for i := 0; i+window <= len(pcm); i += window {
+		if prompttest.HeardTone(pcm[i:i+window], freq) {
+			if first < 0 {
+				first = i
+			}
+			n++
+		}
+	}
+	return time.Duration(n) * time.Second / 5, first
+}
+
+// TestRecordingDeliveredBySIPToBaresip: the owner's voicemail is a real SIP
+// peer, baresip answering automatically with a greeting that ends in a
+// 1000 Hz beep and recording what it is sent. The bridge calls it after the
+// meeting, waits for the beep, plays the recording and hangs up: baresip
+// has the host's 700 Hz, after the beep, as long as in the recording.
+func TestRecordingDeliveredBySIPToBaresip(t *testing.T) {
+	baresip := requirePeer(t, "baresip", "baresip-core")
+	modules := baresipModulePath(t)
+	dir := t.TempDir()
+	cfgDir, dumpDir := filepath.Join(dir, "config"), filepath.Join(dir, "dumps")
+	for _, d := range []string{cfgDir, dumpDir} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The greeting: a second of quiet, the beep, then silence that
+	// outlasts the deposit (aufile ends the source at the end of the file).
+	greeting := make([]int16, rate)
+	greeting = append(greeting, tone.Generate(1000, rate, toneAmp, 2*rate/5)...)
+	greeting = append(greeting, make([]int16, 90*rate)...)
+	greetingWAV := filepath.Join(cfgDir, "greeting.wav")
+	if err := writeWAV(greetingWAV, greeting, rate); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	vm := startBaresip(ctx, t, baresip, modules, dir, cfgDir, dumpDir, greetingWAV,
+		"<sip:vm@127.0.0.1>;regint=0;audio_codecs=PCMU;answermode=auto")
+	defer vm.cons.Close()
+
+	target := fmt.Sprintf("sip:vm@127.0.0.1:%d", vm.sip)
+	b := startBridgeIn(t, t.TempDir(), deliveryConfig(target, ""))
+	id := hostRecords(t, b)
+	waitDelivered(t, b, id)
+	vm.waitLog(t, "terminated", 10*time.Second)
+	if !strings.Contains(b.Log(), "recording delivered") {
+		t.Error("the bridge did not log the delivery")
+	}
+	vm.command(t, "/quit")
+	select {
+	case <-vm.exited:
+	case <-time.After(10 * time.Second):
+		t.Error("baresip did not exit within 10 s of /quit")
+	}
+
+	dumps, _ := filepath.Glob(filepath.Join(dumpDir, "dump-*-dec.wav"))
+	if len(dumps) != 1 {
+		t.Fatalf("want one dump-*-dec.wav from baresip's sndfile, found %v", dumps)
+	}
+	heard, r, err := readWAV(dumps[0])
+	if err != nil || r != rate {
+		t.Fatalf("%s: %v (rate %d)", dumps[0], err, r)
+	}
+	wav := download(t, b, id)
+	path := filepath.Join(t.TempDir(), "rec.wav")
+	os.WriteFile(path, wav, 0o600)
+	rec, err := recordings.ReadWAV(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := toneSpan(rec, 700)
+	got, at := toneSpan(heard, 700)
+	t.Logf("700 Hz: %v in the recording, %v in the voicemail from %.1f s", want, got, float64(at)/rate)
+	if at < rate+2*rate/5 {
+		t.Errorf("the recording started %.2f s into the call, before the greeting's beep had ended (1.4 s)", float64(at)/rate)
+	}
+	if d := got - want; d < -400*time.Millisecond || d > 400*time.Millisecond {
+		t.Errorf("700 Hz for %v in the voicemail, %v in the recording", got, want)
+	}
+}
