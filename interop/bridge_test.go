@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -209,7 +210,11 @@ func startBridgeIn(t *testing.T, dir, config string) *bridge {
 		}
 		code, err := sipOptions(b.SIP, 300*time.Millisecond)
 		if err == nil && code == 200 {
-			return b
+			// The API listens before SIP does; still, a test's first
+			// request should not be what finds out it cannot connect.
+			if err = apiUp(b.API); err == nil {
+				return b
+			}
 		}
 		if err == nil {
 			err = fmt.Errorf("OPTIONS answered %d", code)
@@ -218,6 +223,20 @@ func startBridgeIn(t *testing.T, dir, config string) *bridge {
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Fatalf("brygga did not answer OPTIONS with 200 within 30 s: %v", last)
+	return nil
+}
+
+// apiUp asks the bridge's /healthz once.
+func apiUp(api string) error {
+	c := http.Client{Timeout: time.Second}
+	res, err := c.Get(api + "/healthz")
+	if err != nil {
+		return err
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		return fmt.Errorf("/healthz answered %d", res.StatusCode)
+	}
 	return nil
 }
 
