@@ -65,6 +65,10 @@ type Options struct {
 	// real clock.
 	Scheduler *scheduler.Scheduler
 
+	// Meetings are the scheduled meetings: their PINs and windows; nil:
+	// none.
+	Meetings Meetings
+
 	// Recorder writes the rooms' recordings and queues their delivery;
 	// nil keeps recording a flag (announced, evented) without a file.
 	Recorder *recordings.Recorder
@@ -261,6 +265,9 @@ func (b *Bridge) admit(v *ivr, c Call, rc config.Room, dialled string, log *slog
 		case r != pin.None:
 			return maxRole(role, r), !v.hungUp()
 		}
+		if r, done := b.meetingPIN(v, rc, dialled, log); done {
+			return maxRole(role, r), r != pin.None && !v.hungUp()
+		}
 		log.Info("wrong pin in request-uri")
 		tries.Fail()
 	}
@@ -306,6 +313,9 @@ func (b *Bridge) admit(v *ivr, c Call, rc config.Room, dialled string, log *slog
 			if r != pin.None {
 				return maxRole(role, r), true
 			}
+			if r, done := b.meetingPIN(v, rc, entry.Value(), log); done {
+				return maxRole(role, r), r != pin.None
+			}
 			log.Info("wrong pin", "try", tries.Failed()+1)
 		} else {
 			log.Info("pin timeout", "try", tries.Failed()+1)
@@ -317,6 +327,28 @@ func (b *Bridge) admit(v *ivr, c Call, rc config.Room, dialled string, log *slog
 			return pin.None, false
 		}
 		pending, _ = v.play(true, v.clip(prompts.InvalidPin))
+	}
+	return pin.None, false
+}
+
+// meetingPIN checks an entered PIN that is not the room's against the
+// scheduled meetings. done is false when no meeting has that PIN (a wrong
+// PIN); otherwise the caller is in (Participant) or has been told the
+// meeting is not open (None: hang up).
+func (b *Bridge) meetingPIN(v *ivr, rc config.Room, entered string, log *slog.Logger) (pin.Role, bool) {
+	if b.opts.Meetings == nil || entered == "" {
+		return pin.None, false
+	}
+	m, state := b.opts.Meetings.Lookup(rc.Extension, entered, b.opts.Scheduler.Now())
+	switch state {
+	case Open:
+		log.Info("scheduled meeting's pin", "meeting", m.ID)
+		return pin.Participant, true
+	case NotYet, Ended:
+		log.Info("scheduled meeting not open", "meeting", m.ID, "start", m.Start, "end", m.End, "not_yet", state == NotYet)
+		b.opts.OnCallResult("rejected")
+		v.play(false, v.clip(prompts.NotOpen), v.clip(prompts.Goodbye))
+		return pin.None, true
 	}
 	return pin.None, false
 }

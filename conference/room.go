@@ -51,6 +51,7 @@ type room struct {
 	refs  int // callers joined or on their way in; guarded by Bridge.mu
 
 	recorder *recordings.Recorder // nil: the recording flag only, no file
+	meeting  *ScheduledMeeting    // the scheduled meeting this room runs as, if any
 
 	mu      sync.Mutex
 	st      *state
@@ -64,16 +65,28 @@ type room struct {
 }
 
 func newRoom(rc config.Room, opts Options, log *slog.Logger) *room {
+	// In a scheduled meeting's window the room runs as that meeting: its
+	// options join the room's own (sensitive wins over recording).
+	var meeting *ScheduledMeeting
+	if opts.Meetings != nil {
+		if m, ok := opts.Meetings.Current(rc.Extension, opts.Scheduler.Now()); ok {
+			meeting = &m
+			rc.Sensitive = rc.Sensitive || m.Sensitive
+			rc.Settings.Record = (rc.Settings.Record || m.Record) && !rc.Sensitive
+			log.Info("room opens for a scheduled meeting", "room", rc.Extension, "meeting", m.ID, "start", m.Start)
+		}
+	}
 	return &room{
-		cfg:   rc,
-		log:   log.With("room", rc.Extension),
-		lib:   opts.Prompts,
-		mix:   mixer.New(mixer.Config{Rate: codec.PCMU.ClockRate(), MaxTalkers: opts.MaxTalkers}),
-		clock: opts.Clock,
-		bus:   opts.Events,
-		sched: opts.Scheduler,
-		count: opts.OnPrompt,
-		st:    newState(rc),
+		meeting: meeting,
+		cfg:     rc,
+		log:     log.With("room", rc.Extension),
+		lib:     opts.Prompts,
+		mix:     mixer.New(mixer.Config{Rate: codec.PCMU.ClockRate(), MaxTalkers: opts.MaxTalkers}),
+		clock:   opts.Clock,
+		bus:     opts.Events,
+		sched:   opts.Scheduler,
+		count:   opts.OnPrompt,
+		st:      newState(rc),
 
 		recorder: opts.Recorder,
 		byID:     make(map[string]*participant),
@@ -165,8 +178,14 @@ func (r *room) begin() {
 	for _, w := range r.cfg.Settings.WarnMinutes {
 		warn = append(warn, time.Duration(w)*time.Minute)
 	}
+	start := r.sched.Now()
+	if r.meeting != nil {
+		// A scheduled meeting's limit counts from its booked start, also
+		// for those who came early for a chat.
+		start = r.meeting.Start
+	}
 	err := r.sched.Start(scheduler.Limit{
-		Room: r.cfg.Extension, Start: r.sched.Now(), Max: max, Warn: warn,
+		Room: r.cfg.Extension, Start: start, Max: max, Warn: warn,
 		OnWarn: func(left time.Duration) {
 			r.mu.Lock()
 			defer r.mu.Unlock()

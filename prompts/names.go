@@ -59,6 +59,7 @@ const (
 	RecordingStopped = "conf-recording-stopped" // new: "Recording has stopped."
 	RecordingRefused = "conf-recording-refused" // new: "This conference cannot be recorded." (sensitive room)
 	RecordingFailed  = "conf-recording-failed"  // new: "The recording has stopped because it could not be saved."
+	NotOpen          = "conf-not-open"          // new: "This meeting is not open now. …" (a scheduled meeting's PIN outside its window)
 	EndConfirm       = "conf-endconfirm"        // new: "Press star 0 again to end the meeting for everyone."
 	InvalidOption    = "conf-errormenu"         // "That option is not valid."
 	RollCall         = "conf-rollcall"          // new: "In the conference are:" + names
@@ -133,7 +134,7 @@ var catalogue = []string{
 	OtherInParty, InLobby, And, UnknownCaller, HasJoin, HasLeft, LobbyHasJoin, LobbyEmpty,
 	LobbyAdmitted, Locked, LockedNow, UnlockedNow, Muted, Unmuted, LectureMuted, LectureOn,
 	LectureOff, HandRaised, HandLowered, HasRaisedHand, FloorGiven, NoHands, NowRecording,
-	RecordingStopped, RecordingRefused, RecordingFailed, SecureRequired, NoSuchConf, Full,
+	RecordingStopped, RecordingRefused, RecordingFailed, SecureRequired, NotOpen, NoSuchConf, Full,
 	InvalidOption, Kicked, HostHasLeft, EndsIn5, EndsIn1, EndsIn, Minutes, ConfEnd, EndConfirm,
 	RollCall, RollCallComplete, Help, HelpHand, HelpHost, Goodbye, VMPart, VMOf,
 	Digit0, Digit1, Digit2, Digit3, Digit4, Digit5, Digit6, Digit7, Digit8, Digit9,
