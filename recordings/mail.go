@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net"
 	netmail "net/mail"
 	"net/url"
 	"os"
@@ -16,7 +15,8 @@ import (
 	"unicode/utf8"
 
 	gomail "github.com/wneessen/go-mail"
-	gosmtp "github.com/wneessen/go-mail/smtp"
+
+	"brygga/mailer"
 )
 
 // Mail delivers recordings by email (mailto: targets): the WAV attached
@@ -44,16 +44,6 @@ type Mail struct {
 	Now func() time.Time
 }
 
-const (
-	mailDialTimeout = 30 * time.Second
-	// mailBaseTimeout bounds one SMTP exchange. go-mail sets the deadline
-	// once before DATA, so the attachment's upload time is added on top
-	// of it, at a pessimistic line speed, lest a big recording on a slow
-	// link be cut off and resent forever.
-	mailBaseTimeout = time.Minute
-	mailMinRate     = 64 << 10 // bytes per second
-)
-
 // Deliver sends m to the address of its mailto: target. Unparseable
 // targets, a recording file that is gone, and a 5xx answer to RCPT TO are
 // permanent; anything else (4xx, network trouble, a misconfigured server
@@ -66,8 +56,8 @@ func (ml Mail) Deliver(ctx context.Context, m Message) error {
 	if err != nil {
 		return Permanent(err)
 	}
-	srv, err := parseMailServer(ml.URL)
-	if err != nil {
+	srv := mailer.Server{URL: ml.URL, TLSConfig: ml.TLSConfig}
+	if err := srv.Check(); err != nil {
 		return err
 	}
 	from, err := netmail.ParseAddress(ml.From)
@@ -98,7 +88,7 @@ func (ml Mail) Deliver(ctx context.Context, m Message) error {
 
 	attach := ml.MaxBytes > 0 && m.Size <= ml.MaxBytes
 	var link string
-	timeout := mailBaseTimeout
+	timeout := mailer.Timeout(0)
 	if attach {
 		f, err := os.Open(m.Path)
 		if errors.Is(err, fs.ErrNotExist) {
@@ -110,7 +100,7 @@ func (ml Mail) Deliver(ctx context.Context, m Message) error {
 		defer f.Close()
 		name := mailFileName(m, loc)
 		msg.AttachReadSeeker(name, f, gomail.WithFileContentType("audio/wav"))
-		timeout += time.Duration(m.Size*4/3/mailMinRate) * time.Second
+		timeout = mailer.Timeout(m.Size)
 	} else {
 		if ml.LinkBase == "" {
 			return fmt.Errorf("mail: recording %s is %d bytes, over the attachment limit (%d), and no link base is configured",
@@ -120,181 +110,12 @@ func (ml Mail) Deliver(ctx context.Context, m Message) error {
 	}
 	msg.SetBodyString(gomail.TypeTextPlain, txt.body(m, loc, attach, ml.MaxBytes > 0, link))
 
-	return ml.send(ctx, srv, msg, timeout)
-}
-
-// send runs one SMTP session for msg. It drives go-mail's steps itself
-// rather than DialAndSend so that it can refuse to log in over a clear
-// connection with a message that says so, and so that a failure after
-// the server has taken the message (RSET, QUIT) does not count as a
-// failed delivery: that would send the recording twice.
-func (ml Mail) send(ctx context.Context, srv mailServer, msg *gomail.Msg, timeout time.Duration) error {
-	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12}
-	if ml.TLSConfig != nil {
-		tlsConf = ml.TLSConfig.Clone()
-	}
-	if tlsConf.ServerName == "" {
-		tlsConf.ServerName = srv.host
-	}
-	addr := net.JoinHostPort(srv.host, strconv.Itoa(srv.port))
-
-	// go-mail heeds ctx only while dialling; closing the connection when
-	// ctx ends is what interrupts a transfer in progress.
-	var (
-		conn net.Conn
-		stop = func() bool { return false }
-	)
-	dial := func(dctx context.Context, network, _ string) (net.Conn, error) {
-		d := net.Dialer{Timeout: mailDialTimeout}
-		c, err := d.DialContext(dctx, network, addr)
-		if err != nil {
-			return nil, err
-		}
-		conn = c
-		stop = context.AfterFunc(ctx, func() { c.Close() })
-		// go-mail sets no deadline before its first NOOP: a server that
-		// accepts and then says nothing would hang the greeting forever.
-		if err := c.SetDeadline(time.Now().Add(timeout)); err != nil {
-			c.Close()
-			return nil, err
-		}
-		if !srv.implicit {
-			return c, nil
-		}
-		tc := tls.Client(c, tlsConf)
-		if err := tc.HandshakeContext(dctx); err != nil {
-			c.Close()
-			return nil, err
-		}
-		// Returned unwrapped: go-mail's SMTP client tells a TLS
-		// connection by its type.
-		return tc, nil
-	}
-	client, err := gomail.NewClient(srv.host,
-		gomail.WithPort(srv.port),
-		gomail.WithTimeout(timeout),
-		gomail.WithTLSConfig(tlsConf),
-		// On smtps the connection is already TLS and the server offers
-		// no STARTTLS; the policy then just records that it is
-		// encrypted. Whether a login may proceed is checked below.
-		gomail.WithTLSPolicy(gomail.TLSOpportunistic),
-		gomail.WithDialContextFunc(dial),
-	)
-	if err != nil {
-		return fmt.Errorf("mail: %w", err)
-	}
-
-	sc, err := client.DialToSMTPClientWithContext(ctx)
-	defer func() {
-		stop()
-		if conn != nil {
-			conn.Close()
-		}
-	}()
-	if err != nil {
-		return mailFailed(ctx, fmt.Errorf("mail: connecting to %s: %w", addr, err))
-	}
-	defer client.CloseWithSMTPClient(sc)
-
-	if srv.user != "" || srv.pass != "" {
-		if _, ok := sc.TLSConnectionState(); !ok {
-			return fmt.Errorf("mail: %s offers no STARTTLS; not logging in without TLS, which would send the password in clear (use smtps:// or enable STARTTLS on the server)", addr)
-		}
-		auth, err := mailAuth(sc, srv)
-		if err != nil {
-			return fmt.Errorf("mail: %s: %w", addr, err)
-		}
-		if err := sc.Auth(auth); err != nil {
-			return mailFailed(ctx, fmt.Errorf("mail: logging in to %s as %q: %w", addr, srv.user, err))
-		}
-	}
-
-	err = client.SendWithSMTPClient(sc, msg)
-	if msg.IsDelivered() {
-		return nil
-	}
-	if err == nil {
-		// Not expected from go-mail, but nil must mean delivered.
-		return fmt.Errorf("mail: %s did not confirm the message", addr)
-	}
-	var se *gomail.SendError
-	if errors.As(err, &se) && se.Reason == gomail.ErrSMTPRcptTo && se.ErrorCode()/100 == 5 {
-		return Permanent(fmt.Errorf("mail: %s refused the recipient: %w", addr, err))
-	}
-	return mailFailed(ctx, fmt.Errorf("mail: sending via %s: %w", addr, err))
-}
-
-// mailFailed prefers the context's reason to the closed-connection error
-// that cancelling produces.
-func mailFailed(ctx context.Context, err error) error {
-	if cerr := context.Cause(ctx); cerr != nil {
-		return fmt.Errorf("%w (%w)", cerr, err)
+	err = srv.Send(ctx, msg, timeout)
+	var rej *mailer.RejectedError
+	if errors.As(err, &rej) {
+		return Permanent(err)
 	}
 	return err
-}
-
-// mailAuth picks PLAIN, else LOGIN: both are safe only because the
-// connection is known to be TLS by now, and one of them is what every
-// submission server offers.
-func mailAuth(sc *gosmtp.Client, srv mailServer) (gosmtp.Auth, error) {
-	ok, mechs := sc.Extension("AUTH")
-	if !ok {
-		return nil, errors.New("server offers no SMTP AUTH but credentials are configured")
-	}
-	fields := strings.Fields(strings.ToUpper(mechs))
-	for _, f := range fields {
-		if f == "PLAIN" {
-			return gosmtp.PlainAuth("", srv.user, srv.pass, srv.host, false), nil
-		}
-	}
-	for _, f := range fields {
-		if f == "LOGIN" {
-			return gosmtp.LoginAuth(srv.user, srv.pass, srv.host, false), nil
-		}
-	}
-	return nil, fmt.Errorf("server offers AUTH %s, neither PLAIN nor LOGIN", mechs)
-}
-
-type mailServer struct {
-	host       string
-	port       int
-	implicit   bool // smtps: TLS from the first byte
-	user, pass string
-}
-
-// parseMailServer never quotes the URL in its errors: it holds the
-// password.
-func parseMailServer(raw string) (mailServer, error) {
-	var s mailServer
-	u, err := url.Parse(raw)
-	if err != nil {
-		return s, errors.New("mail: mail.smtp is not a valid URL")
-	}
-	switch u.Scheme {
-	case "smtp":
-		s.port = 25
-	case "smtps":
-		s.port = 465
-		s.implicit = true
-	default:
-		return s, fmt.Errorf("mail: mail.smtp must be smtp:// or smtps://, not %q", u.Scheme+":")
-	}
-	s.host = u.Hostname()
-	if s.host == "" {
-		return s, errors.New("mail: mail.smtp has no host")
-	}
-	if p := u.Port(); p != "" {
-		n, err := strconv.Atoi(p)
-		if err != nil || n < 1 || n > 65535 {
-			return s, fmt.Errorf("mail: mail.smtp has a bad port %q", p)
-		}
-		s.port = n
-	}
-	if u.User != nil {
-		s.user = u.User.Username()
-		s.pass, _ = u.User.Password()
-	}
-	return s, nil
 }
 
 // mailRecipient takes exactly one address: one delivery is one mailbox,

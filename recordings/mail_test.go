@@ -3,191 +3,21 @@ package recordings
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/binary"
-	"errors"
 	"io"
-	"math/big"
 	"mime"
 	"mime/multipart"
 	"mime/quotedprintable"
-	"net"
 	netmail "net/mail"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/emersion/go-sasl"
-	"github.com/emersion/go-smtp"
+	"brygga/mailer/mailertest"
 )
-
-// mailTestCert is a self-signed certificate for 127.0.0.1 and a client
-// config that trusts exactly it.
-func mailTestCert(t *testing.T) (server, client *tls.Config) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "brygga test smtp"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
-		DNSNames:              []string{"localhost"},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	server = &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
-	client = &tls.Config{RootCAs: pool}
-	return server, client
-}
-
-type mailTestLogin struct {
-	user, pass string
-	tls        bool
-}
-
-type mailTestReceived struct {
-	from string
-	to   []string
-	tls  bool
-	user string
-	data []byte
-}
-
-// mailTestServer is a go-smtp server that records what it is told.
-type mailTestServer struct {
-	addr       string
-	user, pass string          // AUTH required when set
-	rcptErr    *smtp.SMTPError // answer to every RCPT TO
-
-	mu     sync.Mutex
-	logins []mailTestLogin
-	got    []mailTestReceived
-}
-
-type mailTestServerOptions struct {
-	tls          *tls.Config // offered by STARTTLS, or from the start if implicit
-	implicit     bool
-	insecureAuth bool
-	user, pass   string
-	rcptErr      *smtp.SMTPError
-}
-
-func startMailTestServer(t *testing.T, o mailTestServerOptions) *mailTestServer {
-	t.Helper()
-	ms := &mailTestServer{user: o.user, pass: o.pass, rcptErr: o.rcptErr}
-	s := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
-		return &mailTestSession{srv: ms, conn: c}, nil
-	}))
-	s.Domain = "localhost"
-	s.ReadTimeout = 10 * time.Second
-	s.WriteTimeout = 10 * time.Second
-	s.AllowInsecureAuth = o.insecureAuth
-	var l net.Listener
-	var err error
-	if o.implicit {
-		l, err = tls.Listen("tcp", "127.0.0.1:0", o.tls)
-	} else {
-		s.TLSConfig = o.tls
-		l, err = net.Listen("tcp", "127.0.0.1:0")
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	ms.addr = l.Addr().String()
-	go s.Serve(l)
-	t.Cleanup(func() { s.Close() })
-	return ms
-}
-
-func (ms *mailTestServer) received() ([]mailTestReceived, []mailTestLogin) {
-	ms.mu.Lock()
-	defer ms.mu.Unlock()
-	return append([]mailTestReceived(nil), ms.got...), append([]mailTestLogin(nil), ms.logins...)
-}
-
-type mailTestSession struct {
-	srv  *mailTestServer
-	conn *smtp.Conn
-	user string
-	from string
-	to   []string
-}
-
-func (s *mailTestSession) isTLS() bool {
-	_, ok := s.conn.TLSConnectionState()
-	return ok
-}
-
-func (s *mailTestSession) AuthMechanisms() []string { return []string{sasl.Plain} }
-
-func (s *mailTestSession) Auth(mech string) (sasl.Server, error) {
-	return sasl.NewPlainServer(func(_, user, pass string) error {
-		s.srv.mu.Lock()
-		s.srv.logins = append(s.srv.logins, mailTestLogin{user, pass, s.isTLS()})
-		s.srv.mu.Unlock()
-		if user != s.srv.user || pass != s.srv.pass {
-			return smtp.ErrAuthFailed
-		}
-		s.user = user
-		return nil
-	}), nil
-}
-
-func (s *mailTestSession) Mail(from string, _ *smtp.MailOptions) error {
-	if s.srv.user != "" && s.user == "" {
-		return smtp.ErrAuthRequired
-	}
-	s.from = from
-	return nil
-}
-
-func (s *mailTestSession) Rcpt(to string, _ *smtp.RcptOptions) error {
-	if s.srv.rcptErr != nil {
-		return s.srv.rcptErr
-	}
-	s.to = append(s.to, to)
-	return nil
-}
-
-func (s *mailTestSession) Data(r io.Reader) error {
-	data, err := io.ReadAll(r)
-	if err != nil {
-		return err
-	}
-	s.srv.mu.Lock()
-	s.srv.got = append(s.srv.got, mailTestReceived{s.from, s.to, s.isTLS(), s.user, data})
-	s.srv.mu.Unlock()
-	return nil
-}
-
-func (s *mailTestSession) Reset()        { s.from, s.to = "", nil }
-func (s *mailTestSession) Logout() error { return nil }
 
 // writeMailTestWAV writes a canonical 8 kHz 16-bit mono WAV of a
 // sawtooth, so that any corruption of the attachment changes bytes.
@@ -310,11 +140,12 @@ func (p *mailTestParsed) walk(t *testing.T, ctype, cte, disp string, body io.Rea
 	}
 }
 
-func TestMailSTARTTLSAuthAttachment(t *testing.T) {
-	srvTLS, cliTLS := mailTestCert(t)
-	srv := startMailTestServer(t, mailTestServerOptions{tls: srvTLS, user: "brygga", pass: "hemm@lig:pass"})
+// TestMailAttachment checks the message; mailer's tests, the SMTP session.
+func TestMailAttachment(t *testing.T) {
+	srvTLS, cliTLS := mailertest.Cert(t)
+	srv := mailertest.Start(t, mailertest.Options{TLS: srvTLS, User: "brygga", Pass: "hemm@lig:pass"})
 	ml := Mail{
-		URL:       "smtp://brygga:hemm%40lig%3Apass@" + srv.addr,
+		URL:       "smtp://brygga:hemm%40lig%3Apass@" + srv.Addr,
 		From:      "Konferanse <brygga@example.org>",
 		MaxBytes:  1 << 20,
 		LinkBase:  "https://brygga.example.org",
@@ -351,22 +182,19 @@ func TestMailSTARTTLSAuthAttachment(t *testing.T) {
 			if err := ml.Deliver(context.Background(), m); err != nil {
 				t.Fatalf("Deliver: %v", err)
 			}
-			got, logins := srv.received()
-			if len(got) != i+1 || len(logins) != i+1 {
-				t.Fatalf("server has %d messages and %d logins, want %d", len(got), len(logins), i+1)
-			}
-			if l := logins[i]; !l.tls || l.user != "brygga" || l.pass != "hemm@lig:pass" {
-				t.Errorf("login = %+v, want brygga / hemm@lig:pass over TLS", l)
+			got, _ := srv.Received()
+			if len(got) != i+1 {
+				t.Fatalf("server has %d messages, want %d", len(got), i+1)
 			}
 			r := got[i]
-			if !r.tls || r.user != "brygga" {
-				t.Errorf("message sent with tls=%v user=%q", r.tls, r.user)
+			if !r.TLS || r.User != "brygga" {
+				t.Errorf("message sent with tls=%v user=%q", r.TLS, r.User)
 			}
-			if r.from != "brygga@example.org" || len(r.to) != 1 || r.to[0] != "kari@example.org" {
-				t.Errorf("envelope %s -> %v", r.from, r.to)
+			if r.From != "brygga@example.org" || len(r.To) != 1 || r.To[0] != "kari@example.org" {
+				t.Errorf("envelope %s -> %v", r.From, r.To)
 			}
 
-			p := parseMailTest(t, r.data)
+			p := parseMailTest(t, r.Data)
 			if !strings.Contains(p.subject, tc.subject) {
 				t.Errorf("subject %q, want it to contain %q", p.subject, tc.subject)
 			}
@@ -402,29 +230,11 @@ func TestMailSTARTTLSAuthAttachment(t *testing.T) {
 	}
 }
 
-func TestMailImplicitTLS(t *testing.T) {
-	srvTLS, cliTLS := mailTestCert(t)
-	srv := startMailTestServer(t, mailTestServerOptions{tls: srvTLS, implicit: true, user: "u", pass: "p"})
-	ml := Mail{URL: "smtps://u:p@" + srv.addr, From: "brygga@example.org", MaxBytes: 1 << 20, TLSConfig: cliTLS}
-	m, wav := mailTestMessage(t, "nb")
-	if err := ml.Deliver(context.Background(), m); err != nil {
-		t.Fatalf("Deliver: %v", err)
-	}
-	got, logins := srv.received()
-	if len(got) != 1 || len(logins) != 1 || !logins[0].tls || !got[0].tls {
-		t.Fatalf("messages %d, logins %+v", len(got), logins)
-	}
-	p := parseMailTest(t, got[0].data)
-	if len(p.atts) != 1 || !bytes.Equal(p.atts[0].data, wav) {
-		t.Errorf("attachment missing or damaged")
-	}
-}
-
 func TestMailOverMaxBytesSendsLink(t *testing.T) {
-	srvTLS, cliTLS := mailTestCert(t)
-	srv := startMailTestServer(t, mailTestServerOptions{tls: srvTLS})
+	srvTLS, cliTLS := mailertest.Cert(t)
+	srv := mailertest.Start(t, mailertest.Options{TLS: srvTLS})
 	base := Mail{
-		URL:       "smtp://" + srv.addr,
+		URL:       "smtp://" + srv.Addr,
 		From:      "Konferanse <brygga@example.org>",
 		LinkBase:  "https://brygga.example.org/",
 		TLSConfig: cliTLS,
@@ -456,14 +266,11 @@ func TestMailOverMaxBytesSendsLink(t *testing.T) {
 			if err := ml.Deliver(context.Background(), m); err != nil {
 				t.Fatalf("Deliver: %v", err)
 			}
-			got, _ := srv.received()
+			got, _ := srv.Received()
 			if len(got) != i+1 {
 				t.Fatalf("server has %d messages, want %d", len(got), i+1)
 			}
-			if !got[i].tls {
-				t.Errorf("opportunistic STARTTLS not used")
-			}
-			p := parseMailTest(t, got[i].data)
+			p := parseMailTest(t, got[i].Data)
 			if len(p.atts) != 0 {
 				t.Errorf("%d attachments, want none", len(p.atts))
 			}
@@ -479,59 +286,17 @@ func TestMailOverMaxBytesSendsLink(t *testing.T) {
 	}
 }
 
-func TestMailRcptRejected(t *testing.T) {
-	tests := []struct {
-		code      int
-		permanent bool
-	}{
-		{550, true},
-		{553, true},
-		{451, false},
-		{452, false},
-	}
-	for _, tc := range tests {
-		t.Run(strconv.Itoa(tc.code), func(t *testing.T) {
-			srv := startMailTestServer(t, mailTestServerOptions{rcptErr: &smtp.SMTPError{
-				Code: tc.code, EnhancedCode: smtp.EnhancedCode{tc.code / 100, 1, 1}, Message: "no such mailbox",
-			}})
-			ml := Mail{URL: "smtp://" + srv.addr, From: "brygga@example.org", MaxBytes: 1 << 20}
-			m, _ := mailTestMessage(t, "en")
-			err := ml.Deliver(context.Background(), m)
-			if err == nil {
-				t.Fatal("Deliver succeeded despite the refused recipient")
-			}
-			if IsPermanent(err) != tc.permanent {
-				t.Errorf("IsPermanent(%v) = %v, want %v", err, IsPermanent(err), tc.permanent)
-			}
-			if got, _ := srv.received(); len(got) != 0 {
-				t.Errorf("server received %d messages", len(got))
-			}
-		})
-	}
-}
-
-func TestMailRefusesLoginWithoutSTARTTLS(t *testing.T) {
-	// The server would even take the password in clear.
-	srv := startMailTestServer(t, mailTestServerOptions{insecureAuth: true, user: "brygga", pass: "secret"})
-	ml := Mail{URL: "smtp://brygga:secret@" + srv.addr, From: "brygga@example.org", MaxBytes: 1 << 20}
-	m, _ := mailTestMessage(t, "en")
-	err := ml.Deliver(context.Background(), m)
-	if err == nil {
-		t.Fatal("Deliver succeeded without TLS")
-	}
-	if IsPermanent(err) {
-		t.Errorf("a configuration problem is permanent: %v", err)
-	}
-	msg := err.Error()
-	if !strings.Contains(msg, "STARTTLS") || !strings.Contains(msg, "in clear") {
-		t.Errorf("error does not say why: %v", err)
-	}
-	if strings.Contains(msg, "secret") {
-		t.Errorf("error leaks the password: %v", err)
-	}
-	got, logins := srv.received()
-	if len(got) != 0 || len(logins) != 0 {
-		t.Errorf("server saw %d messages and logins %+v", len(got), logins)
+// TestMailRejectedIsPermanent checks that a recipient the server refuses
+// for good is not retried, and one refused for now is.
+func TestMailRejectedIsPermanent(t *testing.T) {
+	for code, permanent := range map[int]bool{550: true, 451: false} {
+		srv := mailertest.Start(t, mailertest.Options{RcptCode: code})
+		ml := Mail{URL: "smtp://" + srv.Addr, From: "brygga@example.org", MaxBytes: 1 << 20}
+		m, _ := mailTestMessage(t, "en")
+		err := ml.Deliver(context.Background(), m)
+		if err == nil || IsPermanent(err) != permanent {
+			t.Errorf("%d: err = %v, want permanent: %v", code, err, permanent)
+		}
 	}
 }
 
@@ -555,65 +320,13 @@ func TestMailBadTarget(t *testing.T) {
 	}
 }
 
-func TestMailRetryableFailures(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+func TestMailBadServerURL(t *testing.T) {
+	ml := Mail{URL: "http://user:hunter2@example.org", From: "brygga@example.org"}
+	m, _ := mailTestMessage(t, "en")
+	err := ml.Deliver(context.Background(), m)
+	if err == nil || IsPermanent(err) || !strings.Contains(err.Error(), "smtp://") || strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("err = %v, want a retryable error about the URL without the password", err)
 	}
-	closed := l.Addr().String()
-	l.Close()
-
-	// silent accepts and never greets, like a wedged server.
-	silent, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { silent.Close() })
-	go func() {
-		var conns []net.Conn
-		defer func() {
-			for _, c := range conns {
-				c.Close()
-			}
-		}()
-		for {
-			c, err := silent.Accept()
-			if err != nil {
-				return
-			}
-			conns = append(conns, c)
-		}
-	}()
-
-	t.Run("connection refused", func(t *testing.T) {
-		ml := Mail{URL: "smtp://" + closed, From: "brygga@example.org", MaxBytes: 1 << 20}
-		m, _ := mailTestMessage(t, "en")
-		if err := ml.Deliver(context.Background(), m); err == nil || IsPermanent(err) {
-			t.Errorf("err = %v, want a retryable error", err)
-		}
-	})
-	t.Run("context ends", func(t *testing.T) {
-		ml := Mail{URL: "smtp://" + silent.Addr().String(), From: "brygga@example.org", MaxBytes: 1 << 20}
-		m, _ := mailTestMessage(t, "en")
-		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-		defer cancel()
-		start := time.Now()
-		err := ml.Deliver(ctx, m)
-		if !errors.Is(err, context.DeadlineExceeded) || IsPermanent(err) {
-			t.Errorf("err = %v, want a retryable deadline error", err)
-		}
-		if d := time.Since(start); d > 5*time.Second {
-			t.Errorf("Deliver took %v after its context ended", d)
-		}
-	})
-	t.Run("bad server URL", func(t *testing.T) {
-		ml := Mail{URL: "http://user:hunter2@example.org", From: "brygga@example.org"}
-		m, _ := mailTestMessage(t, "en")
-		err := ml.Deliver(context.Background(), m)
-		if err == nil || IsPermanent(err) || strings.Contains(err.Error(), "hunter2") {
-			t.Errorf("err = %v, want a retryable error without the password", err)
-		}
-	})
 }
 
 func TestMailRecordingGone(t *testing.T) {
