@@ -39,6 +39,10 @@ type Config struct {
 
 	PromptsDir string // "" = the built-in prompts
 
+	// MeetingPINs is the PIN a meeting booked from a calendar invite gets:
+	// "meeting" (its own, mailed to the organizer) or "room" (the room's).
+	MeetingPINs string
+
 	// OpenRooms is the pattern source as written; "" turns open rooms off.
 	// OpenRoomsRE is that pattern anchored at both ends, so it must match
 	// the whole extension; nil when off. Room uses OpenRoomsRE only.
@@ -256,10 +260,11 @@ func Default() *Config {
 			PortHi:    29999,
 			Symmetric: "auto",
 		},
-		API:        API{Listen: "127.0.0.1:8080"},
-		Recordings: Recordings{KeepDays: 30, MaxEmailMB: 10},
-		Voicemail:  Voicemail{MaxSeconds: 300},
-		Mixer:      Mixer{MaxTalkers: 4},
+		API:         API{Listen: "127.0.0.1:8080"},
+		Recordings:  Recordings{KeepDays: 30, MaxEmailMB: 10},
+		Voicemail:   Voicemail{MaxSeconds: 300},
+		MeetingPINs: "meeting",
+		Mixer:       Mixer{MaxTalkers: 4},
 		Defaults: RoomSettings{
 			Language:         "en",
 			MaxMinutes:       60,

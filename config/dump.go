@@ -24,6 +24,7 @@ type dumpFile struct {
 	Mixer      dumpMixer      `yaml:"mixer"`
 	Defaults   dumpSettings   `yaml:"defaults"`
 	PromptsDir string         `yaml:"prompts_dir"`
+	MeetingPIN string         `yaml:"meeting_pins"`
 	OpenRooms  string         `yaml:"open_rooms"`
 	Directory  []dumpRoom     `yaml:"directory"`
 }
@@ -157,6 +158,7 @@ func (c *Config) dump(redact bool) string {
 		Mixer:      dumpMixer(c.Mixer),
 		Defaults:   dumpSettings(c.Defaults),
 		PromptsDir: c.PromptsDir,
+		MeetingPIN: c.MeetingPINs,
 		OpenRooms:  c.OpenRooms,
 		Directory:  []dumpRoom{},
 	}

@@ -158,6 +158,7 @@ func (c *Config) decodeTop(root *yaml.Node) error {
 			}
 			return checkSettings(c.Defaults, p, keys, n)
 		}},
+		{"meeting_pins", textField(&c.MeetingPINs, func(s string) error { return checkOneOf(s, "meeting", "room") })},
 		{"prompts_dir", textField(&c.PromptsDir, func(s string) error {
 			if err := checkPromptsDir(s); err != nil || s == "" {
 				return err
