@@ -70,6 +70,43 @@ CREATE TABLE recordings (
 ) WITHOUT ROWID;
 CREATE INDEX recordings_due ON recordings (state, next_attempt);
 `,
+	3: `
+-- One row per meeting booked by an invite (its UID), kept after it is
+-- cancelled so that a late or repeated invite for the same UID is judged
+-- by SEQUENCE and DTSTAMP. pin is the meeting's PIN in plain text, not a
+-- hash: it is mailed to the organizer in every reply, also after each
+-- update, so brygga must be able to read it back.
+CREATE TABLE schedules (
+	id             TEXT PRIMARY KEY NOT NULL,
+	uid            TEXT NOT NULL UNIQUE,
+	room           TEXT NOT NULL,
+	organizer      TEXT NOT NULL DEFAULT '',
+	organizer_name TEXT NOT NULL DEFAULT '',
+	summary        TEXT NOT NULL DEFAULT '',
+	sequence       INTEGER NOT NULL DEFAULT 0,
+	stamp          TEXT NOT NULL DEFAULT '',
+	zone           TEXT NOT NULL DEFAULT 'UTC',
+	pin            TEXT NOT NULL DEFAULT '',
+	record         INTEGER NOT NULL DEFAULT 0,
+	sensitive      INTEGER NOT NULL DEFAULT 0,
+	state          TEXT NOT NULL,
+	created        TEXT NOT NULL,
+	updated        TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX schedules_room ON schedules (room, state);
+-- A schedule's occurrences. occurrence is the original start (the
+-- RECURRENCE-ID) and start_at, end_at the times as moved; all three are
+-- UTC in a fixed-width form, so that text order is time order.
+CREATE TABLE occurrences (
+	schedule_id TEXT NOT NULL REFERENCES schedules (id) ON DELETE CASCADE,
+	occurrence  TEXT NOT NULL,
+	start_at    TEXT NOT NULL,
+	end_at      TEXT NOT NULL,
+	cancelled   INTEGER NOT NULL DEFAULT 0,
+	PRIMARY KEY (schedule_id, occurrence)
+) WITHOUT ROWID;
+CREATE INDEX occurrences_time ON occurrences (start_at, end_at);
+`,
 }
 
 // Open opens the database at path, creating it and its folder if needed,
