@@ -54,6 +54,7 @@ type Options struct {
 	Conferences Conferences
 	Directory   Directory      // nil: /api/v1/rooms answers 501
 	Recordings  Recordings     // nil: /api/v1/recordings answers 501
+	Schedules   Schedules      // nil: /api/v1/schedules answers 501
 	Tokens      []config.Token // no tokens: every /api/v1 request is refused
 	Metrics     http.Handler   // nil: no /metrics route
 	Ready       func(ctx context.Context) error

@@ -84,6 +84,13 @@ func operation(rt route, sc *schemas) obj {
 		}
 		all = append(all, errs(http.StatusBadRequest, http.StatusRequestEntityTooLarge)...)
 	}
+	if rt.rawBody != "" {
+		op["requestBody"] = obj{
+			"required": rt.bodyRequired,
+			"content":  obj{rt.rawBody: obj{"schema": obj{"type": "string"}}},
+		}
+		all = append(all, errs(http.StatusBadRequest, http.StatusRequestEntityTooLarge)...)
+	}
 	switch rt.access {
 	case public:
 		op["security"] = []obj{}

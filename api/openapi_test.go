@@ -215,8 +215,8 @@ func TestOpenAPIRequestBodiesMatchDecoders(t *testing.T) {
 	for path, item := range doc["paths"].(obj) {
 		for m, op := range item.(obj) {
 			rb, ok := op.(obj)["requestBody"].(obj)
-			if !ok {
-				continue
+			if !ok || rb["content"].(obj)["application/json"] == nil {
+				continue // none, or not JSON (text/calendar): its own tests check it
 			}
 			method := strings.ToUpper(m)
 			url := placeholder.ReplaceAllStringFunc(path, func(s string) string {

@@ -42,6 +42,7 @@ type route struct {
 	access       access
 	action       string  // the audit line's action; operator routes only
 	body         any     // pointer to what the handler decodes; nil: it reads no body
+	rawBody      string  // media type of a body that is not JSON (the handler reads it itself)
 	bodyRequired bool    // an empty body is a 400
 	params       []param // query and header parameters
 	replies      []reply // besides the auth and decode ones
@@ -134,10 +135,18 @@ func (s *server) routes() []route {
 			replies: replies(reply{code: http.StatusOK, media: "text/event-stream", desc: "the event stream"}, errs(http.StatusBadRequest)),
 			h:       s.events},
 
-		later("GET", "/api/v1/schedules", "List schedules", viewer, "", "schedules are"),
-		later("POST", "/api/v1/schedules", "Create a schedule", operator, "schedule.create", "schedules are"),
-		later("GET", "/api/v1/schedules/{id}", "One schedule", viewer, "", "schedules are"),
-		later("DELETE", "/api/v1/schedules/{id}", "Delete a schedule", operator, "schedule.delete", "schedules are"),
+		route{method: "GET", path: "/api/v1/schedules", summary: "List scheduled meetings with each occurrence's state",
+			access: viewer, replies: replies(ok([]scheduleJSON{}), errs(http.StatusInternalServerError, http.StatusNotImplemented)),
+			h: s.listSchedules},
+		route{method: "POST", path: "/api/v1/schedules", summary: "Book, update or cancel meetings from an iCalendar object (as an Outlook invite holds); replies go to the organizer by mail",
+			access: operator, action: "schedule.submit", rawBody: "text/calendar", bodyRequired: true,
+			replies: replies(ok([]outcomeJSON{}), errs(http.StatusUnprocessableEntity, http.StatusInternalServerError, http.StatusNotImplemented)),
+			h: s.submitSchedule},
+		route{method: "GET", path: "/api/v1/schedules/{id}", summary: "One scheduled meeting",
+			access: viewer, replies: replies(ok(scheduleJSON{}), roomReplies), h: s.getSchedule},
+		route{method: "DELETE", path: "/api/v1/schedules/{id}", summary: "Delete a scheduled meeting (no mail is sent)",
+			access: operator, action: "schedule.delete",
+			replies: replies(reply{code: http.StatusNoContent}, roomReplies), h: s.deleteSchedule},
 
 		route{method: "GET", path: "/api/v1/recordings", summary: "List recordings, newest first, with their delivery state",
 			access: viewer, replies: replies(ok([]recordingJSON{}), errs(http.StatusInternalServerError, http.StatusNotImplemented)),
