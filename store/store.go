@@ -1,7 +1,8 @@
 // Package store is where brygga keeps what must outlive a call, in an
-// embedded SQLite database (DB): today the directory of rooms (Rooms), which
-// the admin API changes while calls read it; schedules and the delivery
-// queue are to follow.
+// embedded SQLite database (DB): the directory of rooms (Rooms), which the
+// admin API changes while calls read it; recordings and their delivery
+// queue; and meetings scheduled from calendar invites with their
+// occurrences.
 package store
 
 import "brygga/config"
