@@ -86,6 +86,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return exitRuntime
 	}
 	defer recs.close()
+	sched := newSchedules(cfg, db, rooms, log)
 	bridge = conference.New(conference.Options{
 		Prompts:      lib,
 		MaxTalkers:   cfg.Mixer.MaxTalkers,
@@ -95,6 +96,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		OnCallResult: m.CallResult,
 		Events:       bus,
 		Recorder:     recs.rec,
+		Meetings:     sched,
 	})
 	srv, err := sip.New(sip.Options{
 		Listen:       cfg.SIP.Listen,
@@ -122,6 +124,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		Conferences: bridge,
 		Directory:   rooms,
 		Recordings:  recs.archive,
+		Schedules:   sched,
 		Tokens:      cfg.API.Tokens,
 		Ready:       db.Ping,
 		Logger:      log,
@@ -133,6 +136,13 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return exitRuntime
 	}
 	defer web.close()
+	stopIntake, err := sched.listen(cfg.Mail.Listen, stdout)
+	if err != nil {
+		fmt.Fprintln(stderr, "brygga:", err)
+		srv.Close()
+		return exitRuntime
+	}
+	defer stopIntake()
 	for _, l := range srv.Bound() {
 		fmt.Fprintf(stdout, "brygga %s: sip listening on %s:%s\n", version, l.Transport, l.Addr)
 	}
