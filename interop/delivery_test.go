@@ -8,7 +8,6 @@ import (
 	"io"
 	"mime"
 	"mime/multipart"
-	"net"
 	"net/http"
 	"net/mail"
 	"os"
@@ -17,8 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emersion/go-smtp"
-
+	"brygga/mailer/mailertest"
 	"brygga/media/tone"
 	"brygga/phone"
 	"brygga/prompts/prompttest"
@@ -175,60 +173,23 @@ func TestRecordingDeliveredBySpool(t *testing.T) {
 	}
 }
 
-// smtpInbox is an SMTP server on loopback keeping what it receives.
-type smtpInbox struct {
-	got chan []byte
-	rcp chan string
-}
-
-func (in *smtpInbox) NewSession(*smtp.Conn) (smtp.Session, error) { return &smtpSession{in: in}, nil }
-
-type smtpSession struct {
-	in *smtpInbox
-	to string
-}
-
-func (s *smtpSession) Reset()                                      {}
-func (s *smtpSession) Logout() error                               { return nil }
-func (s *smtpSession) Mail(from string, _ *smtp.MailOptions) error { return nil }
-func (s *smtpSession) Rcpt(to string, _ *smtp.RcptOptions) error   { s.to = to; return nil }
-func (s *smtpSession) Data(r io.Reader) error {
-	b, err := io.ReadAll(r)
-	if err != nil {
-		return err
-	}
-	s.in.rcp <- s.to
-	s.in.got <- b
-	return nil
-}
-
 // TestRecordingDeliveredByMail: the same meeting with a mailto: voicemail
 // reaches an SMTP server with the WAV attached, byte for byte, and a
 // Norwegian subject (the room's language).
 func TestRecordingDeliveredByMail(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	in := &smtpInbox{got: make(chan []byte, 4), rcp: make(chan string, 4)}
-	srv := smtp.NewServer(in)
-	srv.Domain = "localhost"
-	go srv.Serve(ln)
-	defer srv.Close()
-
-	extra := fmt.Sprintf("mail:\n  smtp: \"smtp://%s\"\n  from: \"Konferanse <brygga@example.org>\"\n", ln.Addr())
+	out := mailertest.Start(t, mailertest.Options{})
+	extra := fmt.Sprintf("mail:\n  smtp: \"smtp://%s\"\n  from: \"Konferanse <brygga@example.org>\"\n", out.Addr)
 	b := startBridgeIn(t, t.TempDir(), deliveryConfig("mailto:kari.nordmann@example.org", extra))
 	id := hostRecords(t, b)
 	waitDelivered(t, b, id)
-	var raw []byte
-	select {
-	case raw = <-in.got:
-	case <-time.After(10 * time.Second):
-		t.Fatal("no mail arrived")
+	got, _ := out.Received()
+	if len(got) != 1 {
+		t.Fatalf("%d mails arrived, want 1", len(got))
 	}
-	if to := <-in.rcp; to != "kari.nordmann@example.org" {
-		t.Errorf("mail to %q", to)
+	if to := got[0].To; len(to) != 1 || to[0] != "kari.nordmann@example.org" {
+		t.Errorf("mail to %v", to)
 	}
+	raw := got[0].Data
 	msg, err := mail.ReadMessage(bytes.NewReader(raw))
 	if err != nil {
 		t.Fatal(err)
