@@ -137,7 +137,7 @@ directory:
 	}
 	meetingPIN := m[1]
 	t.Logf("the reply:\n%s", text)
-	if !strings.Contains(text, soon.In(mustLoad(t, "Europe/Berlin")).Format("15.04")) {
+	if !strings.Contains(text, soon.In(mustLoad(t, "Europe/Oslo")).Format("15.04")) || !strings.Contains(text, "Europe/Oslo") {
 		t.Errorf("the reply does not give the start time (Norwegian style, 15.04):\n%s", text)
 	}
 	tomorrow := soon.Add(24 * time.Hour)

@@ -198,6 +198,7 @@ func (d *Desk) reply(r booking.Result) letter {
 		PIN: r.PIN, Extension: r.Room.Extension, Number: d.number(r.Room.Extension),
 		Occurrences: next(r, d.now()), Record: r.Meeting.Record, Sensitive: r.Schedule.Sensitive,
 		LimitMinutes: r.Room.Settings.MaxMinutes, EarlyJoinMinutes: r.Room.Settings.EarlyJoinMinutes,
+		Location: localZone(lang, r.Meeting),
 	}
 	subject, body := calendar.Message(lang, dial)
 	comment := r.Reason
@@ -342,4 +343,36 @@ func notes(r booking.Result, dial calendar.DialIn) string {
 		b.WriteString("Note: " + n + ".\n")
 	}
 	return b.String()
+}
+
+// homeZones are where the rooms of each language are: Outlook names the
+// zone of a Norwegian organizer "W. Europe Standard Time", which CLDR maps
+// to Europe/Berlin, and the reply reads better with the organizer's own.
+var homeZones = map[string]string{"nb": "Europe/Oslo", "sv": "Europe/Stockholm"}
+
+// localZone is the zone a reply shows times in: the room language's home
+// zone when it keeps the same clock as the meeting's own zone over the
+// meeting's occurrences (so no time is ever shown wrong), else nil (the
+// meeting's zone).
+func localZone(lang string, m calendar.Meeting) *time.Location {
+	name, ok := homeZones[lang]
+	if !ok || m.Zone == nil {
+		return nil
+	}
+	home, err := time.LoadLocation(name)
+	if err != nil {
+		return nil
+	}
+	times := []time.Time{m.Start}
+	for _, o := range m.Occurrences {
+		times = append(times, o.Start, o.End)
+	}
+	for _, t := range times {
+		_, a := t.In(home).Zone()
+		_, b := t.In(m.Zone).Zone()
+		if a != b {
+			return nil
+		}
+	}
+	return home
 }
