@@ -141,7 +141,7 @@ func (s *server) routes() []route {
 		route{method: "POST", path: "/api/v1/schedules", summary: "Book, update or cancel meetings from an iCalendar object (as an Outlook invite holds); replies go to the organizer by mail",
 			access: operator, action: "schedule.submit", rawBody: "text/calendar", bodyRequired: true,
 			replies: replies(ok([]outcomeJSON{}), errs(http.StatusUnprocessableEntity, http.StatusInternalServerError, http.StatusNotImplemented)),
-			h: s.submitSchedule},
+			h:       s.submitSchedule},
 		route{method: "GET", path: "/api/v1/schedules/{id}", summary: "One scheduled meeting",
 			access: viewer, replies: replies(ok(scheduleJSON{}), roomReplies), h: s.getSchedule},
 		route{method: "DELETE", path: "/api/v1/schedules/{id}", summary: "Delete a scheduled meeting (no mail is sent)",

@@ -16,8 +16,8 @@ import (
 	"brygga/api"
 	"brygga/conference"
 	"brygga/config"
-	"brygga/recordings"
 	"brygga/events"
+	"brygga/recordings"
 	"brygga/store"
 )
 
@@ -223,6 +223,7 @@ func newBridge(t *testing.T) *bridge {
 		Conferences: b.conf,
 		Directory:   dir,
 		Recordings:  &recordings.Archive{DB: db},
+		Schedules:   &fakeBookings{},
 		Tokens: []config.Token{
 			{Name: "ops", Token: opToken, Role: "operator"},
 			{Name: "wall", Token: viewerToken, Role: "viewer"},
