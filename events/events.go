@@ -21,6 +21,9 @@ const (
 	RecordingStopped  = "recording.stopped"
 	RecordingFailed   = "recording.failed"    // writing or a delivery attempt failed: Data["stage"], Data["error"]
 	RecordingDone     = "recording.delivered" // in the owner's voicemail: Data["id"], Data["target"]
+	MeetingOpened     = "meeting.opened"      // a scheduled meeting's window opened (early join): Data["schedule"], ["start"], ["end"]
+	MeetingStarted    = "meeting.started"     // its booked start
+	MeetingEnded      = "meeting.ended"       // its booked end: its PIN no longer works
 	ParticipantJoined = "participant.joined"  // Data["role"], Data["caller_id"]
 	ParticipantLeft   = "participant.left"
 	ParticipantKicked = "participant.kicked"

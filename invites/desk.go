@@ -46,6 +46,9 @@ type Desk struct {
 	Defaults config.RoomSettings
 	Now      func() time.Time // nil: time.Now
 	Logger   *slog.Logger     // nil: slog.Default()
+	// Changed is called after the bookings were handled (whatever came
+	// of them), so timers kept from the store can be rebuilt; may be nil.
+	Changed func()
 }
 
 // Outcome is what became of one meeting of a request, and of its reply.
@@ -122,6 +125,9 @@ func (d *Desk) submit(ctx context.Context, req *calendar.Request, rejected error
 		return nil
 	}
 	results := d.Booker.Handle(req)
+	if d.Changed != nil {
+		defer d.Changed()
+	}
 	out := make([]Outcome, 0, len(results))
 	sent := 0
 	for _, r := range results {

@@ -13,8 +13,10 @@ import (
 	"brygga/calendar"
 	"brygga/conference"
 	"brygga/config"
+	"brygga/events"
 	"brygga/invites"
 	"brygga/mailer"
+	"brygga/scheduler"
 	"brygga/store"
 )
 
@@ -22,9 +24,10 @@ import (
 // storing meetings, the Desk that takes invites by mail and answers them,
 // and the views the API and the call path need of them.
 type schedules struct {
-	booker *booking.Booker
-	desk   *invites.Desk
-	log    *slog.Logger
+	booker  *booking.Booker
+	desk    *invites.Desk
+	windows *scheduler.Windows
+	log     *slog.Logger
 }
 
 func newSchedules(cfg *config.Config, db *store.DB, rooms *store.Rooms, log *slog.Logger) *schedules {
@@ -38,6 +41,39 @@ func newSchedules(cfg *config.Config, db *store.DB, rooms *store.Rooms, log *slo
 		desk:   &invites.Desk{Booker: b, Mail: out, From: cfg.Mail.From, Address: cfg.Mail.Address, Defaults: cfg.Defaults, Logger: log},
 		log:    log,
 	}
+}
+
+// keepWindows arms jobs at every scheduled meeting's opening, start and
+// end (events for operators), rebuilt from the store now and after every
+// change.
+func (s *schedules) keepWindows(sch *scheduler.Scheduler, bus *events.Bus) {
+	publish := func(typ string) func(scheduler.Window) {
+		return func(w scheduler.Window) {
+			s.log.Info("scheduled meeting", "event", typ, "room", w.Room, "schedule", w.ID)
+			bus.Publish(events.Event{Type: typ, Room: w.Room,
+				Data: map[string]any{"schedule": w.ID, "start": w.Start, "end": w.End}})
+		}
+	}
+	s.windows = &scheduler.Windows{
+		S: sch,
+		Source: func(from, to time.Time) ([]scheduler.Window, error) {
+			ms, err := s.booker.Upcoming(from, to)
+			var out []scheduler.Window
+			for _, m := range ms {
+				early := s.booker.Defaults.EarlyJoinMinutes
+				if r, ok := s.booker.Rooms.Room(m.Room); ok {
+					early = r.Settings.EarlyJoinMinutes
+				}
+				out = append(out, scheduler.Window{ID: m.ScheduleID, Room: m.Room,
+					Open: m.Start.Add(-time.Duration(early) * time.Minute), Start: m.Start, End: m.End})
+			}
+			return out, err
+		},
+		OnOpen: publish(events.MeetingOpened), OnStart: publish(events.MeetingStarted), OnEnd: publish(events.MeetingEnded),
+		OnError: func(err error) { s.log.Error("scheduled meetings: reading windows", "err", err) },
+	}
+	s.desk.Changed = s.windows.Rebuild
+	s.windows.Rebuild()
 }
 
 // listen takes invites by SMTP or LMTP on spec (mail.listen); "" takes
@@ -72,7 +108,13 @@ func (s *schedules) listen(spec string, stdout io.Writer) (stop func(), err erro
 // List, Get and Delete serve the API.
 func (s *schedules) List() ([]booking.View, error)       { return s.booker.List() }
 func (s *schedules) Get(id string) (booking.View, error) { return s.booker.Get(id) }
-func (s *schedules) Delete(id string) error              { return s.booker.Delete(id) }
+func (s *schedules) Delete(id string) error {
+	err := s.booker.Delete(id)
+	if s.windows != nil {
+		s.windows.Rebuild()
+	}
+	return err
+}
 
 // Submit is POST /api/v1/schedules: the object is booked as if it had come
 // by mail, and the organizer gets the same answer by mail.

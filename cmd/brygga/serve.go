@@ -17,6 +17,7 @@ import (
 	"brygga/media"
 	"brygga/metrics"
 	"brygga/prompts"
+	"brygga/scheduler"
 	"brygga/sip"
 	"brygga/store"
 )
@@ -86,8 +87,16 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return exitRuntime
 	}
 	defer recs.close()
+	clock, err := scheduler.New(nil)
+	if err != nil {
+		fmt.Fprintln(stderr, "brygga:", err)
+		return exitRuntime
+	}
+	defer clock.Close()
 	sched := newSchedules(cfg, db, rooms, log)
+	sched.keepWindows(clock, bus)
 	bridge = conference.New(conference.Options{
+		Scheduler:    clock,
 		Prompts:      lib,
 		MaxTalkers:   cfg.Mixer.MaxTalkers,
 		Logger:       log,
