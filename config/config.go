@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Config is the effective configuration of one `brygga serve`.
@@ -70,6 +71,34 @@ type SIP struct {
 	Allow     []netip.Prefix
 	MaxCalls  int    // calls beyond this get 486 Busy Here
 	UserAgent string // User-Agent and Server header value
+
+	// MaxCallsPerSource caps the calls from one untrusted address; more
+	// get 486 Busy Here. 0: no cap.
+	MaxCallsPerSource int
+	// RateLimit limits the requests of each untrusted source.
+	RateLimit RateLimit
+	// PINLockout locks out PIN guessers per source and per room.
+	PINLockout PINLockout
+}
+
+// RateLimit is the token bucket per source address: a source may send
+// Burst requests at once and PerSecond on average; beyond that it gets
+// 503 with Retry-After, and after three times the burst it is not answered
+// at all for DropFor. A rate of 0 turns that limit off.
+type RateLimit struct {
+	InvitesPerSecond  int // new calls
+	InviteBurst       int
+	RequestsPerSecond int // every request, INVITEs included
+	RequestBurst      int
+	DropFor           time.Duration
+}
+
+// PINLockout is when wrong PINs lock a source or a room out.
+type PINLockout struct {
+	Failures     int           // wrong PINs from one source within Window
+	RoomFailures int           // wrong PINs at one room within Window, from anyone
+	Window       time.Duration // how long a wrong PIN counts
+	Lock         time.Duration // how long a lock lasts
 }
 
 // IsTrusted reports whether a source address is in sip.trusted. IPv4
@@ -96,6 +125,11 @@ type Media struct {
 	PortHi int        // odd; last RTCP port of the range
 	// Symmetric is "auto", "always" or "never" (media.ParseSymmetric).
 	Symmetric string
+	// RTPTimeout hangs up on a caller that sent no RTP (nor RTCP) for
+	// this long; 0 = never. HoldTimeout is the same while the caller
+	// holds or sends nothing by its SDP; 0 = never (media.Timeouts).
+	RTPTimeout  time.Duration
+	HoldTimeout time.Duration
 }
 
 // API holds the admin HTTP API settings.
@@ -251,14 +285,29 @@ func Default() *Config {
 				netip.MustParsePrefix("0.0.0.0/0"),
 				netip.MustParsePrefix("::/0"),
 			},
-			MaxCalls:  500,
-			UserAgent: "brygga",
+			MaxCalls:          500,
+			UserAgent:         "brygga",
+			MaxCallsPerSource: 20,
+			RateLimit: RateLimit{
+				InvitesPerSecond:  5,
+				InviteBurst:       10,
+				RequestsPerSecond: 50,
+				RequestBurst:      100,
+				DropFor:           time.Minute,
+			},
+			PINLockout: PINLockout{
+				Failures:     10,
+				RoomFailures: 30,
+				Window:       10 * time.Minute,
+				Lock:         15 * time.Minute,
+			},
 		},
 		Media: Media{
-			IP:        netip.MustParseAddr("127.0.0.1"),
-			PortLo:    20000,
-			PortHi:    29999,
-			Symmetric: "auto",
+			IP:         netip.MustParseAddr("127.0.0.1"),
+			PortLo:     20000,
+			PortHi:     29999,
+			Symmetric:  "auto",
+			RTPTimeout: 30 * time.Second,
 		},
 		API:         API{Listen: "127.0.0.1:8080"},
 		Recordings:  Recordings{KeepDays: 30, MaxEmailMB: 10},

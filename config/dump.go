@@ -35,12 +35,33 @@ type dumpSIP struct {
 	Allow     []string `yaml:"allow,flow"`
 	MaxCalls  int      `yaml:"max_calls"`
 	UserAgent string   `yaml:"user_agent"`
+
+	MaxCallsPerSource int            `yaml:"max_calls_per_source"`
+	RateLimit         dumpRateLimit  `yaml:"rate_limit"`
+	PINLockout        dumpPINLockout `yaml:"pin_lockout"`
+}
+
+type dumpRateLimit struct {
+	InvitesPerSecond  int    `yaml:"invites_per_second"`
+	InviteBurst       int    `yaml:"invite_burst"`
+	RequestsPerSecond int    `yaml:"requests_per_second"`
+	RequestBurst      int    `yaml:"request_burst"`
+	DropFor           string `yaml:"drop_for"`
+}
+
+type dumpPINLockout struct {
+	Failures     int    `yaml:"failures"`
+	RoomFailures int    `yaml:"room_failures"`
+	Window       string `yaml:"window"`
+	Lock         string `yaml:"lock"`
 }
 
 type dumpMedia struct {
-	IP        string `yaml:"ip"`
-	Ports     string `yaml:"ports"`
-	Symmetric string `yaml:"symmetric"`
+	IP          string `yaml:"ip"`
+	Ports       string `yaml:"ports"`
+	Symmetric   string `yaml:"symmetric"`
+	RTPTimeout  string `yaml:"rtp_timeout"`
+	HoldTimeout string `yaml:"hold_timeout"`
 }
 
 type dumpAPI struct {
@@ -141,10 +162,27 @@ func (c *Config) dump(redact bool) string {
 			Allow:     []string{},
 			MaxCalls:  c.SIP.MaxCalls,
 			UserAgent: c.SIP.UserAgent,
+
+			MaxCallsPerSource: c.SIP.MaxCallsPerSource,
+			RateLimit: dumpRateLimit{
+				InvitesPerSecond:  c.SIP.RateLimit.InvitesPerSecond,
+				InviteBurst:       c.SIP.RateLimit.InviteBurst,
+				RequestsPerSecond: c.SIP.RateLimit.RequestsPerSecond,
+				RequestBurst:      c.SIP.RateLimit.RequestBurst,
+				DropFor:           formatDuration(c.SIP.RateLimit.DropFor),
+			},
+			PINLockout: dumpPINLockout{
+				Failures:     c.SIP.PINLockout.Failures,
+				RoomFailures: c.SIP.PINLockout.RoomFailures,
+				Window:       formatDuration(c.SIP.PINLockout.Window),
+				Lock:         formatDuration(c.SIP.PINLockout.Lock),
+			},
 		},
 		Media: dumpMedia{
-			Ports:     fmt.Sprintf("%d-%d", c.Media.PortLo, c.Media.PortHi),
-			Symmetric: c.Media.Symmetric,
+			Ports:       fmt.Sprintf("%d-%d", c.Media.PortLo, c.Media.PortHi),
+			Symmetric:   c.Media.Symmetric,
+			RTPTimeout:  formatDuration(c.Media.RTPTimeout),
+			HoldTimeout: formatDuration(c.Media.HoldTimeout),
 		},
 		API: dumpAPI{Listen: c.API.Listen, Metrics: c.API.Metrics, Tokens: []dumpToken{}},
 		Mail: dumpMail{

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -239,7 +240,66 @@ func (c *Config) decodeSIP(n *yaml.Node, path string) error {
 		{"allow", prefixField(&c.SIP.Allow, false)},
 		{"max_calls", intField(&c.SIP.MaxCalls, 1, 1000000)},
 		{"user_agent", textField(&c.SIP.UserAgent, func(s string) error { return checkText(s, true) })},
+		{"max_calls_per_source", intField(&c.SIP.MaxCallsPerSource, 0, 1000000)},
+		{"rate_limit", func(n *yaml.Node, p string) error {
+			r := &c.SIP.RateLimit
+			return decodeMap(n, p, []field{
+				{"invites_per_second", intField(&r.InvitesPerSecond, 0, 1000000)},
+				{"invite_burst", intField(&r.InviteBurst, 1, 1000000)},
+				{"requests_per_second", intField(&r.RequestsPerSecond, 0, 1000000)},
+				{"request_burst", intField(&r.RequestBurst, 1, 1000000)},
+				{"drop_for", durationField(&r.DropFor, time.Second, 24*time.Hour)},
+			})
+		}},
+		{"pin_lockout", func(n *yaml.Node, p string) error {
+			l := &c.SIP.PINLockout
+			err := decodeMap(n, p, []field{
+				{"failures", intField(&l.Failures, 1, 1000)},
+				{"room_failures", intField(&l.RoomFailures, 1, 100000)},
+				{"window", durationField(&l.Window, time.Second, 7*24*time.Hour)},
+				{"lock", durationField(&l.Lock, time.Second, 7*24*time.Hour)},
+			})
+			if err == nil && l.RoomFailures < l.Failures {
+				// A room lock shuts everyone out; it must never come
+				// before the guesser's own.
+				return nodeErr(join(p, "room_failures"), n, "%d is below failures (%d); a room would be locked before the guesser is", l.RoomFailures, l.Failures)
+			}
+			return err
+		}},
 	})
+}
+
+// durationField reads a Go duration such as "90s", "10m" or "1h30m",
+// between lo and hi.
+func durationField(dst *time.Duration, lo, hi time.Duration) func(*yaml.Node, string) error {
+	return func(n *yaml.Node, p string) error {
+		s, err := text(n, p)
+		if err != nil {
+			return err
+		}
+		d, err := time.ParseDuration(strings.TrimSpace(s))
+		if err != nil {
+			return nodeErr(p, n, "%q is not a duration such as 90s, 10m or 1h", s)
+		}
+		if d < lo || d > hi {
+			return nodeErr(p, n, "%s is outside %s..%s", s, formatDuration(lo), formatDuration(hi))
+		}
+		*dst = d
+		return nil
+	}
+}
+
+// formatDuration writes d as durationField reads it, without the zero
+// units time.Duration.String adds ("10m", not "10m0s").
+func formatDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 // prefixField decodes a list of CIDRs. An empty trusted list is meaningful
@@ -297,6 +357,8 @@ func (c *Config) decodeMedia(n *yaml.Node, path string) error {
 			return nil
 		}},
 		{"symmetric", textField(&c.Media.Symmetric, checkSymmetric)},
+		{"rtp_timeout", durationField(&c.Media.RTPTimeout, 0, 24*time.Hour)},
+		{"hold_timeout", durationField(&c.Media.HoldTimeout, 0, 7*24*time.Hour)},
 	})
 }
 

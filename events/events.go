@@ -24,6 +24,7 @@ const (
 	MeetingOpened     = "meeting.opened"      // a scheduled meeting's window opened (early join): Data["schedule"], ["start"], ["end"]
 	MeetingStarted    = "meeting.started"     // its booked start
 	MeetingEnded      = "meeting.ended"       // its booked end: its PIN no longer works
+	PINLockout        = "pin.lockout"         // wrong PINs locked a source or a room out: Data["scope"], ["source"]
 	ParticipantJoined = "participant.joined"  // Data["role"], Data["caller_id"]
 	ParticipantLeft   = "participant.left"
 	ParticipantKicked = "participant.kicked"

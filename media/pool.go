@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -21,6 +22,8 @@ type PortPool struct {
 	used   []bool // by (port-lo)/2
 	inUse  int
 	cursor int // next index to try
+
+	timeouts atomic.Pointer[Timeouts] // nil: DefaultTimeouts
 }
 
 // NewPortPool returns a pool binding ip (127.0.0.1 when nil) on the even

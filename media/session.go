@@ -1,6 +1,7 @@
 package media
 
 import (
+	"encoding/binary"
 	"errors"
 	"log/slog"
 	"math"
@@ -26,6 +27,9 @@ type Remote struct {
 	PayloadType uint8
 	DTMF        uint8 // telephone-event payload type; 0 = not negotiated (in-band detection runs)
 	Send        bool  // false while the peer holds (sendonly/inactive from them): we send nothing
+	// Silent is true when the peer says it sends nothing (recvonly or
+	// inactive): its silence is then no sign that it is gone.
+	Silent bool
 }
 
 func (r Remote) payloadType() uint8 {
@@ -57,13 +61,16 @@ type Stats struct {
 	Resyncs    uint64        // jitter buffer overflows (playout skipped ahead)
 	Underruns  uint64        // jitter buffer ran dry
 	Ignored    uint64        // packets not RTP, of unknown payload type, or from a stranger after latching
+	Resets     uint64        // new streams: SSRC changes, sequence or timestamp restarts
 	Digits     uint64        // digits reported to OnDigit
 	Jitter     time.Duration // RFC 3550 interarrival jitter estimate
 }
 
 const (
-	maxDatagram = 1500
-	headerLen   = 12
+	maxDatagram   = 1500
+	headerLen     = 12
+	rtcpHeaderLen = 8
+	payloadTypeCN = 13 // comfort noise, RFC 3389
 )
 
 // Session is the RTP of one call: one UDP socket from the pool, the
@@ -128,7 +135,8 @@ type Session struct {
 	lastTransit int32
 	jitter      float64 // RTP units
 
-	lastRecv   atomic.Int64
+	heard      atomic.Int64 // ns after epoch of the last valid packet; 0 = none
+	quietFrom  atomic.Int64 // ns after epoch the silence count restarted (Start, hold, resume, move)
 	packetsIn  atomic.Uint64
 	bytesIn    atomic.Uint64
 	packetsOut atomic.Uint64
@@ -203,6 +211,7 @@ func (s *Session) SetRemote(r Remote) {
 
 	s.mu.Lock()
 	moved := sdp != s.sdpAddr
+	quietChanged := (!r.Send || r.Silent) != (!s.remote.Send || s.remote.Silent)
 	s.remote = r
 	s.sdpAddr = sdp
 	if moved || !s.latched {
@@ -213,6 +222,9 @@ func (s *Session) SetRemote(r Remote) {
 	rateChanged := rate != s.rate
 	s.rate = rate
 	s.mu.Unlock()
+	if moved || quietChanged {
+		s.restartSilence()
+	}
 
 	if moved {
 		s.log.Debug("rtp remote", "addr", sdp, "symmetric", s.cfg.Symmetric, "latch", s.latch)
@@ -246,7 +258,9 @@ func (s *Session) Destination() *net.UDPAddr {
 // Start lets ReadFrame and Stats read the socket; until then packets
 // wait in it. Later calls do nothing.
 func (s *Session) Start() {
-	s.started.Store(true)
+	if s.started.CompareAndSwap(false, true) {
+		s.restartSilence()
+	}
 }
 
 // receive reads every datagram waiting on the socket, with play held.
@@ -265,38 +279,67 @@ func (s *Session) datagram(b []byte, src netip.AddrPort, at time.Time) {
 }
 
 // packet handles one datagram that arrived at at; play is held.
+//
+// What is not RTP from the caller is counted as Ignored and dropped:
+// datagrams too short or not version 2, with CSRC, extension or padding
+// lengths beyond their end (pion/rtp checks those), truncated on the way
+// in (longer than maxDatagram), of a payload type neither negotiated nor a
+// known static one, or from a stranger once latched. Only valid packets
+// from the caller count as hearing it (Silence); RTCP multiplexed on the
+// RTP port (RFC 5761) does too, but is not read further.
 func (s *Session) packet(b []byte, src netip.AddrPort, at time.Time) {
-	if len(b) < headerLen || b[0]>>6 != 2 || s.in.Unmarshal(b) != nil {
-		s.ignored.Add(1)
-		return
-	}
-	// RTCP multiplexed on the RTP port (RFC 5761) uses types 200-207,
-	// which land on payload types 72-79 with the marker set.
-	if pt := b[1]; pt >= 200 && pt <= 207 {
+	if len(b) < rtcpHeaderLen || b[0]>>6 != 2 {
 		s.ignored.Add(1)
 		return
 	}
 	src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
-
-	s.mu.Lock()
-	switch {
-	case s.latched:
-		if src != s.dest {
-			s.mu.Unlock()
-			s.ignored.Add(1)
-			return
+	// RTCP types 200-207 land on RTP payload types 72-79 with the marker
+	// set; RFC 5761 §4 keeps RTP off those.
+	if pt := b[1]; pt >= 200 && pt <= 207 {
+		if rtcpValid(b) && s.accept(src, false) {
+			s.hear(at)
 		}
-	case s.latch:
-		s.latched = true
-		s.dest = src
-		s.log.Info("rtp latched", "source", src, "sdp", s.sdpAddr)
+		s.ignored.Add(1)
+		return
 	}
+	if len(b) < headerLen || s.in.Unmarshal(b) != nil {
+		s.ignored.Add(1)
+		return
+	}
+	if !s.accept(src, true) {
+		s.ignored.Add(1)
+		return
+	}
+	s.mu.Lock()
 	r := s.remote
 	s.mu.Unlock()
 
-	s.lastRecv.Store(at.UnixNano())
 	h := &s.in.Header
 	payload := s.in.Payload
+	var c codec.Codec
+	switch {
+	case r.DTMF != 0 && h.PayloadType == r.DTMF:
+	case h.PayloadType == payloadTypeCN:
+		// Comfort noise (RFC 3389): the caller is there and quiet. Its
+		// frames are let run dry; the room hears silence.
+		s.hear(at)
+		s.packetsIn.Add(1)
+		s.bytesIn.Add(uint64(len(payload)))
+		return
+	default:
+		c = r.Codec
+		if c == nil || r.payloadType() != h.PayloadType {
+			// The peer may switch to the other G.711 (static types 0
+			// and 8 mean nothing else); any other type was never
+			// negotiated and is not guessed at.
+			c = codec.ByPayloadType(h.PayloadType)
+		}
+		if c == nil {
+			s.ignored.Add(1)
+			return
+		}
+	}
+	s.hear(at)
 	s.packetsIn.Add(1)
 	s.bytesIn.Add(uint64(len(payload)))
 
@@ -314,20 +357,45 @@ func (s *Session) packet(b []byte, src netip.AddrPort, at time.Time) {
 		}
 		return
 	}
-	c := r.Codec
-	if c == nil || r.payloadType() != h.PayloadType {
-		// The peer may switch to another codec it offered.
-		c = codec.ByPayloadType(h.PayloadType)
-	}
-	if c == nil {
-		s.ignored.Add(1)
-		return
-	}
 	s.trackJitter(at, h.SSRC, h.Timestamp, c.ClockRate())
-	n := c.Decode(s.pcm[:], payload)
+	// Decode no more than the jitter buffer takes from one packet: an
+	// oversized payload costs no more than a long frame.
+	n := c.Decode(s.pcm[:min(len(s.pcm), maxPacketFrames*s.jb.FrameSamples())], payload)
 	if c.ClockRate() == s.jb.FrameSamples()*50 {
 		s.jb.Push(h.SequenceNumber, h.Timestamp, h.SSRC, s.pcm[:n])
 	}
+}
+
+// accept applies symmetric RTP to a packet from src: once latched only
+// the latched source is heard; before that, the first RTP packet (not
+// RTCP, with latch false) latches when symmetric RTP applies.
+func (s *Session) accept(src netip.AddrPort, latch bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.latched:
+		return src == s.dest
+	case s.latch && latch:
+		s.latched = true
+		s.dest = src
+		s.log.Info("rtp latched", "source", src, "sdp", s.sdpAddr)
+	}
+	return true
+}
+
+// hear notes that a valid packet from the caller arrived at at.
+func (s *Session) hear(at time.Time) {
+	s.heard.Store(max(1, int64(at.Sub(s.epoch))))
+}
+
+// rtcpValid checks an RTCP compound packet's first header: version 2 and a
+// length within the datagram.
+func rtcpValid(b []byte) bool {
+	if len(b) < rtcpHeaderLen || b[0]>>6 != 2 {
+		return false
+	}
+	words := int(binary.BigEndian.Uint16(b[2:4])) + 1 // length field: 32-bit words less one
+	return words*4 <= len(b)
 }
 
 // trackJitter keeps the RFC 3550 (6.4.1) interarrival jitter estimate.
@@ -441,11 +509,11 @@ func (s *Session) WritePCM(pcm []int16) {
 
 // LastReceived is when the last packet was accepted (zero before any).
 func (s *Session) LastReceived() time.Time {
-	ns := s.lastRecv.Load()
+	ns := s.heard.Load()
 	if ns == 0 {
 		return time.Time{}
 	}
-	return time.Unix(0, ns)
+	return s.epoch.Add(time.Duration(ns))
 }
 
 // Stats returns the counters so far, packets waiting on the socket
@@ -467,6 +535,7 @@ func (s *Session) Stats() Stats {
 		Resyncs:    js.Resyncs,
 		Underruns:  js.Underruns,
 		Ignored:    s.ignored.Load(),
+		Resets:     js.Resets,
 		Digits:     s.digits.Load(),
 		Jitter:     time.Duration(math.Float64frombits(s.jitterBits.Load()) * float64(time.Second)),
 	}

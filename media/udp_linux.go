@@ -211,7 +211,14 @@ func (u *udpSocket) receive(sink datagramSink) error {
 					at = now.Add(-time.Duration(ago))
 				}
 			}
-			sink.datagram(b.bufs[i][:min(int(h.len), maxDatagram)], src, at)
+			d := b.bufs[i][:min(int(h.len), maxDatagram)]
+			if h.hdr.Flags&syscall.MSG_TRUNC != 0 {
+				// Longer than any RTP we take: what fitted is not the
+				// packet, and its padding byte would be read from the
+				// middle. An empty datagram is counted and dropped.
+				d = d[:0]
+			}
+			sink.datagram(d, src, at)
 		}
 		if n < rxBatchSize {
 			// recvmmsg stops early only when the socket is empty.

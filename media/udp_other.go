@@ -51,7 +51,7 @@ func (u *udpSocket) LocalAddr() *net.UDPAddr { return u.local }
 
 func (u *udpSocket) read() {
 	defer close(u.done)
-	var buf [maxDatagram]byte
+	var buf [maxDatagram + 1]byte // one more, to tell a truncated datagram
 	for {
 		n, src, err := u.conn.ReadFromUDPAddrPort(buf[:])
 		if err != nil {
@@ -66,6 +66,9 @@ func (u *udpSocket) read() {
 		if u.n < rxQueue {
 			p := &u.queue[(u.head+u.n)%rxQueue]
 			p.len = copy(p.buf[:], buf[:n])
+			if n > maxDatagram {
+				p.len = 0 // truncated: counted and dropped as not RTP
+			}
 			p.src, p.at = src, at
 			u.n++
 		}

@@ -30,6 +30,7 @@ type Metrics struct {
 	prompts *prometheus.CounterVec
 	api     *prometheus.CounterVec
 	deliver *prometheus.CounterVec
+	lockout *prometheus.CounterVec
 }
 
 // CallResults are the values of brygga_calls_total's result label.
@@ -60,13 +61,19 @@ func New(rooms Rooms) *Metrics {
 			Help: "Recording delivery attempts by result: delivered, retry (failed, tried again later), failed (given up).",
 		}, []string{"result"}),
 	}
+	m.lockout = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "brygga_pin_lockouts_total",
+		Help: "PIN lockouts after too many wrong PINs, by scope: source (one address) or room.",
+	}, []string{"scope"})
+	m.lockout.WithLabelValues("source")
+	m.lockout.WithLabelValues("room")
 	for _, r := range DeliveryResults {
 		m.deliver.WithLabelValues(r)
 	}
 	for _, r := range CallResults {
 		m.calls.WithLabelValues(r) // present at 0 from the start
 	}
-	m.reg.MustRegister(m.calls, m.prompts, m.api, m.deliver,
+	m.reg.MustRegister(m.calls, m.prompts, m.api, m.deliver, m.lockout,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&scrape{rooms: rooms})
@@ -84,6 +91,9 @@ func (m *Metrics) CallResult(result string) { m.calls.WithLabelValues(result).In
 // DeliveryResult counts one recording delivery attempt (one of
 // DeliveryResults).
 func (m *Metrics) DeliveryResult(result string) { m.deliver.WithLabelValues(result).Inc() }
+
+// PINLockout counts one lockout ("source" or "room").
+func (m *Metrics) PINLockout(scope string) { m.lockout.WithLabelValues(scope).Inc() }
 
 // PromptPlayed counts one prompt played.
 func (m *Metrics) PromptPlayed(name string) { m.prompts.WithLabelValues(name).Inc() }

@@ -62,12 +62,19 @@ func (c *call) digit(d byte) {
 
 // Hangup sends BYE (once) in the background; Done closes when it is
 // answered or given up on.
-func (c *call) Hangup() {
+func (c *call) Hangup() { c.hangupWith(nil) }
+
+// hangupWith is Hangup with a header more on the BYE (a Reason, RFC 3326).
+func (c *call) hangupWith(extra ssip.Header) {
 	c.hangup.Do(func() {
 		go func() {
 			ctx, cancel := context.WithTimeout(context.Background(), byeTimeout)
 			defer cancel()
-			if err := c.dlg.WriteBye(ctx, c.bye()); err != nil {
+			bye := c.bye()
+			if extra != nil {
+				bye.AppendHeader(extra)
+			}
+			if err := c.dlg.WriteBye(ctx, bye); err != nil {
 				c.srv.log.Debug("bye", "call", c.id, "err", err)
 			}
 			c.end()
@@ -111,8 +118,11 @@ func (c *call) codec() codec.Codec {
 }
 
 // watch ends the call when the dialog ends (BYE from the caller, or the
-// 2xx never acknowledged).
+// 2xx never acknowledged), and hangs up on a caller whose RTP stopped
+// (watchRTP).
 func (c *call) watch() {
+	stop := c.watchRTP()
+	defer stop()
 	select {
 	case <-c.dlg.Context().Done():
 		c.end()
@@ -261,7 +271,8 @@ func (c *call) retransmit(tx ssip.ServerTransaction, res *ssip.Response, cseq ui
 // apply points the media session at what the offer (or answer) says.
 func (c *call) apply(o *sdp.Offer, ch sdp.Choice) {
 	addr := &net.UDPAddr{IP: o.Addr.AsSlice(), Port: o.Port}
-	c.sess.SetRemote(media.Remote{Addr: addr, Codec: ch.Codec, PayloadType: ch.PayloadType, DTMF: ch.DTMF, Send: !o.Hold})
+	c.sess.SetRemote(media.Remote{Addr: addr, Codec: ch.Codec, PayloadType: ch.PayloadType, DTMF: ch.DTMF,
+		Send: !o.Hold, Silent: !o.Direction.Sends()})
 }
 
 // renegotiate handles a re-INVITE or UPDATE body and returns our SDP and

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -52,6 +53,13 @@ type Options struct {
 	Allow     []netip.Prefix
 	MaxCalls  int
 	UserAgent string
+	// MaxCallsPerSource caps the calls (answered or being answered) from
+	// one source outside Trusted; more get 486. 0: no cap.
+	MaxCallsPerSource int
+	// RateLimit limits each source outside Trusted (the PBX carries
+	// everyone's calls): 503 with Retry-After over the rate, then no
+	// answer at all for a cool-down. Zero rates: no limit.
+	RateLimit config.RateLimit
 	Codecs    []codec.Codec // what we accept, in our order of preference
 	Logger    *slog.Logger
 
@@ -71,8 +79,10 @@ type Server struct {
 	dialogs *sipgo.DialogUA
 
 	mu        sync.Mutex
-	calls     map[string]*call // by SIP dialog ID
-	answering int              // new INVITEs past the checks and not yet a call or refused
+	calls     map[string]*call   // by SIP dialog ID
+	answering int                // new INVITEs past the checks and not yet a call or refused
+	answerFor map[netip.Addr]int // answering, by source
+	limits    *limiter
 	listeners []io
 	bound     []config.Listen
 	contacts  map[string]ssip.ContactHeader // by transport
@@ -112,13 +122,15 @@ func New(o Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		opts:     o,
-		log:      o.Logger,
-		ua:       ua,
-		srv:      srv,
-		client:   client,
-		calls:    make(map[string]*call),
-		contacts: make(map[string]ssip.ContactHeader),
+		opts:      o,
+		log:       o.Logger,
+		ua:        ua,
+		srv:       srv,
+		client:    client,
+		calls:     make(map[string]*call),
+		answerFor: make(map[netip.Addr]int),
+		contacts:  make(map[string]ssip.ContactHeader),
+		limits:    newLimiter(o.RateLimit, nil),
 	}
 	s.dialogs = &sipgo.DialogUA{Client: client}
 	srv.OnInvite(s.guard(s.onInvite))
@@ -131,6 +143,7 @@ func New(o Options) (*Server, error) {
 	for _, m := range []ssip.RequestMethod{ssip.REGISTER, ssip.SUBSCRIBE, ssip.NOTIFY, ssip.MESSAGE, ssip.REFER, ssip.PUBLISH, ssip.PRACK} {
 		srv.OnRequest(m, s.guard(s.notAllowed))
 	}
+	srv.OnNoRoute(s.guard(s.notAllowed))
 	return s, nil
 }
 
@@ -146,8 +159,45 @@ func (s *Server) guard(h sipgo.RequestHandler) sipgo.RequestHandler {
 				}
 			}
 		}()
-		h(req, tx)
+		if s.screen(req, tx) {
+			h(req, tx)
+		}
 	}
+}
+
+// screen applies the abuse limits to a request before its handler runs and
+// reports whether the handler may have it. Trusted sources pass: the PBX
+// carries everyone's calls. A known scanner gets no answer and its source
+// none for the cool-down; a source over its rate gets 503 with
+// Retry-After, and one far over it nothing for the cool-down. Each
+// cool-down is logged once, with fixed keys for fail2ban:
+// msg="sip flood" source=ADDR or msg="sip scanner" source=ADDR.
+func (s *Server) screen(req *ssip.Request, tx ssip.ServerTransaction) bool {
+	src := sourceAddr(req)
+	if inAny(src, s.opts.Trusted) {
+		return true
+	}
+	if h := req.GetHeader("User-Agent"); h != nil && isScanner(h.Value()) {
+		if s.limits.block(src) {
+			s.log.Warn("sip scanner", "source", src, "drop_for", s.limits.dropFor, "user_agent", h.Value())
+		}
+		return false
+	}
+	newCall := req.IsInvite() && (req.To() == nil || !req.To().Params.Has("tag"))
+	v, wait := s.limits.check(src, newCall)
+	switch v {
+	case pass:
+		return true
+	case refuse:
+		if !req.IsAck() { // an ACK has no response
+			secs := max(1, int((wait+time.Second-1)/time.Second))
+			s.log.Debug("rate limited", "source", src, "method", req.Method, "retry_after", secs)
+			s.respond(req, tx, 503, "Service Unavailable", ssip.NewHeader("Retry-After", strconv.Itoa(secs)))
+		}
+	case dropStart:
+		s.log.Warn("sip flood", "source", src, "drop_for", s.limits.dropFor)
+	}
+	return false
 }
 
 // Start opens every listener and serves in the background.
@@ -221,7 +271,7 @@ func (s *Server) Drain() {
 // Counting the INVITEs being answered keeps MaxCalls exact when INVITEs
 // arrive together, and lets Wait cover an INVITE still being answered
 // (its room looked up, its port taken) when draining starts.
-func (s *Server) reserve() (code int, reason string) {
+func (s *Server) reserve(src netip.Addr) (code int, reason string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {
@@ -229,18 +279,42 @@ func (s *Server) reserve() (code int, reason string) {
 		return 503, "Service Unavailable"
 	case s.opts.MaxCalls > 0 && len(s.calls)+s.answering >= s.opts.MaxCalls:
 		return 486, "Busy Here"
+	case s.opts.MaxCallsPerSource > 0 && !inAny(src, s.opts.Trusted) && s.callsFrom(src) >= s.opts.MaxCallsPerSource:
+		return 486, "Busy Here"
 	}
 	s.answering++
+	s.answerFor[src]++
 	s.wg.Add(1)
 	return 0, ""
 }
 
+// callsFrom counts the calls from src and its INVITEs being answered.
+// Called with s.mu held; it scans, but only for a new INVITE and at most
+// MaxCalls calls.
+func (s *Server) callsFrom(src netip.Addr) int {
+	n := s.answerFor[src]
+	for _, c := range s.calls {
+		if c.source == src {
+			n++
+		}
+	}
+	return n
+}
+
+// unanswer ends src's reservation. Called with s.mu held.
+func (s *Server) unanswer(src netip.Addr) {
+	s.answering--
+	if s.answerFor[src]--; s.answerFor[src] <= 0 {
+		delete(s.answerFor, src)
+	}
+}
+
 // unreserve ends the INVITE handler's reservation. A tracked call has
 // taken over the count already.
-func (s *Server) unreserve(tracked bool) {
+func (s *Server) unreserve(src netip.Addr, tracked bool) {
 	if !tracked {
 		s.mu.Lock()
-		s.answering--
+		s.unanswer(src)
 		s.mu.Unlock()
 	}
 	s.wg.Done()
@@ -251,7 +325,7 @@ func (s *Server) unreserve(tracked bool) {
 func (s *Server) track(c *call) {
 	s.mu.Lock()
 	s.calls[c.dlg.ID] = c
-	s.answering--
+	s.unanswer(c.source)
 	s.wg.Add(1)
 	s.mu.Unlock()
 }
@@ -435,13 +509,13 @@ func (s *Server) onInvite(req *ssip.Request, tx ssip.ServerTransaction) {
 		s.respond(req, tx, 403, "Forbidden")
 		return
 	}
-	if code, reason := s.reserve(); code != 0 {
+	if code, reason := s.reserve(src); code != 0 {
 		log.Warn("call refused", "code", code, "calls", s.Calls())
 		s.respond(req, tx, code, reason, ssip.NewHeader("Retry-After", "30"))
 		return
 	}
 	tracked := false
-	defer func() { s.unreserve(tracked) }()
+	defer func() { s.unreserve(src, tracked) }()
 	// 100 at once, before the directory is asked: a lookup that takes a
 	// while must not make the caller retransmit, and a caller may CANCEL
 	// only after a provisional response (RFC 3261 §9.1). Sent outside the

@@ -106,20 +106,25 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		Events:       bus,
 		Recorder:     recs.rec,
 		Meetings:     sched,
+		PINGuard:     pinGuard(cfg, log, m, bus),
 	})
+	ports := media.NewPortPool(net.IP(cfg.Media.IP.AsSlice()), cfg.Media.PortLo, cfg.Media.PortHi)
+	ports.SetTimeouts(media.Timeouts{RTP: cfg.Media.RTPTimeout, Hold: cfg.Media.HoldTimeout})
 	srv, err := sip.New(sip.Options{
-		Listen:       cfg.SIP.Listen,
-		MediaIP:      cfg.Media.IP,
-		Ports:        media.NewPortPool(net.IP(cfg.Media.IP.AsSlice()), cfg.Media.PortLo, cfg.Media.PortHi),
-		Symmetric:    sym,
-		Directory:    rooms,
-		Bridge:       bridge,
-		Trusted:      cfg.SIP.Trusted,
-		Allow:        cfg.SIP.Allow,
-		MaxCalls:     cfg.SIP.MaxCalls,
-		UserAgent:    userAgent(cfg.SIP.UserAgent),
-		Logger:       log,
-		OnCallResult: m.CallResult,
+		Listen:            cfg.SIP.Listen,
+		MediaIP:           cfg.Media.IP,
+		Ports:             ports,
+		Symmetric:         sym,
+		Directory:         rooms,
+		Bridge:            bridge,
+		Trusted:           cfg.SIP.Trusted,
+		Allow:             cfg.SIP.Allow,
+		MaxCalls:          cfg.SIP.MaxCalls,
+		MaxCallsPerSource: cfg.SIP.MaxCallsPerSource,
+		RateLimit:         cfg.SIP.RateLimit,
+		UserAgent:         userAgent(cfg.SIP.UserAgent),
+		Logger:            log,
+		OnCallResult:      m.CallResult,
 	})
 	if err != nil {
 		fmt.Fprintln(stderr, "brygga:", err)

@@ -1,0 +1,212 @@
+package pin
+
+import (
+	"log/slog"
+	"net/netip"
+	"sync"
+	"time"
+)
+
+// Lockout is the Guard against PIN guessing: it counts failed tries per
+// source address and per room in a sliding window and, once a count reaches
+// its threshold, refuses every try from that source (or at that room) for a
+// while without checking the PIN at all, so a correct PIN found by chance
+// during the lock does not get in either.
+//
+// The room threshold is higher than the source one (by default three
+// times): a room lock refuses everyone, so one guesser must not be able to
+// close a room with the few tries it takes to lock itself out. The room
+// count is still needed because calls through the PBX all share one source
+// (see Exempt), and because a guesser with many addresses stays under the
+// source threshold on each of them.
+//
+// Memory is bounded by MaxEntries sources and as many rooms; when full, the
+// record seen longest ago is forgotten. A Lockout is safe for concurrent
+// use; set its fields before the first call and not after.
+type Lockout struct {
+	Failures     int           // failed tries from one source that lock it; <= 0: 10
+	RoomFailures int           // failed tries at one room that lock it; <= 0: 3 × Failures
+	Window       time.Duration // tries older than this are forgotten; <= 0: 10 minutes
+	Lock         time.Duration // how long a lock lasts; <= 0: 15 minutes
+	MaxEntries   int           // sources (and rooms) remembered; <= 0: 10000
+
+	// Exempt sources are counted per room only: the PBX carries every
+	// caller's tries, and locking it out would lock out everyone.
+	Exempt func(netip.Addr) bool
+	// Now is the clock; nil: time.Now.
+	Now func() time.Time
+	// Logger gets one line per lock; nil: slog.Default().
+	Logger *slog.Logger
+	// OnLockout is told of every lock as it starts (for a metric): the
+	// source that made the last failed try, the room, and the scope,
+	// "source" or "room". Called without the Lockout's lock held.
+	OnLockout func(scope, source, room string)
+
+	mu      sync.Mutex
+	sources map[netip.Addr]*tally
+	rooms   map[string]*tally
+}
+
+// tally is the recent failures of one source or room.
+type tally struct {
+	fails  []time.Time // within the window, oldest first; at most the threshold
+	until  time.Time   // locked until then
+	seenAt time.Time   // last failure or lock, for eviction
+}
+
+// LockoutLogMsg is the message of the log line written when a lock starts.
+// With the text handler a line looks like
+//
+//	time=… level=WARN msg="pin lockout" scope=source source=192.0.2.7 room=4711 failures=10 lock=15m0s
+//
+// (docs/config.md has the fail2ban filter). The keys and their order are fixed.
+const LockoutLogMsg = "pin lockout"
+
+// Allow reports whether a try may be checked: neither its source nor its
+// room is locked.
+func (l *Lockout) Allow(a Attempt) bool {
+	now := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if t := l.sources[a.Source.Unmap()]; t != nil && now.Before(t.until) && !l.exempt(a.Source) {
+		return false
+	}
+	if t := l.rooms[a.Room]; t != nil && now.Before(t.until) {
+		return false
+	}
+	return true
+}
+
+// Failed counts a wrong PIN against the source and the room.
+func (l *Lockout) Failed(a Attempt) {
+	now := l.now()
+	src := a.Source.Unmap()
+	type lock struct {
+		scope string
+		n     int
+	}
+	var locks []lock
+	l.mu.Lock()
+	if l.sources == nil {
+		l.sources = make(map[netip.Addr]*tally)
+		l.rooms = make(map[string]*tally)
+	}
+	if !l.exempt(src) {
+		if n, locked := count(l.sources, src, now, l.threshold(), l.window(), l.lock(), l.max()); locked {
+			locks = append(locks, lock{"source", n})
+		}
+	}
+	if n, locked := count(l.rooms, a.Room, now, l.roomThreshold(), l.window(), l.lock(), l.max()); locked {
+		locks = append(locks, lock{"room", n})
+	}
+	l.mu.Unlock()
+	for _, k := range locks {
+		l.logger().Warn(LockoutLogMsg, "scope", k.scope, "source", src.String(), "room", a.Room, "failures", k.n, "lock", l.lock())
+		if l.OnLockout != nil {
+			l.OnLockout(k.scope, src.String(), a.Room)
+		}
+	}
+}
+
+// Succeeded forgets the source's failures: a caller who typed the PIN
+// wrong once and then right starts afresh. The room's count stays; it
+// protects against many sources.
+func (l *Lockout) Succeeded(a Attempt) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if t := l.sources[a.Source.Unmap()]; t != nil && !l.now().Before(t.until) {
+		delete(l.sources, a.Source.Unmap())
+	}
+}
+
+// count adds a failure to m[key] and reports whether it starts a lock,
+// with the number of failures that did. A key already locked stays locked
+// until its time is up; failures during the lock are not counted (Allow
+// refuses them before a PIN is checked).
+func count[K comparable](m map[K]*tally, key K, now time.Time, threshold int, window, lock time.Duration, max int) (int, bool) {
+	t := m[key]
+	if t == nil {
+		if len(m) >= max {
+			evictOldest(m)
+		}
+		t = &tally{}
+		m[key] = t
+	}
+	t.seenAt = now
+	if now.Before(t.until) {
+		return 0, false
+	}
+	i := 0
+	for i < len(t.fails) && now.Sub(t.fails[i]) >= window {
+		i++
+	}
+	t.fails = append(t.fails[i:], now)
+	if len(t.fails) < threshold {
+		return 0, false
+	}
+	n := len(t.fails)
+	t.fails = t.fails[:0]
+	t.until = now.Add(lock)
+	return n, true
+}
+
+// evictOldest forgets the record seen longest ago. It scans: records are
+// only added by a failed PIN, which takes a call and the IVR's time.
+func evictOldest[K comparable](m map[K]*tally) {
+	var (
+		oldest K
+		at     time.Time
+		found  bool
+	)
+	for k, t := range m {
+		if !found || t.seenAt.Before(at) {
+			oldest, at, found = k, t.seenAt, true
+		}
+	}
+	if found {
+		delete(m, oldest)
+	}
+}
+
+func (l *Lockout) exempt(a netip.Addr) bool { return l.Exempt != nil && l.Exempt(a) }
+
+func (l *Lockout) now() time.Time {
+	if l.Now != nil {
+		return l.Now()
+	}
+	return time.Now()
+}
+
+func (l *Lockout) logger() *slog.Logger {
+	if l.Logger != nil {
+		return l.Logger
+	}
+	return slog.Default()
+}
+
+func (l *Lockout) threshold() int { return orInt(l.Failures, 10) }
+
+func (l *Lockout) roomThreshold() int {
+	if l.RoomFailures > 0 {
+		return l.RoomFailures
+	}
+	return 3 * l.threshold()
+}
+
+func (l *Lockout) window() time.Duration { return orDur(l.Window, 10*time.Minute) }
+func (l *Lockout) lock() time.Duration   { return orDur(l.Lock, 15*time.Minute) }
+func (l *Lockout) max() int              { return orInt(l.MaxEntries, 10000) }
+
+func orInt(v, def int) int {
+	if v > 0 {
+		return v
+	}
+	return def
+}
+
+func orDur(v, def time.Duration) time.Duration {
+	if v > 0 {
+		return v
+	}
+	return def
+}
