@@ -197,7 +197,7 @@ func (db *DB) RoomSchedules(room string) ([]Schedule, error) {
 func (db *DB) schedules(where string, args ...any) ([]Schedule, error) {
 	ctx := context.Background()
 	rows, err := db.sql.QueryContext(ctx, `SELECT `+scheduleColumns+` FROM schedules s WHERE `+where+`
-		ORDER BY (SELECT min(start_at) FROM occurrences WHERE schedule_id = s.id), s.id`, args...)
+		ORDER BY (SELECT min(start_at) FROM occurrences WHERE schedule_id = s.id), s.created, s.id`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: schedules: %w", err)
 	}
