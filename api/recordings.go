@@ -50,18 +50,18 @@ func recordingOf(r store.Recording) recordingJSON {
 	return out
 }
 
-func (s *server) noRecordings(w http.ResponseWriter) bool {
-	if s.o.Recordings == nil {
-		writeError(w, http.StatusNotImplemented, "this bridge keeps no recordings")
-		return true
+// recording is the recording the path names; false when the answer (404,
+// or 500) has been written.
+func (s *server) recording(w http.ResponseWriter, r *http.Request) (store.Recording, bool) {
+	rec, err := s.o.Recordings.Get(r.PathValue("id"))
+	if err != nil {
+		s.fail(w, err)
+		return rec, false
 	}
-	return false
+	return rec, true
 }
 
 func (s *server) listRecordings(w http.ResponseWriter, r *http.Request) {
-	if s.noRecordings(w) {
-		return
-	}
 	recs, err := s.o.Recordings.List()
 	if err != nil {
 		s.fail(w, err)
@@ -75,27 +75,17 @@ func (s *server) listRecordings(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) getRecording(w http.ResponseWriter, r *http.Request) {
-	if s.noRecordings(w) {
-		return
+	if rec, ok := s.recording(w, r); ok {
+		writeJSON(w, http.StatusOK, recordingOf(rec))
 	}
-	rec, err := s.o.Recordings.Get(r.PathValue("id"))
-	if err != nil {
-		s.fail(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, recordingOf(rec))
 }
 
 // recordingAudio serves the WAV with range requests, so a player can seek
 // in a long meeting. A recording still being written can be fetched: its
 // header is valid at every moment.
 func (s *server) recordingAudio(w http.ResponseWriter, r *http.Request) {
-	if s.noRecordings(w) {
-		return
-	}
-	rec, err := s.o.Recordings.Get(r.PathValue("id"))
-	if err != nil {
-		s.fail(w, err)
+	rec, ok := s.recording(w, r)
+	if !ok {
 		return
 	}
 	f, err := os.Open(rec.Path)
@@ -119,9 +109,6 @@ func (s *server) recordingAudio(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) deleteRecording(w http.ResponseWriter, r *http.Request) {
-	if s.noRecordings(w) {
-		return
-	}
 	if err := s.o.Recordings.Delete(r.PathValue("id")); err != nil {
 		s.fail(w, err)
 		return
@@ -130,9 +117,6 @@ func (s *server) deleteRecording(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) retryRecording(w http.ResponseWriter, r *http.Request) {
-	if s.noRecordings(w) {
-		return
-	}
 	if !decode(w, r, &noBody{}, true) {
 		return
 	}

@@ -137,36 +137,45 @@ func (s *server) routes() []route {
 
 		route{method: "GET", path: "/api/v1/schedules", summary: "List scheduled meetings with each occurrence's state",
 			access: viewer, replies: replies(ok([]scheduleJSON{}), errs(http.StatusInternalServerError, http.StatusNotImplemented)),
-			h: s.listSchedules},
+			h: s.needs(s.o.Schedules != nil, "this bridge keeps no schedules", s.listSchedules)},
 		route{method: "POST", path: "/api/v1/schedules", summary: "Book, update or cancel meetings from an iCalendar object (as an Outlook invite holds); replies go to the organizer by mail",
 			access: operator, action: "schedule.submit", rawBody: "text/calendar", bodyRequired: true,
 			replies: replies(ok([]outcomeJSON{}), errs(http.StatusUnprocessableEntity, http.StatusInternalServerError, http.StatusNotImplemented)),
-			h:       s.submitSchedule},
+			h:       s.needs(s.o.Schedules != nil, "this bridge keeps no schedules", s.submitSchedule)},
 		route{method: "GET", path: "/api/v1/schedules/{id}", summary: "One scheduled meeting",
-			access: viewer, replies: replies(ok(scheduleJSON{}), roomReplies), h: s.getSchedule},
+			access: viewer, replies: replies(ok(scheduleJSON{}), roomReplies), h: s.needs(s.o.Schedules != nil, "this bridge keeps no schedules", s.getSchedule)},
 		route{method: "DELETE", path: "/api/v1/schedules/{id}", summary: "Delete a scheduled meeting (no mail is sent)",
 			access: operator, action: "schedule.delete",
-			replies: replies(reply{code: http.StatusNoContent}, roomReplies), h: s.deleteSchedule},
+			replies: replies(reply{code: http.StatusNoContent}, roomReplies), h: s.needs(s.o.Schedules != nil, "this bridge keeps no schedules", s.deleteSchedule)},
 
 		route{method: "GET", path: "/api/v1/recordings", summary: "List recordings, newest first, with their delivery state",
 			access: viewer, replies: replies(ok([]recordingJSON{}), errs(http.StatusInternalServerError, http.StatusNotImplemented)),
-			h: s.listRecordings},
+			h: s.needs(s.o.Recordings != nil, "this bridge keeps no recordings", s.listRecordings)},
 		route{method: "GET", path: "/api/v1/recordings/{id}", summary: "One recording and its delivery",
-			access: viewer, replies: replies(ok(recordingJSON{}), recReplies), h: s.getRecording},
+			access: viewer, replies: replies(ok(recordingJSON{}), recReplies), h: s.needs(s.o.Recordings != nil, "this bridge keeps no recordings", s.getRecording)},
 		route{method: "GET", path: "/api/v1/recordings/{id}/audio", summary: "A recording's WAV (8 kHz 16-bit mono; range requests served); operators only, each download audited",
 			access: operator, action: "recording.download",
 			replies: replies(reply{code: http.StatusOK, media: "audio/wav", desc: "the recording"},
 				[]reply{{code: http.StatusPartialContent, media: "audio/wav", desc: "the requested range"}},
 				errs(http.StatusGone), recReplies),
-			h: s.recordingAudio},
+			h: s.needs(s.o.Recordings != nil, "this bridge keeps no recordings", s.recordingAudio)},
 		route{method: "DELETE", path: "/api/v1/recordings/{id}", summary: "Delete a recording and its file; 409 while it is being written",
 			access: operator, action: "recording.delete",
-			replies: replies(reply{code: http.StatusNoContent}, errs(http.StatusConflict), recReplies), h: s.deleteRecording},
+			replies: replies(reply{code: http.StatusNoContent}, errs(http.StatusConflict), recReplies), h: s.needs(s.o.Recordings != nil, "this bridge keeps no recordings", s.deleteRecording)},
 		route{method: "POST", path: "/api/v1/recordings/{id}/retry", summary: "Deliver a recording again now (failed, undeliverable, waiting, or delivered and wanted again)",
 			access: operator, action: "recording.retry", body: &noBody{},
-			replies: replies(ok(recordingJSON{}), errs(http.StatusConflict), recReplies), h: s.retryRecording},
+			replies: replies(ok(recordingJSON{}), errs(http.StatusConflict), recReplies), h: s.needs(s.o.Recordings != nil, "this bridge keeps no recordings", s.retryRecording)},
 	)
 	return rs
+}
+
+// needs answers 501 with msg instead of running h when a part of the
+// bridge the route serves is not there (present false).
+func (s *server) needs(present bool, msg string, h http.HandlerFunc) http.HandlerFunc {
+	if present {
+		return h
+	}
+	return func(w http.ResponseWriter, r *http.Request) { writeError(w, http.StatusNotImplemented, msg) }
 }
 
 // register is the one place handlers reach the mux (a test holds it to

@@ -82,18 +82,7 @@ func scheduleOf(v booking.View) scheduleJSON {
 	return out
 }
 
-func (s *server) noSchedules(w http.ResponseWriter) bool {
-	if s.o.Schedules == nil {
-		writeError(w, http.StatusNotImplemented, "this bridge keeps no schedules")
-		return true
-	}
-	return false
-}
-
 func (s *server) listSchedules(w http.ResponseWriter, r *http.Request) {
-	if s.noSchedules(w) {
-		return
-	}
 	vs, err := s.o.Schedules.List()
 	if err != nil {
 		s.fail(w, err)
@@ -107,9 +96,6 @@ func (s *server) listSchedules(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) getSchedule(w http.ResponseWriter, r *http.Request) {
-	if s.noSchedules(w) {
-		return
-	}
 	v, err := s.o.Schedules.Get(r.PathValue("id"))
 	if err != nil {
 		s.fail(w, err)
@@ -119,9 +105,6 @@ func (s *server) getSchedule(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) deleteSchedule(w http.ResponseWriter, r *http.Request) {
-	if s.noSchedules(w) {
-		return
-	}
 	if err := s.o.Schedules.Delete(r.PathValue("id")); err != nil {
 		s.fail(w, err)
 		return
@@ -134,9 +117,6 @@ func (s *server) deleteSchedule(w http.ResponseWriter, r *http.Request) {
 const maxCalendar = 1 << 20
 
 func (s *server) submitSchedule(w http.ResponseWriter, r *http.Request) {
-	if s.noSchedules(w) {
-		return
-	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxCalendar))
 	if err != nil {
 		var tooBig *http.MaxBytesError

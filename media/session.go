@@ -296,7 +296,7 @@ func (s *Session) packet(b []byte, src netip.AddrPort, at time.Time) {
 	// RTCP types 200-207 land on RTP payload types 72-79 with the marker
 	// set; RFC 5761 §4 keeps RTP off those.
 	if pt := b[1]; pt >= 200 && pt <= 207 {
-		if rtcpValid(b) && s.accept(src, false) {
+		if _, ok := s.accept(src, false); ok && rtcpValid(b) {
 			s.hear(at)
 		}
 		s.ignored.Add(1)
@@ -306,13 +306,11 @@ func (s *Session) packet(b []byte, src netip.AddrPort, at time.Time) {
 		s.ignored.Add(1)
 		return
 	}
-	if !s.accept(src, true) {
+	r, ok := s.accept(src, true)
+	if !ok {
 		s.ignored.Add(1)
 		return
 	}
-	s.mu.Lock()
-	r := s.remote
-	s.mu.Unlock()
 
 	h := &s.in.Header
 	payload := s.in.Payload
@@ -368,19 +366,20 @@ func (s *Session) packet(b []byte, src netip.AddrPort, at time.Time) {
 
 // accept applies symmetric RTP to a packet from src: once latched only
 // the latched source is heard; before that, the first RTP packet (not
-// RTCP, with latch false) latches when symmetric RTP applies.
-func (s *Session) accept(src netip.AddrPort, latch bool) bool {
+// RTCP, with latch false) latches when symmetric RTP applies. It returns
+// the remote as negotiated, read under the same lock: one lock a packet.
+func (s *Session) accept(src netip.AddrPort, latch bool) (Remote, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {
 	case s.latched:
-		return src == s.dest
+		return s.remote, src == s.dest
 	case s.latch && latch:
 		s.latched = true
 		s.dest = src
 		s.log.Info("rtp latched", "source", src, "sdp", s.sdpAddr)
 	}
-	return true
+	return s.remote, true
 }
 
 // hear notes that a valid packet from the caller arrived at at.

@@ -27,20 +27,7 @@ func writeMailTestWAV(t *testing.T, path string, samples int) []byte {
 	for i := range samples {
 		binary.LittleEndian.PutUint16(data[2*i:], uint16(int16(i*257)))
 	}
-	h := make([]byte, 44)
-	copy(h[0:], "RIFF")
-	binary.LittleEndian.PutUint32(h[4:], uint32(36+len(data)))
-	copy(h[8:], "WAVEfmt ")
-	binary.LittleEndian.PutUint32(h[16:], 16)
-	binary.LittleEndian.PutUint16(h[20:], 1)
-	binary.LittleEndian.PutUint16(h[22:], 1)
-	binary.LittleEndian.PutUint32(h[24:], 8000)
-	binary.LittleEndian.PutUint32(h[28:], 16000)
-	binary.LittleEndian.PutUint16(h[32:], 2)
-	binary.LittleEndian.PutUint16(h[34:], 16)
-	copy(h[36:], "data")
-	binary.LittleEndian.PutUint32(h[40:], uint32(len(data)))
-	wav := append(h, data...)
+	wav := append(header(uint32(len(data))), data...)
 	if err := os.WriteFile(path, wav, 0o600); err != nil {
 		t.Fatal(err)
 	}

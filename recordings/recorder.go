@@ -71,7 +71,7 @@ type Session struct {
 	written  atomic.Int64 // samples in the file, for tests watching the writer
 	failed   atomic.Bool
 	onError  func(error)
-	closed   atomic.Bool
+	closed   bool       // Finish has closed frames; guarded by mu
 	mu       sync.Mutex // guards sending on frames against Finish closing it
 }
 
@@ -147,7 +147,7 @@ func (s *Session) Frame(pcm []int16) {
 	buf = append(buf[:0], pcm...)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed.Load() {
+	if s.closed {
 		return
 	}
 	select {
@@ -203,7 +203,7 @@ func (s *Session) Finish() error {
 	var err error
 	s.finished.Do(func() {
 		s.mu.Lock()
-		s.closed.Store(true)
+		s.closed = true
 		close(s.frames)
 		s.mu.Unlock()
 		<-s.done

@@ -480,9 +480,7 @@ type sipWAV struct {
 	samples int
 }
 
-// sipOpenWAV finds the samples of an 8 kHz 16-bit mono PCM WAV, walking its
-// chunks rather than trusting a 44-byte header. A data size beyond the end
-// of the file (a writer that crashed) counts what is there.
+// sipOpenWAV opens a recording to be read a part at a time (findWAVData).
 func sipOpenWAV(path string) (*sipWAV, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -500,55 +498,11 @@ func sipOpenWAV(path string) (*sipWAV, error) {
 }
 
 func sipParseWAV(f *os.File) (*sipWAV, error) {
-	bad := func(format string, args ...any) error {
-		return Permanent(fmt.Errorf("sip: recording %s: "+format, append([]any{f.Name()}, args...)...))
-	}
-	st, err := f.Stat()
+	data, samples, err := findWAVData(f)
 	if err != nil {
-		return nil, fmt.Errorf("sip: recording file: %w", err)
+		return nil, Permanent(fmt.Errorf("sip: recording %s: %w", f.Name(), err))
 	}
-	size := st.Size()
-	var riff [12]byte
-	if _, err := f.ReadAt(riff[:], 0); err != nil {
-		return nil, bad("not a WAV file")
-	}
-	if string(riff[0:4]) != "RIFF" || string(riff[8:12]) != "WAVE" {
-		return nil, bad("not a WAV file")
-	}
-	haveFmt := false
-	for off := int64(12); off+8 <= size; {
-		var ch [8]byte
-		if _, err := f.ReadAt(ch[:], off); err != nil {
-			return nil, fmt.Errorf("sip: recording file: %w", err)
-		}
-		n := int64(binary.LittleEndian.Uint32(ch[4:]))
-		switch string(ch[0:4]) {
-		case "fmt ":
-			var fm [16]byte
-			if n < 16 {
-				return nil, bad("fmt chunk of %d bytes", n)
-			}
-			if _, err := f.ReadAt(fm[:], off+8); err != nil {
-				return nil, bad("fmt chunk cut short")
-			}
-			format := binary.LittleEndian.Uint16(fm[0:])
-			channels := binary.LittleEndian.Uint16(fm[2:])
-			rate := binary.LittleEndian.Uint32(fm[4:])
-			bits := binary.LittleEndian.Uint16(fm[14:])
-			if format != 1 || channels != 1 || rate != sampleRate || bits != 16 {
-				return nil, bad("format %d, %d channels, %d Hz, %d bits; want 16-bit mono PCM at %d Hz", format, channels, rate, bits, sampleRate)
-			}
-			haveFmt = true
-		case "data":
-			if !haveFmt {
-				return nil, bad("data before fmt")
-			}
-			n = min(n, size-off-8)
-			return &sipWAV{f: f, data: off + 8, samples: int(n / 2)}, nil
-		}
-		off += 8 + n + n&1
-	}
-	return nil, bad("no data chunk")
+	return &sipWAV{f: f, data: data, samples: int(samples)}, nil
 }
 
 // read returns samples [from, to).

@@ -2,7 +2,6 @@ package recordings
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -464,50 +463,8 @@ func spoolINIValue(v string) string {
 // bytes a sample. Anything else would be a message that cannot be played,
 // delivered as if it were fine.
 func checkSpoolWAV(f *os.File) error {
-	fi, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	size := fi.Size()
-	var h [12]byte
-	if _, err := f.ReadAt(h[:], 0); err != nil || string(h[0:4]) != "RIFF" || string(h[8:12]) != "WAVE" {
-		return errors.New("not a WAV file")
-	}
-	haveFmt := false
-	for off := int64(12); off+8 <= size; {
-		var c [8]byte
-		if _, err := f.ReadAt(c[:], off); err != nil {
-			return err
-		}
-		n := int64(binary.LittleEndian.Uint32(c[4:]))
-		switch string(c[:4]) {
-		case "fmt ":
-			var p [16]byte
-			if n < 16 {
-				return errors.New("WAV format chunk too short")
-			}
-			if _, err := f.ReadAt(p[:], off+8); err != nil {
-				return err
-			}
-			format := binary.LittleEndian.Uint16(p[0:])
-			chans := binary.LittleEndian.Uint16(p[2:])
-			rate := binary.LittleEndian.Uint32(p[4:])
-			align := binary.LittleEndian.Uint16(p[12:])
-			bits := binary.LittleEndian.Uint16(p[14:])
-			if format != 1 || chans != 1 || rate != 8000 || align != 2 || bits != 16 {
-				return fmt.Errorf("WAV is format %d, %d channels, %d Hz, %d bits; Asterisk's wav needs PCM, mono, 8000 Hz, 16 bits",
-					format, chans, rate, bits)
-			}
-			haveFmt = true
-		case "data":
-			if !haveFmt {
-				return errors.New("WAV has no format chunk before its data")
-			}
-			return nil
-		}
-		off += 8 + n + n&1
-	}
-	return errors.New("WAV has no data")
+	_, _, err := findWAVData(f)
+	return err
 }
 
 // ctxReader ends a copy when its context is done.

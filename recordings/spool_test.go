@@ -27,20 +27,7 @@ func spoolWAV(t *testing.T, dir string, rate uint32, n int, seed int) (string, [
 	for i := range n {
 		binary.LittleEndian.PutUint16(data[2*i:], uint16(seed*7919+i*31))
 	}
-	h := make([]byte, 44)
-	copy(h[0:], "RIFF")
-	binary.LittleEndian.PutUint32(h[4:], uint32(36+len(data)))
-	copy(h[8:], "WAVEfmt ")
-	binary.LittleEndian.PutUint32(h[16:], 16)
-	binary.LittleEndian.PutUint16(h[20:], 1)
-	binary.LittleEndian.PutUint16(h[22:], 1)
-	binary.LittleEndian.PutUint32(h[24:], rate)
-	binary.LittleEndian.PutUint32(h[28:], 2*rate)
-	binary.LittleEndian.PutUint16(h[32:], 2)
-	binary.LittleEndian.PutUint16(h[34:], 16)
-	copy(h[36:], "data")
-	binary.LittleEndian.PutUint32(h[40:], uint32(len(data)))
-	b := append(h, data...)
+	b := append(headerAt(rate, uint32(len(data))), data...)
 	p := filepath.Join(dir, fmt.Sprintf("rec-%d.wav", seed))
 	if err := os.WriteFile(p, b, 0o600); err != nil {
 		t.Fatal(err)

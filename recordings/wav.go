@@ -17,8 +17,11 @@ const (
 	bytesPerFrame = 2 * sampleRate / 50 // one 20 ms frame of 16-bit samples
 )
 
-// header is the WAV header for dataBytes of samples.
-func header(dataBytes uint32) []byte {
+// header is the WAV header for dataBytes of samples at sampleRate.
+func header(dataBytes uint32) []byte { return headerAt(sampleRate, dataBytes) }
+
+// headerAt is the header of a 16-bit mono WAV at rate.
+func headerAt(rate, dataBytes uint32) []byte {
 	h := make([]byte, headerSize)
 	copy(h[0:], "RIFF")
 	binary.LittleEndian.PutUint32(h[4:], 36+dataBytes)
@@ -26,10 +29,10 @@ func header(dataBytes uint32) []byte {
 	binary.LittleEndian.PutUint32(h[16:], 16) // fmt chunk size
 	binary.LittleEndian.PutUint16(h[20:], 1)  // PCM
 	binary.LittleEndian.PutUint16(h[22:], 1)  // mono
-	binary.LittleEndian.PutUint32(h[24:], sampleRate)
-	binary.LittleEndian.PutUint32(h[28:], 2*sampleRate) // byte rate
-	binary.LittleEndian.PutUint16(h[32:], 2)            // block align
-	binary.LittleEndian.PutUint16(h[34:], 16)           // bits per sample
+	binary.LittleEndian.PutUint32(h[24:], rate)
+	binary.LittleEndian.PutUint32(h[28:], 2*rate) // byte rate
+	binary.LittleEndian.PutUint16(h[32:], 2)      // block align
+	binary.LittleEndian.PutUint16(h[34:], 16)     // bits per sample
 	copy(h[36:], "data")
 	binary.LittleEndian.PutUint32(h[40:], dataBytes)
 	return h
@@ -224,4 +227,57 @@ func parseWAV(b []byte) ([]int16, error) {
 		out[i] = int16(binary.LittleEndian.Uint16(b[headerSize+2*i:]))
 	}
 	return out, nil
+}
+
+// findWAVData finds the samples of an 8 kHz 16-bit mono PCM WAV written by
+// anyone (Asterisk's "wav" format and ours), walking its chunks rather
+// than trusting a 44-byte header. A data size beyond the end of the file
+// (a writer that crashed) counts what is there. The errors say what is
+// wrong with the file.
+func findWAVData(f *os.File) (offset, samples int64, err error) {
+	st, err := f.Stat()
+	if err != nil {
+		return 0, 0, err
+	}
+	size := st.Size()
+	var riff [12]byte
+	if _, err := f.ReadAt(riff[:], 0); err != nil || string(riff[0:4]) != "RIFF" || string(riff[8:12]) != "WAVE" {
+		return 0, 0, errors.New("not a WAV file")
+	}
+	haveFmt := false
+	for off := int64(12); off+8 <= size; {
+		var ch [8]byte
+		if _, err := f.ReadAt(ch[:], off); err != nil {
+			return 0, 0, err
+		}
+		n := int64(binary.LittleEndian.Uint32(ch[4:]))
+		switch string(ch[0:4]) {
+		case "fmt ":
+			var fm [16]byte
+			if n < 16 {
+				return 0, 0, fmt.Errorf("WAV format chunk of %d bytes", n)
+			}
+			if _, err := f.ReadAt(fm[:], off+8); err != nil {
+				return 0, 0, errors.New("WAV format chunk cut short")
+			}
+			format := binary.LittleEndian.Uint16(fm[0:])
+			channels := binary.LittleEndian.Uint16(fm[2:])
+			rate := binary.LittleEndian.Uint32(fm[4:])
+			align := binary.LittleEndian.Uint16(fm[12:])
+			bits := binary.LittleEndian.Uint16(fm[14:])
+			if format != 1 || channels != 1 || rate != sampleRate || align != 2 || bits != 16 {
+				return 0, 0, fmt.Errorf("WAV is format %d, %d channels, %d Hz, %d bits; want PCM, mono, %d Hz, 16 bits",
+					format, channels, rate, bits, sampleRate)
+			}
+			haveFmt = true
+		case "data":
+			if !haveFmt {
+				return 0, 0, errors.New("WAV has no format chunk before its data")
+			}
+			n = min(n, size-off-8)
+			return off + 8, n / 2, nil
+		}
+		off += 8 + n + n&1
+	}
+	return 0, 0, errors.New("WAV has no data")
 }
