@@ -239,7 +239,18 @@ func (b *Bridge) recordName(v *ivr) (name []int16, ok bool) {
 // admit greets the caller and checks the PIN. It reports false when the
 // caller is to be hung up (or already has).
 func (b *Bridge) admit(v *ivr, c Call, rc config.Room, dialled string, log *slog.Logger) (pin.Role, bool) {
+	// A scheduled meeting's PIN is checked by the Verifier too, through
+	// Other, so that it is no failure for the lockout; the lookup's answer
+	// is kept for meetingPIN.
+	var meeting meetingAnswer
 	secrets := pin.Secrets{PIN: rc.PIN, HostPIN: rc.HostPIN}
+	if b.opts.Meetings != nil {
+		secrets.Other = func(entered string) bool {
+			m, st := b.opts.Meetings.Lookup(rc.Extension, entered, b.opts.Scheduler.Now())
+			meeting = meetingAnswer{pin: entered, m: m, state: st}
+			return st != NoMeeting
+		}
+	}
 	attempt := pin.Attempt{Source: c.Source(), Room: rc.Extension}
 	role := pin.Participant
 	if c.Trusted() && c.CallerID() == rc.Extension {
@@ -265,7 +276,7 @@ func (b *Bridge) admit(v *ivr, c Call, rc config.Room, dialled string, log *slog
 		case r != pin.None:
 			return maxRole(role, r), !v.hungUp()
 		}
-		if r, done := b.meetingPIN(v, rc, dialled, log); done {
+		if r, done := b.meetingPIN(v, meeting, dialled, log); done {
 			return maxRole(role, r), r != pin.None && !v.hungUp()
 		}
 		log.Info("wrong pin in request-uri")
@@ -313,7 +324,7 @@ func (b *Bridge) admit(v *ivr, c Call, rc config.Room, dialled string, log *slog
 			if r != pin.None {
 				return maxRole(role, r), true
 			}
-			if r, done := b.meetingPIN(v, rc, entry.Value(), log); done {
+			if r, done := b.meetingPIN(v, meeting, entry.Value(), log); done {
 				return maxRole(role, r), r != pin.None
 			}
 			log.Info("wrong pin", "try", tries.Failed()+1)
@@ -331,15 +342,22 @@ func (b *Bridge) admit(v *ivr, c Call, rc config.Room, dialled string, log *slog
 	return pin.None, false
 }
 
-// meetingPIN checks an entered PIN that is not the room's against the
-// scheduled meetings. done is false when no meeting has that PIN (a wrong
+// meetingAnswer is what Meetings said of the PIN entered last.
+type meetingAnswer struct {
+	pin   string
+	m     ScheduledMeeting
+	state MeetingState
+}
+
+// meetingPIN acts on what the scheduled meetings said of an entered PIN
+// that is not the room's. done is false when no meeting has that PIN (a wrong
 // PIN); otherwise the caller is in (Participant) or has been told the
 // meeting is not open (None: hang up).
-func (b *Bridge) meetingPIN(v *ivr, rc config.Room, entered string, log *slog.Logger) (pin.Role, bool) {
-	if b.opts.Meetings == nil || entered == "" {
-		return pin.None, false
+func (b *Bridge) meetingPIN(v *ivr, found meetingAnswer, entered string, log *slog.Logger) (pin.Role, bool) {
+	if found.pin != entered || entered == "" {
+		return pin.None, false // the Verifier did not ask: no meetings, or locked out
 	}
-	m, state := b.opts.Meetings.Lookup(rc.Extension, entered, b.opts.Scheduler.Now())
+	m, state := found.m, found.state
 	switch state {
 	case Open:
 		log.Info("scheduled meeting's pin", "meeting", m.ID)

@@ -69,7 +69,7 @@ func TestCheckHashed(t *testing.T) {
 		{"9753", None},
 		{"1357", None},
 	}
-	for _, s := range []Secrets{{hp, hh}, {p, hh}, {hp, h}} {
+	for _, s := range []Secrets{{PIN: hp, HostPIN: hh}, {PIN: p, HostPIN: hh}, {PIN: hp, HostPIN: h}} {
 		for _, c := range cases {
 			if got := Check(s, c.in); got != c.want {
 				t.Errorf("Check(%q/%q, %q) = %v, want %v", s.PIN, s.HostPIN, c.in, got, c.want)
@@ -126,7 +126,7 @@ func TestCheckEvenWork(t *testing.T) {
 		return real(p, salt, iter)
 	}
 	defer func() { derive = real }()
-	for _, s := range []Secrets{{hp, hh}, {hp, ""}, {"", hh}, {"2468", hh}, {hp, "97531"}} {
+	for _, s := range []Secrets{{PIN: hp, HostPIN: hh}, {PIN: hp}, {HostPIN: hh}, {PIN: "2468", HostPIN: hh}, {PIN: hp, HostPIN: "97531"}} {
 		for _, in := range []string{"2468", "97531", "0000", ""} {
 			forgetKnown()
 			n = 0
