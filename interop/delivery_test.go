@@ -36,6 +36,29 @@ api:
 `, opsToken, extra, roomPIN, roomHostPIN, target)
 }
 
+// dialIn is a Go phone calling room as user: it says say Hz (0: silence)
+// and keys keys as RFC 4733 events. The phone is closed when the test ends.
+func dialIn(ctx context.Context, t *testing.T, b *bridge, room, user, keys string, say float64) *phone.Call {
+	t.Helper()
+	ph, err := phone.New(ctx, phone.Config{User: user})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ph.Close() })
+	call, err := ph.Dial(ctx, "sip:"+room+"@"+b.SIP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if say != 0 {
+		var phase float64
+		call.SetSource(func(pcm []int16) { tone.Sine(pcm, say, rate, toneAmp, &phase) })
+	}
+	if err := call.SendDigits(keys); err != nil {
+		t.Fatal(err)
+	}
+	return call
+}
+
 // hostRecords dials room 4713 as its host, starts recording with *9, says
 // 700 Hz for three seconds and hangs up, which ends the meeting. It returns
 // the recording's ID.
@@ -43,18 +66,7 @@ func hostRecords(t *testing.T, b *bridge) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	ph, err := phone.New(ctx, phone.Config{User: "host"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ph.Close()
-	call, err := ph.Dial(ctx, "sip:4713@"+b.SIP)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := call.SendDigits(roomHostPIN + "#"); err != nil {
-		t.Fatal(err)
-	}
+	call := dialIn(ctx, t, b, "4713", "host", roomHostPIN+"#", 0)
 	var conf struct {
 		Members []struct{ ID string }
 	}

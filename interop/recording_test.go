@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"brygga/media/tone"
-	"brygga/phone"
 	"brygga/prompts/prompttest"
 	"brygga/recordings"
 )
@@ -53,20 +51,7 @@ func TestRecordingSurvivesKill9(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	ph, err := phone.New(ctx, phone.Config{User: "interop"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ph.Close()
-	call, err := ph.Dial(ctx, "sip:4712@"+b.SIP)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var phase float64
-	call.SetSource(func(pcm []int16) { tone.Sine(pcm, 700, rate, toneAmp, &phase) })
-	if err := call.SendDigits(roomPIN + "#"); err != nil {
-		t.Fatal(err)
-	}
+	dialIn(ctx, t, b, "4712", "interop", roomPIN+"#", 700)
 	// In the room and recorded for a few seconds: the recording's row is
 	// there and its file is growing.
 	var recs []map[string]any
