@@ -23,6 +23,7 @@ type fakeCall struct {
 	id       string
 	callerID string
 	trusted  bool
+	secure   bool
 	sess     *media.Session
 	ear      *net.UDPConn // what the caller hears arrives here
 	digits   chan byte
@@ -89,6 +90,7 @@ func (c *fakeCall) ID() string            { return c.id }
 func (c *fakeCall) CallerID() string      { return c.callerID }
 func (c *fakeCall) Source() netip.Addr    { return netip.MustParseAddr("127.0.0.1") }
 func (c *fakeCall) Trusted() bool         { return c.trusted }
+func (c *fakeCall) Secure() bool          { return c.secure }
 func (c *fakeCall) Media() *media.Session { return c.sess }
 func (c *fakeCall) Digits() <-chan byte   { return c.digits }
 func (c *fakeCall) Done() <-chan struct{} { return c.done }

@@ -31,6 +31,7 @@ type Call interface {
 	CallerID() string   // user part of the From URI
 	Source() netip.Addr // where the SIP request came from
 	Trusted() bool      // the source is trusted, so CallerID can be believed
+	Secure() bool       // signalling over TLS and media over SRTP
 	Media() *media.Session
 	Digits() <-chan byte   // key presses from RFC 4733, SIP INFO or in-band tones
 	Done() <-chan struct{} // closed once the call is over, whoever ended it
@@ -154,6 +155,16 @@ func (b *Bridge) Serve(c Call, rc config.Room, dialledPIN string) {
 	log := b.log.With("call", c.ID(), "room", rc.Extension, "caller", c.CallerID())
 	v := newIVR(c, b.opts.Prompts, rc.Settings.Language, b.opts.Clock)
 	v.onPrompt = b.opts.OnPrompt
+	if !c.Secure() && b.sensitive(rc) {
+		// Said before the PIN is asked for: a PIN typed on an insecure
+		// call to a sensitive room has already been exposed.
+		log.Info("refused: the room needs a secure connection (SIP over TLS and SRTP)")
+		b.opts.OnCallResult("insecure")
+		v.play(false, v.clip(prompts.SecureRequired), v.clip(prompts.Goodbye))
+		v.stop()
+		c.Hangup()
+		return
+	}
 	role, ok := b.admit(v, c, rc, dialledPIN, log)
 	if !ok {
 		v.stop()
@@ -271,7 +282,7 @@ func (b *Bridge) admit(v *ivr, c Call, rc config.Room, dialled string, log *slog
 		case err != nil:
 			log.Warn("pin locked out", "source", c.Source())
 			b.opts.OnCallResult("bad_pin")
-			v.play(false, v.clip(prompts.PinBad), v.clip(prompts.Goodbye))
+			v.play(false, v.clip(prompts.PinLockedOut), v.clip(prompts.Goodbye))
 			return pin.None, false
 		case r != pin.None:
 			return maxRole(role, r), !v.hungUp()
@@ -318,7 +329,7 @@ func (b *Bridge) admit(v *ivr, c Call, rc config.Room, dialled string, log *slog
 			if err != nil {
 				log.Warn("pin locked out", "source", c.Source())
 				b.opts.OnCallResult("bad_pin")
-				v.play(false, v.clip(prompts.PinBad), v.clip(prompts.Goodbye))
+				v.play(false, v.clip(prompts.PinLockedOut), v.clip(prompts.Goodbye))
 				return pin.None, false
 			}
 			if r != pin.None {
@@ -382,6 +393,29 @@ func (b *Bridge) greeting(v *ivr, rc config.Room) [][]int16 {
 	return [][]int16{v.clip(prompts.WelcomeConf)}
 }
 
+// sensitive reports whether rc is a sensitive room now: in the directory,
+// or as the scheduled meeting whose window is open in it, or as the live
+// room (which took a meeting's options when it opened).
+func (b *Bridge) sensitive(rc config.Room) bool {
+	if rc.Sensitive {
+		return true
+	}
+	if b.opts.Meetings != nil {
+		if m, ok := b.opts.Meetings.Current(rc.Extension, b.opts.Scheduler.Now()); ok && m.Sensitive {
+			return true
+		}
+	}
+	b.mu.Lock()
+	r := b.rooms[rc.Extension]
+	b.mu.Unlock()
+	if r == nil {
+		return false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.cfg.Sensitive
+}
+
 func maxRole(a, b pin.Role) pin.Role {
 	if a > b {
 		return a
@@ -426,6 +460,48 @@ func (b *Bridge) HangupAll(timeout time.Duration) bool {
 	for _, c := range calls {
 		c.Hangup()
 	}
+	return b.wait(timeout)
+}
+
+// EndAll ends every meeting as its time limit would: each room with
+// someone in it hears that the conference has ended, then everyone in it
+// is hung up and its recording is finished and queued for delivery.
+// Callers not in a room (still at the PIN prompt) and rooms where only the
+// lobby waits are hung up at once. It waits up to timeout for every call
+// to be gone; the caller may HangupAll what is left.
+func (b *Bridge) EndAll(timeout time.Duration) bool {
+	b.mu.Lock()
+	rooms := make([]*room, 0, len(b.rooms))
+	for _, r := range b.rooms {
+		rooms = append(rooms, r)
+	}
+	calls := make([]Call, 0, len(b.calls))
+	for _, c := range b.calls {
+		calls = append(calls, c)
+	}
+	b.mu.Unlock()
+	ending := make(map[string]bool)
+	for _, r := range rooms {
+		r.mu.Lock()
+		// A room nobody is mixed in has no clock to play the notice on.
+		if r.mix.Len() > 0 {
+			for id := range r.byID {
+				ending[id] = true
+			}
+			r.apply(r.st.end(""))
+		}
+		r.mu.Unlock()
+	}
+	for _, c := range calls {
+		if !ending[c.ID()] {
+			c.Hangup()
+		}
+	}
+	return b.wait(timeout)
+}
+
+// wait waits up to timeout for every call Serve runs to be over.
+func (b *Bridge) wait(timeout time.Duration) bool {
 	done := make(chan struct{})
 	go func() { b.wg.Wait(); close(done) }()
 	select {

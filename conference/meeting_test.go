@@ -149,6 +149,9 @@ func nextEvent(t *testing.T, sub *events.Subscription, typ, id string) events.Ev
 func enter(t *testing.T, b *Bridge, rc config.Room, id, callerID, keys string) *fakeCall {
 	t.Helper()
 	c := newFakeCall(t, id, callerID)
+	// A sensitive room admits only TLS+SRTP calls (secure_test.go tests
+	// the refusal); the tests of what such a room does come in securely.
+	c.secure = rc.Sensitive
 	serve(b, c, rc, "")
 	c.press(keys)
 	waitUntil(t, id+" in the room", func() bool {

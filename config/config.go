@@ -11,6 +11,7 @@ package config
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"crypto/tls"
 	"encoding/hex"
 	"log/slog"
 	"net/netip"
@@ -40,6 +41,11 @@ type Config struct {
 
 	PromptsDir string // "" = the built-in prompts
 
+	// ShutdownGrace is how long running meetings may go on after SIGTERM
+	// before they are ended with a spoken notice; 0 hangs up at once.
+	// New calls are refused (503) from the signal on.
+	ShutdownGrace time.Duration
+
 	// MeetingPINs is the PIN a meeting booked from a calendar invite gets:
 	// "meeting" (its own, mailed to the organizer) or "room" (the room's).
 	MeetingPINs string
@@ -57,7 +63,7 @@ type Config struct {
 
 // Listen is one SIP listener.
 type Listen struct {
-	Transport string // "udp" or "tcp"
+	Transport string // "udp", "tcp" or "tls"
 	Addr      string // host:port; an empty host listens on every address
 }
 
@@ -79,6 +85,39 @@ type SIP struct {
 	RateLimit RateLimit
 	// PINLockout locks out PIN guessers per source and per room.
 	PINLockout PINLockout
+	// TLS is the certificate of the tls: listeners.
+	TLS TLS
+	// Auth lets sources outside Allow and Trusted in with SIP digest
+	// authentication; without users they get 403.
+	Auth Auth
+}
+
+// Auth is the SIP digest realm and its accounts.
+type Auth struct {
+	Realm string
+	Users []AuthUser
+}
+
+// AuthUser is one account for digest authentication.
+type AuthUser struct {
+	User, Password string
+}
+
+// TLS names a PEM certificate (chain) and its private key. Certificate is
+// them loaded, by Parse, so that a bad file is a config error (exit 2)
+// and not a failure at the first handshake.
+type TLS struct {
+	Cert, Key   string
+	Certificate *tls.Certificate
+}
+
+// Config returns a server configuration with this certificate, TLS 1.2 at
+// least (RFC 8996 retired 1.0 and 1.1; RFC 5630 asks SIP for 1.2).
+func (t TLS) Config() *tls.Config {
+	if t.Certificate == nil {
+		return nil
+	}
+	return &tls.Config{Certificates: []tls.Certificate{*t.Certificate}, MinVersion: tls.VersionTLS12}
 }
 
 // RateLimit is the token bucket per source address: a source may send
@@ -140,6 +179,9 @@ type API struct {
 	// "off" nowhere, or a host:port of its own (so Prometheus can reach
 	// it where the API must not be reachable).
 	Metrics string
+	// TLS, when a certificate is set, serves the API (and /metrics on
+	// its listener) over HTTPS only.
+	TLS TLS
 }
 
 // Token is one bearer token of the admin API.

@@ -24,6 +24,7 @@ type dumpFile struct {
 	Mixer      dumpMixer      `yaml:"mixer"`
 	Defaults   dumpSettings   `yaml:"defaults"`
 	PromptsDir string         `yaml:"prompts_dir"`
+	Grace      string         `yaml:"shutdown_grace"`
 	MeetingPIN string         `yaml:"meeting_pins"`
 	OpenRooms  string         `yaml:"open_rooms"`
 	Directory  []dumpRoom     `yaml:"directory"`
@@ -39,6 +40,41 @@ type dumpSIP struct {
 	MaxCallsPerSource int            `yaml:"max_calls_per_source"`
 	RateLimit         dumpRateLimit  `yaml:"rate_limit"`
 	PINLockout        dumpPINLockout `yaml:"pin_lockout"`
+	TLS               *dumpTLS       `yaml:"tls,omitempty"`
+	Auth              *dumpAuth      `yaml:"auth,omitempty"`
+}
+
+type dumpAuth struct {
+	Realm string     `yaml:"realm"`
+	Users []dumpUser `yaml:"users"`
+}
+
+type dumpUser struct {
+	User     string `yaml:"user"`
+	Password string `yaml:"password"`
+}
+
+func dumpAuthOf(a Auth, secret func(string) string) *dumpAuth {
+	if len(a.Users) == 0 {
+		return nil
+	}
+	d := &dumpAuth{Realm: a.Realm}
+	for _, u := range a.Users {
+		d.Users = append(d.Users, dumpUser{User: u.User, Password: secret(u.Password)})
+	}
+	return d
+}
+
+type dumpTLS struct {
+	Cert string `yaml:"cert"`
+	Key  string `yaml:"key"`
+}
+
+func dumpTLSOf(t TLS) *dumpTLS {
+	if t.Cert == "" {
+		return nil
+	}
+	return &dumpTLS{Cert: t.Cert, Key: t.Key}
 }
 
 type dumpRateLimit struct {
@@ -67,6 +103,7 @@ type dumpMedia struct {
 type dumpAPI struct {
 	Listen  string      `yaml:"listen"`
 	Metrics string      `yaml:"metrics,omitempty"`
+	TLS     *dumpTLS    `yaml:"tls,omitempty"`
 	Tokens  []dumpToken `yaml:"tokens"`
 }
 
@@ -164,6 +201,8 @@ func (c *Config) dump(redact bool) string {
 			UserAgent: c.SIP.UserAgent,
 
 			MaxCallsPerSource: c.SIP.MaxCallsPerSource,
+			TLS:               dumpTLSOf(c.SIP.TLS),
+			Auth:              dumpAuthOf(c.SIP.Auth, secret),
 			RateLimit: dumpRateLimit{
 				InvitesPerSecond:  c.SIP.RateLimit.InvitesPerSecond,
 				InviteBurst:       c.SIP.RateLimit.InviteBurst,
@@ -184,7 +223,7 @@ func (c *Config) dump(redact bool) string {
 			RTPTimeout:  formatDuration(c.Media.RTPTimeout),
 			HoldTimeout: formatDuration(c.Media.HoldTimeout),
 		},
-		API: dumpAPI{Listen: c.API.Listen, Metrics: c.API.Metrics, Tokens: []dumpToken{}},
+		API: dumpAPI{Listen: c.API.Listen, Metrics: c.API.Metrics, TLS: dumpTLSOf(c.API.TLS), Tokens: []dumpToken{}},
 		Mail: dumpMail{
 			SMTP:    c.Mail.SMTP,
 			From:    c.Mail.From,
@@ -196,6 +235,7 @@ func (c *Config) dump(redact bool) string {
 		Mixer:      dumpMixer(c.Mixer),
 		Defaults:   dumpSettings(c.Defaults),
 		PromptsDir: c.PromptsDir,
+		Grace:      formatDuration(c.ShutdownGrace),
 		MeetingPIN: c.MeetingPINs,
 		OpenRooms:  c.OpenRooms,
 		Directory:  []dumpRoom{},

@@ -32,7 +32,9 @@ func TestFileErrors(t *testing.T) {
 		{"log_level", "log_level: verbose\n", "debug, info, warn, error"},
 
 		// sip
-		{"sip.listen[1]", "sip: {listen: [\"udp:127.0.0.1:5060\", \"tls:127.0.0.1:5061\"]}\n", `transport "tls"`},
+		{"sip.listen[1]", "sip: {listen: [\"udp:127.0.0.1:5060\", \"sctp:127.0.0.1:5061\"]}\n", `transport "sctp"`},
+		{"sip.tls.key", "sip: {tls: {cert: /nonexistent.pem}}\n", "missing"},
+		{"api.tls.cert", "api: {tls: {key: /nonexistent.pem}}\n", "missing"},
 		{"sip.listen[0]", "sip: {listen: [\"udp:127.0.0.1\"]}\n", "host:port"},
 		{"sip.listen[0]", "sip: {listen: [\"127.0.0.1:99999\"]}\n", "0 to 65535"},
 		{"sip.listen[0]", "sip: {listen: [\"udp:::1:5060\"]}\n", "host:port"},
@@ -206,7 +208,7 @@ func TestFlagAndEnvErrors(t *testing.T) {
 	cases := []struct {
 		flag, env, value, want string
 	}{
-		{"--sip", "BRYGGA_SIP", "tls:127.0.0.1:5061", `transport "tls"`},
+		{"--sip", "BRYGGA_SIP", "sctp:127.0.0.1:5061", `transport "sctp"`},
 		{"--sip", "BRYGGA_SIP", "127.0.0.1:5060,", "empty listener"},
 		{"--sip", "BRYGGA_SIP", "127.0.0.1:5060,udp:127.0.0.1:5060", "twice"},
 		{"--sip", "BRYGGA_SIP", "127.0.0.1", "host:port"},

@@ -159,6 +159,7 @@ func (c *Config) decodeTop(root *yaml.Node) error {
 			}
 			return checkSettings(c.Defaults, p, keys, n)
 		}},
+		{"shutdown_grace", durationField(&c.ShutdownGrace, 0, 24*time.Hour)},
 		{"meeting_pins", textField(&c.MeetingPINs, func(s string) error { return checkOneOf(s, "meeting", "room") })},
 		{"prompts_dir", textField(&c.PromptsDir, func(s string) error {
 			if err := checkPromptsDir(s); err != nil || s == "" {
@@ -241,6 +242,45 @@ func (c *Config) decodeSIP(n *yaml.Node, path string) error {
 		{"max_calls", intField(&c.SIP.MaxCalls, 1, 1000000)},
 		{"user_agent", textField(&c.SIP.UserAgent, func(s string) error { return checkText(s, true) })},
 		{"max_calls_per_source", intField(&c.SIP.MaxCallsPerSource, 0, 1000000)},
+		{"tls", tlsField(&c.SIP.TLS)},
+		{"auth", func(n *yaml.Node, p string) error {
+			a := Auth{Realm: "brygga"}
+			err := decodeMap(n, p, []field{
+				{"realm", textField(&a.Realm, func(s string) error { return checkText(s, false) })},
+				{"users", func(n *yaml.Node, p string) error {
+					return list(n, p, func(item *yaml.Node, ip string) error {
+						var u AuthUser
+						if err := decodeMap(item, ip, []field{
+							{"user", textField(&u.User, checkAuthUser)},
+							{"password", textField(&u.Password, func(s string) error { return checkText(s, false) })},
+						}); err != nil {
+							return err
+						}
+						switch {
+						case u.User == "":
+							return nodeErr(join(ip, "user"), item, "missing")
+						case len(u.Password) < 8:
+							return nodeErr(join(ip, "password"), item, "missing or shorter than 8 characters")
+						}
+						for j, o := range a.Users {
+							if o.User == u.User {
+								return nodeErr(join(ip, "user"), item, "%q is already %s[%d]", u.User, p, j)
+							}
+						}
+						a.Users = append(a.Users, u)
+						return nil
+					})
+				}},
+			})
+			if err != nil {
+				return err
+			}
+			if a.Realm == "" || strings.ContainsAny(a.Realm, "\"\\") {
+				return nodeErr(join(p, "realm"), n, "must be a non-empty name without quotes or backslashes")
+			}
+			c.SIP.Auth = a
+			return nil
+		}},
 		{"rate_limit", func(n *yaml.Node, p string) error {
 			r := &c.SIP.RateLimit
 			return decodeMap(n, p, []field{
@@ -371,6 +411,7 @@ func (c *Config) decodeAPI(n *yaml.Node, path string) error {
 			}
 			return checkHostPort(s, false)
 		})},
+		{"tls", tlsField(&c.API.TLS)},
 		{"tokens", func(n *yaml.Node, p string) error {
 			tokens := []Token{}
 			err := list(n, p, func(item *yaml.Node, ip string) error {

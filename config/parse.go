@@ -143,6 +143,9 @@ func parse(args []string, getenv func(string) string, readFile func(string) ([]b
 			return nil, &Error{Key: key, Msg: err.Error()}
 		}
 	}
+	if err := c.loadCertificates(readFile); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 

@@ -21,15 +21,15 @@ import (
 
 func errorf(format string, a ...any) error { return fmt.Errorf(format, a...) }
 
-// parseListen reads one SIP listener: "udp:host:port", "tcp:host:port" or a
-// bare "host:port" for both transports.
+// parseListen reads one SIP listener: "udp:host:port", "tcp:host:port",
+// "tls:host:port" or a bare "host:port" for UDP and TCP.
 func parseListen(s string) ([]Listen, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
-		return nil, errors.New("empty listener; want udp:host:port, tcp:host:port or host:port")
+		return nil, errors.New("empty listener; want udp:host:port, tcp:host:port, tls:host:port or host:port")
 	}
 	lower := strings.ToLower(s)
-	for _, t := range []string{"udp", "tcp"} {
+	for _, t := range []string{"udp", "tcp", "tls"} {
 		if rest, ok := strings.CutPrefix(lower, t+":"); ok {
 			if err := checkHostPort(s[len(s)-len(rest):], false); err != nil {
 				return nil, err
@@ -40,7 +40,7 @@ func parseListen(s string) ([]Listen, error) {
 	if err := checkHostPort(s, false); err != nil {
 		// "tls:host:port" fails as a host:port; say what is really wrong.
 		if scheme, rest, ok := strings.Cut(s, ":"); ok && isWord(scheme) && checkHostPort(rest, false) == nil {
-			return nil, errorf("transport %q is not udp or tcp", scheme)
+			return nil, errorf("transport %q is not udp, tcp or tls", scheme)
 		}
 		return nil, err
 	}

@@ -37,6 +37,7 @@ func (e *usageError) Error() string { return e.msg }
 // session is one invocation: the common flags and where output goes.
 type session struct {
 	api, token string
+	ca         string // PEM file of the CA (or certificate) an https API is checked against
 	json       bool
 	getenv     func(string) string
 	stdout     io.Writer
@@ -159,6 +160,7 @@ func lookup(name string) *command {
 func (s *session) common(fs *flag.FlagSet) {
 	fs.StringVar(&s.api, "api", s.api, "admin API `URL` (env BRYGGA_API; default "+DefaultAPI+")")
 	fs.StringVar(&s.token, "token", s.token, "bearer `token` (env BRYGGA_TOKEN)")
+	fs.StringVar(&s.ca, "ca", s.ca, "PEM `file` to trust for an https API with its own certificate (env BRYGGA_CA)")
 	fs.BoolVar(&s.json, "json", s.json, "print the API's JSON instead of tables")
 }
 
@@ -197,6 +199,15 @@ func (s *session) parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	cl, err := s.newClient(api, token)
 	if err != nil {
 		return nil, &usageError{cmd: c, msg: err.Error()}
+	}
+	ca := s.ca
+	if ca == "" {
+		ca = s.getenv("BRYGGA_CA")
+	}
+	if ca != "" {
+		if err := cl.TrustPEM(ca); err != nil {
+			return nil, &usageError{cmd: c, msg: err.Error()}
+		}
 	}
 	s.client = cl
 	return pos, nil
@@ -488,6 +499,7 @@ func usage(w io.Writer) {
 common flags (before or after the command):
   --api URL    the bridge's admin API (env BRYGGA_API; default `+DefaultAPI+`)
   --token T    bearer token (env BRYGGA_TOKEN)
+  --ca FILE    PEM certificate(s) to trust for an https API (env BRYGGA_CA)
   --json       print the API's JSON instead of tables
 
 exit status: 0 done, 1 the bridge refused or could not be reached, 2 usage error

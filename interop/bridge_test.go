@@ -149,6 +149,14 @@ func startBridge(t *testing.T) *bridge {
 // finds the first one's data (a restart). The log is appended to.
 func startBridgeIn(t *testing.T, dir, config string) *bridge {
 	t.Helper()
+	return startBridgeSIP(t, dir, config, "")
+}
+
+// startBridgeSIP is startBridgeIn with SIP listeners more than UDP and TCP
+// on b.SIP, such as "tls:127.0.0.1:5061" (comma-separated, as --sip takes
+// them).
+func startBridgeSIP(t *testing.T, dir, config, moreSIP string) *bridge {
+	t.Helper()
 	bin := bryggaBinary(t)
 	cfg := filepath.Join(dir, "brygga.yaml")
 	if err := os.WriteFile(cfg, []byte(config), 0o644); err != nil {
@@ -174,7 +182,7 @@ func startBridgeIn(t *testing.T, dir, config string) *bridge {
 	defer logf.Close()
 	b.cmd = exec.Command(bin, "serve",
 		"--config", cfg,
-		"--sip", b.SIP,
+		"--sip", strings.TrimSuffix(b.SIP+","+moreSIP, ","),
 		"--rtp-ports", fmt.Sprintf("%d-%d", lo, hi),
 		"--data", filepath.Join(dir, "data"),
 		"--api", strings.TrimPrefix(b.API, "http://"),

@@ -26,6 +26,7 @@ type sippCall struct {
 	pause     time.Duration // -d: the length of <pause/> without milliseconds
 	keys      map[string]string
 	limit     time.Duration // SIPp's own -timeout; the process is killed a little after
+	args      []string      // more SIPp arguments (-au, -ap)
 }
 
 // requireRawSocket skips (fails in CI) when SIPp's play_dtmf cannot open
@@ -94,6 +95,7 @@ func runSIPp(ctx context.Context, t *testing.T, sipp string, b *bridge, dir stri
 	for k, v := range c.keys {
 		args = append(args, "-key", k, v)
 	}
+	args = append(args, c.args...)
 	out, err := os.Create(stdout)
 	if err != nil {
 		return err

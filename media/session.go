@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/pion/rtp"
+	"github.com/pion/srtp/v3"
 
 	"brygga/media/codec"
 	"brygga/media/dtmf"
@@ -123,8 +124,17 @@ type Session struct {
 	outBuf  [maxDatagram]byte
 	encoded [maxDatagram]byte
 	tx      txAddr // dest as the socket takes it
+	// SRTP send side (SetSRTP): nil tx context sends plain RTP.
+	srtpTx    *srtp.Context
+	txKey     []byte
+	txProfile srtp.ProtectionProfile
+	txHdr     rtp.Header
+	sealed    [maxDatagram + 16]byte
 
 	// receive state, guarded by play.
+	rx          *srtpIn // SRTP receive side; nil takes plain RTP
+	opened      [maxDatagram]byte
+	rxHdr       rtp.Header
 	in          rtp.Packet
 	pcm         [maxDatagram]int16
 	events      dtmf.EventDecoder
@@ -146,6 +156,7 @@ type Session struct {
 	jitterBits atomic.Uint64 // float64 seconds
 
 	started   atomic.Bool // the socket is read from Start on
+	secure    atomic.Bool // SRTP both ways
 	closed    atomic.Bool
 	closeOnce sync.Once
 	closeErr  error
@@ -296,11 +307,20 @@ func (s *Session) packet(b []byte, src netip.AddrPort, at time.Time) {
 	// RTCP types 200-207 land on RTP payload types 72-79 with the marker
 	// set; RFC 5761 §4 keeps RTP off those.
 	if pt := b[1]; pt >= 200 && pt <= 207 {
-		if _, ok := s.accept(src, false); ok && rtcpValid(b) {
+		if _, ok := s.accept(src, false); ok && rtcpValid(b) && (s.rx == nil || s.rx.rtcp(b)) {
 			s.hear(at)
 		}
 		s.ignored.Add(1)
 		return
+	}
+	if s.rx != nil {
+		// SRTP: what does not authenticate (plain RTP, a replay, a
+		// stranger's packets) is not heard at all.
+		var ok bool
+		if b, ok = s.rx.rtp(s.opened[:], b, &s.rxHdr); !ok {
+			s.ignored.Add(1)
+			return
+		}
 	}
 	if len(b) < headerLen || s.in.Unmarshal(b) != nil {
 		s.ignored.Add(1)
@@ -476,13 +496,18 @@ func (s *Session) writeLocked(payload []byte) {
 	if err != nil {
 		return
 	}
+	pkt, err := s.seal(n)
+	if err != nil {
+		s.log.Debug("srtp protect", "err", err)
+		return
+	}
 	if err := s.conn.setAddr(&s.tx, dest); err != nil {
 		s.log.Debug("rtp write", "err", err)
 		return
 	}
 	s.seq++
 	s.marker = false
-	if err := s.conn.send(s.outBuf[:n], &s.tx); err != nil {
+	if err := s.conn.send(pkt, &s.tx); err != nil {
 		if !s.closed.Load() {
 			s.log.Debug("rtp write", "err", err)
 		}

@@ -31,10 +31,11 @@ type Metrics struct {
 	api     *prometheus.CounterVec
 	deliver *prometheus.CounterVec
 	lockout *prometheus.CounterVec
+	store   prometheus.Counter
 }
 
 // CallResults are the values of brygga_calls_total's result label.
-var CallResults = []string{"answered", "bad_pin", "rejected", "failed"}
+var CallResults = []string{"answered", "bad_pin", "insecure", "rejected", "failed"}
 
 // DeliveryResults are the values of brygga_recording_deliveries_total's
 // result label.
@@ -46,7 +47,7 @@ func New(rooms Rooms) *Metrics {
 		reg: prometheus.NewRegistry(),
 		calls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "brygga_calls_total",
-			Help: "New calls by result: answered, bad_pin (sent away after wrong PINs), rejected (refused with an error response), failed (accepted, never established).",
+			Help: "New calls by result: answered, bad_pin (sent away after wrong PINs), insecure (sent away from a sensitive room for lack of TLS and SRTP), rejected (refused with an error response), failed (accepted, never established).",
 		}, []string{"result"}),
 		prompts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "brygga_prompt_plays_total",
@@ -65,6 +66,10 @@ func New(rooms Rooms) *Metrics {
 		Name: "brygga_pin_lockouts_total",
 		Help: "PIN lockouts after too many wrong PINs, by scope: source (one address) or room.",
 	}, []string{"scope"})
+	m.store = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "brygga_store_errors_total",
+		Help: "Writes the store (SQLite) refused, such as a recording's row at its start or end; calls go on, and the log says what failed.",
+	})
 	m.lockout.WithLabelValues("source")
 	m.lockout.WithLabelValues("room")
 	for _, r := range DeliveryResults {
@@ -73,7 +78,7 @@ func New(rooms Rooms) *Metrics {
 	for _, r := range CallResults {
 		m.calls.WithLabelValues(r) // present at 0 from the start
 	}
-	m.reg.MustRegister(m.calls, m.prompts, m.api, m.deliver, m.lockout,
+	m.reg.MustRegister(m.calls, m.prompts, m.api, m.deliver, m.lockout, m.store,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&scrape{rooms: rooms})
@@ -94,6 +99,9 @@ func (m *Metrics) DeliveryResult(result string) { m.deliver.WithLabelValues(resu
 
 // PINLockout counts one lockout ("source" or "room").
 func (m *Metrics) PINLockout(scope string) { m.lockout.WithLabelValues(scope).Inc() }
+
+// StoreError counts one write the store refused.
+func (m *Metrics) StoreError() { m.store.Inc() }
 
 // PromptPlayed counts one prompt played.
 func (m *Metrics) PromptPlayed(name string) { m.prompts.WithLabelValues(name).Inc() }

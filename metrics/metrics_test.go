@@ -75,3 +75,15 @@ func TestScrape(t *testing.T) {
 		}
 	}
 }
+
+func TestStoreErrors(t *testing.T) {
+	m := New(nil)
+	if text := scrapeText(t, m); !strings.Contains(text, "brygga_store_errors_total 0\n") {
+		t.Error("brygga_store_errors_total is not present at 0 from the start")
+	}
+	m.StoreError()
+	m.StoreError()
+	if text := scrapeText(t, m); !strings.Contains(text, "brygga_store_errors_total 2\n") {
+		t.Error("two store errors not counted")
+	}
+}

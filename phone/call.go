@@ -40,6 +40,8 @@ type Call struct {
 	// meeting one of ours is glare and gets 491.
 	reqMu sync.Mutex
 
+	crypto *sdp.Crypto // our SDES key when Config.SRTP; fixed for the call
+
 	mu         sync.Mutex // guards the fields below
 	ds         *sipgo.DialogClientSession
 	dir        sdp.Direction // the direction we want (hold is ours to choose)
@@ -319,6 +321,7 @@ func (c *Call) offer(port int, dir sdp.Direction) ([]byte, error) {
 			DTMF:      pt,
 			Username:  c.p.cfg.User,
 			Direction: dir,
+			Crypto:    c.crypto,
 		})
 	})
 }
@@ -328,8 +331,15 @@ func (c *Call) answer(o *sdp.Offer, ch sdp.Choice, port int, dir sdp.Direction) 
 	if c.p.cfg.InBandDTMF {
 		ch.DTMF = 0
 	}
+	var crypto *sdp.Crypto
+	if ch.SRTP != nil && c.crypto != nil {
+		k := *c.crypto
+		k.Tag, k.Suite = ch.SRTP.Tag, ch.SRTP.Suite
+		crypto = &k
+	}
 	return c.sdpBody(func(v uint64) ([]byte, error) {
 		return sdp.BuildAnswer(sdp.AnswerParams{
+			Crypto:    crypto,
 			Offer:     o,
 			Choice:    ch,
 			Addr:      c.p.cfg.LocalIP,
@@ -381,6 +391,14 @@ func (c *Call) negotiate(body []byte) (*sdp.Offer, sdp.Choice, error) {
 	}
 	if ch.PayloadType != c.codec.PayloadType() {
 		return nil, sdp.Choice{}, fmt.Errorf("phone: SDP: %s as payload type %d", c.codec.Name(), ch.PayloadType)
+	}
+	if (ch.SRTP != nil) != (c.crypto != nil) {
+		return nil, sdp.Choice{}, fmt.Errorf("phone: SDP: SRTP %v, asked for %v", ch.SRTP != nil, c.crypto != nil)
+	}
+	if ch.SRTP != nil {
+		if err := c.stream.setSRTP(ch.SRTP.Suite, c.crypto.Key, ch.SRTP.Key); err != nil {
+			return nil, sdp.Choice{}, fmt.Errorf("phone: SRTP: %w", err)
+		}
 	}
 	return o, ch, nil
 }

@@ -10,6 +10,7 @@ package phone
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -32,8 +33,12 @@ import (
 // Config describes a Phone. The zero value (after defaults) is a PCMU phone
 // on 127.0.0.1 over UDP offering telephone-event 101.
 type Config struct {
-	LocalIP         netip.Addr    // address for SIP and RTP; default 127.0.0.1
-	Transport       string        // "udp" (default) or "tcp"
+	LocalIP         netip.Addr  // address for SIP and RTP; default 127.0.0.1
+	Transport       string      // "udp" (default), "tcp" or "tls"
+	TLS             *tls.Config // client side of "tls": whom to trust (RootCAs), ServerName
+	SRTP            bool        // offer RTP/SAVP with an SDES key (AES_CM_128_HMAC_SHA1_80) instead of RTP/AVP
+	AuthUser        string      // answer a 401/407 to the INVITE with digest credentials
+	AuthPassword    string
 	User            string        // user part of From and Contact; default "phone"
 	DisplayName     string        // optional display name in From
 	Codec           codec.Codec   // the one codec offered; default PCMU
@@ -124,19 +129,26 @@ func New(ctx context.Context, cfg Config) (*Phone, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	transport := strings.ToUpper(cfg.Transport)
-	if transport != "UDP" && transport != "TCP" {
-		return nil, fmt.Errorf("phone: transport %q: want udp or tcp", cfg.Transport)
+	if transport != "UDP" && transport != "TCP" && transport != "TLS" {
+		return nil, fmt.Errorf("phone: transport %q: want udp, tcp or tls", cfg.Transport)
+	}
+	if transport == "TLS" && cfg.TLS == nil {
+		return nil, errors.New("phone: transport tls needs Config.TLS")
 	}
 	if cfg.DTMFPayloadType < 96 || cfg.DTMFPayloadType > 127 {
 		return nil, fmt.Errorf("phone: telephone-event payload type %d is not dynamic (96-127)", cfg.DTMFPayloadType)
 	}
 
-	ua, err := sipgo.NewUA(
+	uaOpts := []sipgo.UserAgentOption{
 		sipgo.WithUserAgent("brygga-phone"),
 		sipgo.WithUserAgentHostname(cfg.LocalIP.String()),
 		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(log)),
 		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(log)),
-	)
+	}
+	if cfg.TLS != nil {
+		uaOpts = append(uaOpts, sipgo.WithUserAgenTLSConfig(cfg.TLS))
+	}
+	ua, err := sipgo.NewUA(uaOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("phone: %w", err)
 	}
@@ -158,8 +170,8 @@ func New(ctx context.Context, cfg Config) (*Phone, error) {
 		Host:   cfg.LocalIP.String(),
 		Port:   int(p.addr.Port()),
 	}}
-	if transport == "TCP" {
-		p.contact.Address.UriParams = sip.HeaderParams{{K: "transport", V: "tcp"}}
+	if transport != "UDP" {
+		p.contact.Address.UriParams = sip.HeaderParams{{K: "transport", V: strings.ToLower(transport)}}
 	}
 	p.dialogUA = &sipgo.DialogUA{Client: p.client, ContactHDR: p.contact}
 
@@ -224,6 +236,18 @@ func (p *Phone) listen() error {
 		// Over TCP the INVITE goes on a connection of its own to the bridge
 		// (binding it to the listening port would fail); the bridge reuses
 		// that connection or connects to the Contact.
+	case "TLS":
+		// A phone has no certificate to serve TLS with. The port is held
+		// for the Contact, and nothing is served on it: the bridge's
+		// requests come back on the connection the INVITE opened, which
+		// sipgo reads like any other.
+		ln, err := net.ListenTCP("tcp", net.TCPAddrFromAddrPort(netip.AddrPortFrom(ip, 0)))
+		if err != nil {
+			return fmt.Errorf("phone: listen: %w", err)
+		}
+		p.listener = ln
+		p.addr = ln.Addr().(*net.TCPAddr).AddrPort()
+		close(p.serveDone)
 	}
 	client, err := sipgo.NewClient(p.ua, opts...)
 	if err != nil {
@@ -509,7 +533,7 @@ func (c *Call) waitAnswer(ctx context.Context, ds *sipgo.DialogClientSession, ca
 		defer t.Stop()
 	}
 
-	err = ds.WaitAnswer(wctx, sipgo.AnswerOptions{OnResponse: func(*sip.Response) error {
+	err = ds.WaitAnswer(wctx, sipgo.AnswerOptions{Username: c.p.cfg.AuthUser, Password: c.p.cfg.AuthPassword, OnResponse: func(*sip.Response) error {
 		heardOnce.Do(func() { close(heard) })
 		return nil
 	}})
@@ -614,6 +638,14 @@ func (p *Phone) newCall() (*Call, error) {
 		sdpID: uint64(time.Now().UnixNano() & 0x7fffffffffff),
 		done:  make(chan struct{}),
 		acks:  make(chan ackInfo, 1),
+	}
+	if p.cfg.SRTP {
+		k, err := sdp.NewCrypto(sdp.Crypto{Tag: 1, Suite: sdp.SuiteAES128SHA1_80})
+		if err != nil {
+			conn.Close()
+			return nil, err
+		}
+		c.crypto = &k
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.stream = newStream(p.cfg.Codec, 0, conn, p.cfg.RecordLimit, p.clock())

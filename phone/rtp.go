@@ -82,8 +82,9 @@ const maxDatagram = 1500
 
 // rxScratch is what handling one received datagram needs besides it.
 type rxScratch struct {
-	pkt rtp.Packet
-	pcm [maxDatagram]int16
+	pkt   rtp.Packet
+	pcm   [maxDatagram]int16
+	plain [maxDatagram]byte // an SRTP packet opened
 }
 
 // stream is the RTP of one call: a sender paced by the monotonic clock and a
@@ -101,7 +102,8 @@ type stream struct {
 	remote atomic.Pointer[netip.AddrPort]
 	send   atomic.Bool
 	source atomic.Pointer[func([]int16)]
-	hook   func(Packet) // set before start, read by the receivers
+	hook   func(Packet)              // set before start, read by the receivers
+	srtp   atomic.Pointer[srtpState] // nil: plain RTP
 
 	clock      *mixer.Clock                                // nil: goroutines of its own
 	tx         *sender                                     // a clocked stream's sender; only Tick uses it
@@ -304,6 +306,7 @@ type sender struct {
 	pcm     []int16
 	payload []byte
 	buf     []byte
+	sealed  [maxDatagram + 16]byte
 	pkt     rtp.Packet
 	seq     uint16
 	ts      uint32
@@ -409,7 +412,12 @@ func (tx *sender) write(s *stream, pt uint8, m bool, stamp uint32, body []byte) 
 	if remote == nil {
 		return
 	}
-	if _, err := s.local().WriteToUDPAddrPort(tx.buf[:n], *remote); err != nil {
+	out, err := s.seal(tx.sealed[:], tx.buf[:n])
+	if err != nil {
+		s.sendErrors.Add(1)
+		return
+	}
+	if _, err := s.local().WriteToUDPAddrPort(out, *remote); err != nil {
 		s.sendErrors.Add(1)
 		return
 	}
@@ -569,6 +577,13 @@ func (s *stream) receiver(c *net.UDPConn) {
 // recording, then the receive hook.
 func (s *stream) datagram(b []byte, arrival time.Time, rx *rxScratch) {
 	pkt := &rx.pkt
+	b, ok := s.open(rx.plain[:], b)
+	if !ok {
+		s.mu.Lock()
+		s.stats.Unknown++
+		s.mu.Unlock()
+		return
+	}
 	if err := pkt.Unmarshal(b); err != nil || pkt.Version != 2 {
 		s.mu.Lock()
 		s.stats.Unknown++

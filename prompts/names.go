@@ -75,6 +75,7 @@ const (
 	// Minutes, except at one: that needs the singular, and nb "ett minutt" and
 	// sv "en minut" are not Number's bare "en" and "ett", so it is EndsIn1.
 	SecureRequired = "conf-secure-required" // new: "This conference requires a secure connection."
+	PinLockedOut   = "conf-pin-lockedout"   // new: "Too many wrong PINs have been entered. Please try again later."
 	NoSuchConf     = "conf-invalid"         // "That is not a valid conference number."
 	Full           = "conf-full"            // "That conference is full."
 	Kicked         = "conf-kicked"          // "You have been removed from the conference."
@@ -134,7 +135,7 @@ var catalogue = []string{
 	OtherInParty, InLobby, And, UnknownCaller, HasJoin, HasLeft, LobbyHasJoin, LobbyEmpty,
 	LobbyAdmitted, Locked, LockedNow, UnlockedNow, Muted, Unmuted, LectureMuted, LectureOn,
 	LectureOff, HandRaised, HandLowered, HasRaisedHand, FloorGiven, NoHands, NowRecording,
-	RecordingStopped, RecordingRefused, RecordingFailed, SecureRequired, NotOpen, NoSuchConf, Full,
+	RecordingStopped, RecordingRefused, RecordingFailed, SecureRequired, PinLockedOut, NotOpen, NoSuchConf, Full,
 	InvalidOption, Kicked, HostHasLeft, EndsIn5, EndsIn1, EndsIn, Minutes, ConfEnd, EndConfirm,
 	RollCall, RollCallComplete, Help, HelpHand, HelpHost, Goodbye, VMPart, VMOf,
 	Digit0, Digit1, Digit2, Digit3, Digit4, Digit5, Digit6, Digit7, Digit8, Digit9,

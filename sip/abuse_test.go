@@ -18,6 +18,8 @@ import (
 	"brygga/media/codec"
 	"brygga/phone"
 	"brygga/pin"
+	"brygga/prompts"
+	"brygga/prompts/prompttest"
 	"brygga/sip"
 )
 
@@ -224,9 +226,13 @@ func TestPINGuesserLockedOut(t *testing.T) {
 	var locks lockLog
 	guard := &pin.Lockout{Failures: 2, RoomFailures: 10, Window: time.Minute, Lock: time.Minute,
 		OnLockout: locks.add, Logger: slog.New(slog.DiscardHandler)} // pin tests the log line
+	lib, err := prompttest.Library()
+	if err != nil {
+		t.Fatal(err)
+	}
 	b, _ := limitedBridge(t,
 		withSIP(func(o *sip.Options) { o.RateLimit = config.RateLimit{} }),
-		withConference(func(o *conference.Options) { o.PINGuard = guard }))
+		withConference(func(o *conference.Options) { o.PINGuard, o.Prompts = guard, lib }))
 
 	// A wrong PIN in the URI and one typed lock the source; the right PIN
 	// typed next is refused without being checked, and the caller hung up.
@@ -251,6 +257,12 @@ func TestPINGuesserLockedOut(t *testing.T) {
 	hungUp(t, again, "a locked-out source got a PIN checked")
 	if participants(b, "4711") != 0 {
 		t.Fatal("a locked-out source got in")
+	}
+	// Both calls were told why, not that the PIN was wrong.
+	for _, call := range []*phone.Call{c, again} {
+		if !prompttest.Heard(call.Received(), prompts.PinLockedOut) || prompttest.Heard(call.Received(), prompts.PinBad) {
+			t.Error("a locked-out caller did not hear the lockout notice (or heard the wrong-PIN one)")
+		}
 	}
 
 	// Another address is not locked out.

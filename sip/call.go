@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
@@ -31,10 +32,11 @@ type call struct {
 	acks      chan uint32 // CSeq of every ACK, for the re-INVITE 2xx retransmission
 
 	mu        sync.Mutex
-	choice    sdp.Choice // nil Codec until a delayed offer is answered
-	target    ssip.Uri   // the caller's Contact: where our requests go
-	offered   bool       // our last 2xx carried an offer; the answer comes in the ACK
-	offerCSeq uint32     // CSeq of the INVITE that 2xx answered
+	choice    sdp.Choice  // nil Codec until a delayed offer is answered
+	target    ssip.Uri    // the caller's Contact: where our requests go
+	offered   bool        // our last 2xx carried an offer; the answer comes in the ACK
+	offerCSeq uint32      // CSeq of the INVITE that 2xx answered
+	crypto    *sdp.Crypto // our SDES key once the call is SRTP; kept for the whole call
 	sessionID uint64
 	version   uint64
 
@@ -43,10 +45,17 @@ type call struct {
 	done     chan struct{}
 }
 
-func (c *call) ID() string            { return c.id }
-func (c *call) CallerID() string      { return c.callerID }
-func (c *call) Source() netip.Addr    { return c.source }
-func (c *call) Trusted() bool         { return c.trusted }
+func (c *call) ID() string         { return c.id }
+func (c *call) CallerID() string   { return c.callerID }
+func (c *call) Source() netip.Addr { return c.source }
+func (c *call) Trusted() bool      { return c.trusted }
+
+// Secure reports whether the call is protected end to end as brygga sees
+// it: signalling over TLS (so the SDES keys were not sent in the clear)
+// and media over SRTP both ways.
+func (c *call) Secure() bool {
+	return strings.EqualFold(c.transport, "TLS") && c.sess.Secure()
+}
 func (c *call) Media() *media.Session { return c.sess }
 func (c *call) Digits() <-chan byte   { return c.digits }
 func (c *call) Done() <-chan struct{} { return c.done }
@@ -92,6 +101,14 @@ func (c *call) bye() *ssip.Request {
 	req := ssip.NewRequest(ssip.BYE, *target.Clone())
 	req.SetTransport(c.dlg.InviteRequest.Transport())
 	req.AppendHeader(ptr(c.srv.contact(c.transport)))
+	if ssip.IsReliable(req.Transport()) {
+		// Over TCP and TLS the caller's Contact is often not one we can
+		// reach (a phone behind NAT, a certificate we could not check):
+		// the BYE goes back on the connection the call came in on, as
+		// RFC 5923 and RFC 5626 do. A Record-Route still wins (sipgo
+		// points the destination at the first Route).
+		req.SetDestination(c.dlg.InviteRequest.Source())
+	}
 	return req
 }
 
@@ -148,9 +165,17 @@ func (c *call) end() {
 func (c *call) answer(offer *sdp.Offer) ([]byte, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if err := c.keyFor(c.choice.SRTP); err != nil {
+		return nil, err
+	}
 	c.version++
 	c.offered = false
+	var crypto *sdp.Crypto
+	if c.choice.SRTP != nil {
+		crypto = c.crypto
+	}
 	return sdp.BuildAnswer(sdp.AnswerParams{
+		Crypto:    crypto,
 		Offer:     offer,
 		Choice:    c.choice,
 		Addr:      c.srv.opts.MediaIP,
@@ -179,7 +204,13 @@ func (c *call) offer(cseq uint32) ([]byte, error) {
 	}
 	c.version++
 	c.offered, c.offerCSeq = true, cseq
+	var crypto *sdp.Crypto
+	if c.sess.Secure() {
+		// Never offer a way back to plain RTP in an SRTP call.
+		crypto = c.crypto
+	}
 	return sdp.BuildOfferWith(sdp.OfferParams{
+		Crypto:    crypto,
 		Addr:      c.srv.opts.MediaIP,
 		Port:      c.sess.LocalAddr().Port,
 		SessionID: c.sessionID,
@@ -204,6 +235,7 @@ func (c *call) acked(req *ssip.Request) {
 	c.mu.Lock()
 	due := c.offered && c.offerCSeq == cseq
 	c.offered = c.offered && !due
+	secure := c.sess.Secure()
 	codecs := c.srv.opts.Codecs
 	if c.choice.Codec != nil {
 		codecs = []codec.Codec{c.choice.Codec}
@@ -217,6 +249,12 @@ func (c *call) acked(req *ssip.Request) {
 	if err == nil {
 		ch, err = sdp.Negotiate(ans, codecs)
 	}
+	if err == nil && (ch.SRTP != nil) != secure {
+		err = errors.New("the answer's SRTP does not match the offer")
+	}
+	if err == nil {
+		err = c.apply(ans, ch)
+	}
 	if err != nil {
 		c.srv.log.Info("unusable SDP answer in ACK", "call", c.id, "err", err)
 		return
@@ -224,7 +262,6 @@ func (c *call) acked(req *ssip.Request) {
 	c.mu.Lock()
 	c.choice = ch
 	c.mu.Unlock()
-	c.apply(ans, ch)
 }
 
 // drainAcks forgets ACKs already seen, before a new 2xx goes out.
@@ -268,11 +305,43 @@ func (c *call) retransmit(tx ssip.ServerTransaction, res *ssip.Response, cseq ui
 	}
 }
 
-// apply points the media session at what the offer (or answer) says.
-func (c *call) apply(o *sdp.Offer, ch sdp.Choice) {
+// apply points the media session at what the offer (or answer) says,
+// keys first: not one packet may go out in the clear to an SRTP peer.
+func (c *call) apply(o *sdp.Offer, ch sdp.Choice) error {
+	if ch.SRTP != nil {
+		c.mu.Lock()
+		mine := c.crypto
+		c.mu.Unlock()
+		if mine == nil || mine.Suite != ch.SRTP.Suite {
+			return errors.New("sip: SRTP without our key for the suite")
+		}
+		if err := c.sess.SetSRTP(media.SRTP{Suite: ch.SRTP.Suite, Local: mine.Key, Remote: ch.SRTP.Key}); err != nil {
+			return err
+		}
+	}
 	addr := &net.UDPAddr{IP: o.Addr.AsSlice(), Port: o.Port}
 	c.sess.SetRemote(media.Remote{Addr: addr, Codec: ch.Codec, PayloadType: ch.PayloadType, DTMF: ch.DTMF,
 		Send: !o.Hold, Silent: !o.Direction.Sends()})
+	return nil
+}
+
+// keyFor makes sure our SDES key fits theirs (nil: plain RTP): one key for
+// the whole call, answering under their tag; a new key only if they move
+// to another suite. c.mu is held.
+func (c *call) keyFor(theirs *sdp.Crypto) error {
+	if theirs == nil {
+		return nil
+	}
+	if c.crypto != nil && c.crypto.Suite == theirs.Suite {
+		c.crypto.Tag = theirs.Tag
+		return nil
+	}
+	k, err := sdp.NewCrypto(*theirs)
+	if err != nil {
+		return err
+	}
+	c.crypto = &k
+	return nil
 }
 
 // renegotiate handles a re-INVITE or UPDATE body and returns our SDP and
@@ -306,6 +375,11 @@ func (c *call) renegotiate(body []byte, cseq uint32) ([]byte, int) {
 	if err != nil {
 		return nil, 488
 	}
+	if (ch.SRTP != nil) != c.sess.Secure() {
+		// Neither a downgrade to plain RTP nor an upgrade: who may be in
+		// the room was decided on what the call was when it came in.
+		return nil, 488
+	}
 	c.mu.Lock()
 	c.choice = ch
 	c.mu.Unlock()
@@ -313,6 +387,8 @@ func (c *call) renegotiate(body []byte, cseq uint32) ([]byte, int) {
 	if err != nil {
 		return nil, 500
 	}
-	c.apply(offer, ch)
+	if err := c.apply(offer, ch); err != nil {
+		return nil, 500
+	}
 	return ans, 200
 }

@@ -6,6 +6,7 @@ package sip
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -44,6 +45,7 @@ const byeTimeout = 8 * time.Second
 // Options configure a Server.
 type Options struct {
 	Listen    []config.Listen
+	TLS       *tls.Config // for tls listeners: the certificate, TLS 1.2 at least
 	MediaIP   netip.Addr
 	Ports     *media.PortPool
 	Symmetric media.Symmetric
@@ -51,6 +53,11 @@ type Options struct {
 	Bridge    *conference.Bridge
 	Trusted   []netip.Prefix
 	Allow     []netip.Prefix
+	// AuthUsers (user name → password) lets a source outside Allow and
+	// Trusted in with digest authentication in AuthRealm; without them
+	// such a source gets 403.
+	AuthRealm string
+	AuthUsers map[string]string
 	MaxCalls  int
 	UserAgent string
 	// MaxCallsPerSource caps the calls (answered or being answered) from
@@ -83,6 +90,7 @@ type Server struct {
 	answering int                // new INVITEs past the checks and not yet a call or refused
 	answerFor map[netip.Addr]int // answering, by source
 	limits    *limiter
+	auth      *digestAuth // nil: no digest authentication
 	listeners []io
 	bound     []config.Listen
 	contacts  map[string]ssip.ContactHeader // by transport
@@ -108,7 +116,7 @@ func New(o Options) (*Server, error) {
 	// without their own logger sipgo writes to the process default.
 	ua, err := sipgo.NewUA(sipgo.WithUserAgent(o.UserAgent),
 		sipgo.WithUserAgentTransactionLayerOptions(ssip.WithTransactionLayerLogger(o.Logger.With("sipgo", "transaction"))),
-		sipgo.WithUserAgentTransportLayerOptions(ssip.WithTransportLayerLogger(o.Logger.With("sipgo", "transport"))))
+		sipgo.WithUserAgentTransportLayerOptions(ssip.WithTransportLayerLogger(o.Logger.With("sipgo", "transport")), ssip.WithTransportLayerReadFilter(udpReadFilter)))
 	if err != nil {
 		return nil, err
 	}
@@ -131,6 +139,13 @@ func New(o Options) (*Server, error) {
 		answerFor: make(map[netip.Addr]int),
 		contacts:  make(map[string]ssip.ContactHeader),
 		limits:    newLimiter(o.RateLimit, nil),
+	}
+	if len(o.AuthUsers) > 0 {
+		realm := o.AuthRealm
+		if realm == "" {
+			realm = "brygga"
+		}
+		s.auth = newDigestAuth(realm, o.AuthUsers)
 	}
 	s.dialogs = &sipgo.DialogUA{Client: client}
 	srv.OnInvite(s.guard(s.onInvite))
@@ -159,7 +174,7 @@ func (s *Server) guard(h sipgo.RequestHandler) sipgo.RequestHandler {
 				}
 			}
 		}()
-		if s.screen(req, tx) {
+		if s.screen(req, tx) && s.withinLimits(req, tx) {
 			h(req, tx)
 		}
 	}
@@ -220,6 +235,18 @@ func (s *Server) Start() error {
 			}
 			s.addListener(ln, "tcp", ln.Addr().String())
 			go func() { _ = s.srv.ServeTCP(ln) }()
+		case "tls":
+			if s.opts.TLS == nil {
+				s.Close()
+				return fmt.Errorf("sip: listen tls %s: no certificate", l.Addr)
+			}
+			ln, err := net.Listen("tcp", l.Addr)
+			if err != nil {
+				s.Close()
+				return fmt.Errorf("sip: listen tls %s: %w", l.Addr, err)
+			}
+			s.addListener(ln, "tls", ln.Addr().String())
+			go func() { _ = s.srv.ServeTLS(tls.NewListener(ln, s.opts.TLS)) }()
 		default:
 			return fmt.Errorf("sip: unknown transport %q", l.Transport)
 		}
@@ -260,7 +287,8 @@ func (s *Server) Bound() []config.Listen {
 	return append([]config.Listen(nil), s.bound...)
 }
 
-// Drain stops taking new calls: INVITEs get 503 from now on.
+// Drain stops taking new calls: INVITEs get 503 from now on, and so does
+// OPTIONS, so that a PBX or proxy health check fails over.
 func (s *Server) Drain() {
 	s.mu.Lock()
 	s.draining.Store(true)
@@ -430,6 +458,11 @@ func newID() string {
 }
 
 func (s *Server) onOptions(req *ssip.Request, tx ssip.ServerTransaction) {
+	if s.draining.Load() {
+		// Shutting down: a PBX or proxy health check fails over now.
+		s.respond(req, tx, 503, "Service Unavailable", ssip.NewHeader("Retry-After", "30"))
+		return
+	}
 	s.respond(req, tx, 200, "OK",
 		ssip.NewHeader("Allow", allowMethods),
 		ssip.NewHeader("Accept", "application/sdp, application/dtmf-relay, application/dtmf"),
@@ -504,9 +537,7 @@ func (s *Server) onInvite(req *ssip.Request, tx ssip.ServerTransaction) {
 	}
 	src := sourceAddr(req)
 	log := s.log.With("call-id", req.CallID().Value(), "from", src)
-	if len(s.opts.Allow) > 0 && !inAny(src, s.opts.Allow) {
-		log.Warn("invite from a source not allowed")
-		s.respond(req, tx, 403, "Forbidden")
+	if !s.allowed(src) && !s.authenticated(req, tx, src, log) {
 		return
 	}
 	if code, reason := s.reserve(src); code != 0 {
@@ -594,7 +625,7 @@ func (s *Server) onInvite(req *ssip.Request, tx ssip.ServerTransaction) {
 	} else {
 		c.choice = choice
 		if body, err = c.answer(offer); err == nil {
-			c.apply(offer, choice)
+			err = c.apply(offer, choice)
 		}
 	}
 	if err != nil {
@@ -615,8 +646,14 @@ func (s *Server) onInvite(req *ssip.Request, tx ssip.ServerTransaction) {
 	// WriteResponse retransmits the 2xx until the ACK arrives; it fails
 	// when the INVITE was cancelled before the 2xx could go.
 	if err := dlg.WriteResponse(res); err != nil {
-		log.Info("call not established", "err", err)
-		s.result("failed")
+		if errors.Is(err, ssip.ErrTransactionCanceled) {
+			// As before ReadInvite: sipgo answered the CANCEL and the
+			// INVITE (487). The caller gave up; no failure of ours.
+			log.Info("call cancelled before answer")
+		} else {
+			log.Info("call not established", "err", err)
+			s.result("failed")
+		}
 		c.end()
 		return
 	}
@@ -646,6 +683,39 @@ func (s *Server) onInvite(req *ssip.Request, tx ssip.ServerTransaction) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// allowed reports whether a source may call without authenticating: it is
+// in sip.allow (no list: everyone), or trusted (the PBX).
+func (s *Server) allowed(src netip.Addr) bool {
+	return len(s.opts.Allow) == 0 || inAny(src, s.opts.Allow) || inAny(src, s.opts.Trusted)
+}
+
+// authenticated checks the digest credentials of an INVITE from a source
+// that is not allowed, and answers it when they do not pass: 403 without
+// digest accounts, else 401 with a challenge. A failure is logged with
+// fixed keys for fail2ban: msg="sip auth failed" source=ADDR user=NAME.
+func (s *Server) authenticated(req *ssip.Request, tx ssip.ServerTransaction, src netip.Addr, log *slog.Logger) bool {
+	if s.auth == nil {
+		log.Warn("invite from a source not allowed")
+		s.respond(req, tx, 403, "Forbidden")
+		return false
+	}
+	var values []string
+	for _, h := range req.GetHeaders("Authorization") {
+		values = append(values, h.Value())
+	}
+	now := time.Now()
+	res, user := s.auth.verify(string(req.Method), values, now)
+	switch res {
+	case authOK:
+		log.Info("caller authenticated", "user", user)
+		return true
+	case authFailed:
+		s.log.Warn("sip auth failed", "source", src, "user", user)
+	}
+	s.respond(req, tx, 401, "Unauthorized", ssip.NewHeader("WWW-Authenticate", s.auth.challenge(now, res == authStale)))
+	return false
+}
 
 // callerID is the caller's number: P-Asserted-Identity from a trusted
 // source (the PBX), else the From user.

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	_ "modernc.org/sqlite" // pure Go: no cgo, so the bridge stays one static binary
@@ -19,6 +20,30 @@ import (
 type DB struct {
 	sql  *sql.DB
 	path string
+
+	onError atomic.Pointer[func(error)] // OnError's function
+}
+
+// OnError sets f to be told of every write the store could not make (a
+// recording's row during a call or a delivery; not an unknown ID). It is
+// for counting: the caller of the failed write logs it with its context.
+// f must not block.
+func (db *DB) OnError(f func(error)) {
+	if f == nil {
+		db.onError.Store(nil)
+		return
+	}
+	db.onError.Store(&f)
+}
+
+// failed passes err, if any, to the OnError function and returns it.
+func (db *DB) failed(err error) error {
+	if err != nil {
+		if f := db.onError.Load(); f != nil {
+			(*f)(err)
+		}
+	}
+	return err
 }
 
 // migrations are applied in order, each once; schema_version holds how

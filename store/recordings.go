@@ -68,7 +68,7 @@ func (db *DB) CreateRecording(r Recording) error {
 		(id, room, owner, language, target, path, started, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		r.ID, r.Room, r.Owner, r.Language, r.Target, r.Path, formatTime(r.Started), RecordingActive)
 	if err != nil {
-		return fmt.Errorf("store: recording %s: %w", r.ID, err)
+		return db.failed(fmt.Errorf("store: recording %s: %w", r.ID, err))
 	}
 	return nil
 }
@@ -86,7 +86,7 @@ func (db *DB) FinishRecording(id string, ended time.Time, samples, bytes int64) 
 
 func (db *DB) changed(res sql.Result, err error, id string) error {
 	if err != nil {
-		return fmt.Errorf("store: recording %s: %w", id, err)
+		return db.failed(fmt.Errorf("store: recording %s: %w", id, err))
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return fmt.Errorf("store: recording %s: %w", id, ErrNotFound)

@@ -28,3 +28,15 @@ func pinGuard(cfg *config.Config, log *slog.Logger, m *metrics.Metrics, bus *eve
 		Logger:       log,
 	}
 }
+
+// authUsers is sip.auth's accounts as the SIP server takes them.
+func authUsers(a config.Auth) map[string]string {
+	if len(a.Users) == 0 {
+		return nil
+	}
+	m := make(map[string]string, len(a.Users))
+	for _, u := range a.Users {
+		m[u.User] = u.Password
+	}
+	return m
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -32,21 +33,27 @@ func startHTTP(cfg *config.Config, o api.Options, m *metrics.Metrics, stdout io.
 	default:
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", m.Handler())
-		if err := w.listen("metrics", cfg.API.Metrics, mux, stdout); err != nil {
+		if err := w.listen("metrics", cfg.API.Metrics, mux, nil, stdout); err != nil {
 			return nil, err
 		}
 	}
-	if err := w.listen("api", cfg.API.Listen, m.API(api.New(o)), stdout); err != nil {
+	if err := w.listen("api", cfg.API.Listen, m.API(api.New(o)), cfg.API.TLS.Config(), stdout); err != nil {
 		w.close()
 		return nil, err
 	}
 	return w, nil
 }
 
-func (w *webServers) listen(what, addr string, h http.Handler, stdout io.Writer) error {
+// listen serves h on addr, over HTTPS only when tc is set: bearer tokens
+// must not cross a network in the clear.
+func (w *webServers) listen(what, addr string, h http.Handler, tc *tls.Config, stdout io.Writer) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("%s listener: %w", what, err)
+	}
+	scheme := "http"
+	if tc != nil {
+		ln, scheme = tls.NewListener(ln, tc), "https"
 	}
 	srv := &http.Server{
 		Handler:           h,
@@ -61,7 +68,7 @@ func (w *webServers) listen(what, addr string, h http.Handler, stdout io.Writer)
 			fmt.Fprintf(stdout, "brygga %s: %s listener stopped: %v\n", version, what, err)
 		}
 	}()
-	fmt.Fprintf(stdout, "brygga %s: %s listening on http://%s\n", version, what, ln.Addr())
+	fmt.Fprintf(stdout, "brygga %s: %s listening on %s://%s\n", version, what, scheme, ln.Addr())
 	return nil
 }
 

@@ -7,7 +7,10 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"brygga/api"
@@ -80,6 +83,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		}
 		return confs, inRoom, inLobby
 	})
+	db.OnError(func(error) { m.StoreError() })
 	bus := events.New(0, nil)
 	recs, err := startRecordings(cfg, db, bus, lib, log, m.DeliveryResult)
 	if err != nil {
@@ -108,10 +112,12 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		Meetings:     sched,
 		PINGuard:     pinGuard(cfg, log, m, bus),
 	})
+	var stopping atomic.Bool // /readyz fails from SIGTERM on
 	ports := media.NewPortPool(net.IP(cfg.Media.IP.AsSlice()), cfg.Media.PortLo, cfg.Media.PortHi)
 	ports.SetTimeouts(media.Timeouts{RTP: cfg.Media.RTPTimeout, Hold: cfg.Media.HoldTimeout})
 	srv, err := sip.New(sip.Options{
 		Listen:            cfg.SIP.Listen,
+		TLS:               cfg.SIP.TLS.Config(),
 		MediaIP:           cfg.Media.IP,
 		Ports:             ports,
 		Symmetric:         sym,
@@ -119,6 +125,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		Bridge:            bridge,
 		Trusted:           cfg.SIP.Trusted,
 		Allow:             cfg.SIP.Allow,
+		AuthRealm:         cfg.SIP.Auth.Realm,
+		AuthUsers:         authUsers(cfg.SIP.Auth),
 		MaxCalls:          cfg.SIP.MaxCalls,
 		MaxCallsPerSource: cfg.SIP.MaxCallsPerSource,
 		RateLimit:         cfg.SIP.RateLimit,
@@ -140,7 +148,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		Recordings:  recs.archive,
 		Schedules:   sched,
 		Tokens:      cfg.API.Tokens,
-		Ready:       db.Ping,
+		Ready:       readiness(&stopping, db.Ping),
 		Logger:      log,
 		Defaults:    cfg.Defaults,
 	}, m, stdout)
@@ -169,16 +177,21 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 
 	<-ctx.Done()
-	log.Info("stopping: no new calls, hanging up", "calls", bridge.Calls())
+	stopping.Store(true)
 	srv.Drain()
-	bridge.HangupAll(drainTimeout)
+	// ctx has taken the first signal; a second one ends every call at once.
+	hurry := make(chan os.Signal, 1)
+	signal.Notify(hurry, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(hurry)
+	log.Info("draining", "calls", bridge.Calls(), "grace", cfg.ShutdownGrace)
+	drain(bridge, cfg.ShutdownGrace, hurry, log)
 	wctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
 	defer cancel()
 	if err := srv.Wait(wctx); err != nil {
 		log.Warn("calls still open at exit", "calls", srv.Calls())
 	}
 	srv.Close()
-	log.Info("stopped")
+	log.Info("drained")
 	return exitOK
 }
 

@@ -34,6 +34,9 @@ type AnswerParams struct {
 	Username  string    // o= user name; DefaultUsername when empty
 	Direction Direction // our direction; AnswerDirection(Offer.Direction) when empty
 	Ptime     int       // a=ptime; DefaultPtime when 0
+	// Crypto is our SDES key, required when Choice.SRTP is set: the
+	// answer's a=crypto line (same tag and suite as the chosen offer).
+	Crypto *Crypto
 }
 
 // AnswerDirection is the direction that answers offered (RFC 3264 §6.1):
@@ -85,13 +88,23 @@ func BuildAnswer(p AnswerParams) ([]byte, error) {
 		return nil, err
 	}
 	offered := o.raw.MediaDescriptions[o.AudioIndex].MediaName.Protos
-	if !plainRTP(offered) {
-		// Answering RTP/SAVP without a=crypto would promise SRTP we do not do.
+	switch {
+	case plainRTP(offered) && ch.SRTP == nil:
+	case secureRTP(offered) && ch.SRTP != nil:
+		// Answering RTP/SAVP without our key would promise SRTP nobody
+		// can decrypt.
+		if p.Crypto == nil || p.Crypto.Tag != ch.SRTP.Tag || p.Crypto.Suite != ch.SRTP.Suite || len(p.Crypto.Key) != keyLen {
+			return nil, fmt.Errorf("sdp: an SRTP answer needs our key for tag %d %s", ch.SRTP.Tag, ch.SRTP.Suite)
+		}
+	default:
 		return nil, fmt.Errorf("sdp: cannot answer %s audio", strings.Join(offered, "/"))
 	}
 	audio, err := audioMedia(p.Port, offered, []payload{{ch.PayloadType, ch.Codec}}, ch.DTMF, ch.DTMFRate, p.Ptime, dir)
 	if err != nil {
 		return nil, err
+	}
+	if ch.SRTP != nil {
+		audio.WithValueAttribute("crypto", p.Crypto.String())
 	}
 	for i, md := range o.raw.MediaDescriptions {
 		if i == o.AudioIndex {
@@ -114,6 +127,9 @@ type OfferParams struct {
 	Username  string    // DefaultUsername when empty
 	Direction Direction // SendRecv when empty; SendOnly puts the other side on hold
 	Ptime     int       // DefaultPtime when 0
+	// Crypto makes the offer RTP/SAVP with this SDES key (a re-offer in
+	// an SRTP call); nil offers plain RTP/AVP.
+	Crypto *Crypto
 }
 
 // BuildOffer builds an audio offer with codecs in our order of preference
@@ -154,9 +170,19 @@ func BuildOfferWith(p OfferParams) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	audio, err := audioMedia(p.Port, []string{"RTP", "AVP"}, pls, p.DTMF, p.Codecs[0].ClockRate(), p.Ptime, dir)
+	protos := []string{"RTP", "AVP"}
+	if p.Crypto != nil {
+		if _, err := ParseCrypto(p.Crypto.String()); err != nil {
+			return nil, err
+		}
+		protos = []string{"RTP", "SAVP"}
+	}
+	audio, err := audioMedia(p.Port, protos, pls, p.DTMF, p.Codecs[0].ClockRate(), p.Ptime, dir)
 	if err != nil {
 		return nil, err
+	}
+	if p.Crypto != nil {
+		audio.WithValueAttribute("crypto", p.Crypto.String())
 	}
 	sd.MediaDescriptions = []*psdp.MediaDescription{audio}
 	return sd.Marshal()

@@ -15,6 +15,9 @@ type Choice struct {
 	PayloadType uint8 // the codec's payload type as the offer numbered it; RTP both ways uses it
 	DTMF        uint8 // telephone-event payload type as offered; 0 = none (detect in-band)
 	DTMFRate    int   // clock rate of that telephone-event, equal to the codec's
+	// SRTP is the offerer's key for an RTP/SAVP(F) stream: the first of
+	// its a=crypto lines we can use. Nil for plain RTP.
+	SRTP *Crypto
 }
 
 // Negotiate picks the first format in the offerer's order that is one of
@@ -24,16 +27,26 @@ type Choice struct {
 // telephone-event is chosen only at the codec's clock rate (RFC 4733 §2.1)
 // and only when it carries the keypad digits.
 //
+// An RTP/SAVP(F) stream is taken with the first a=crypto line we can use
+// (RFC 4568 §7.1.1: the offerer's preference again).
+//
 // It returns ErrNoCommonCodec (wrapped, with the reason) when nothing fits,
-// also when the audio stream is SRTP, which brygga does not do yet.
+// also for SRTP without a key we can use and for DTLS-SRTP.
 func Negotiate(o *Offer, supported []codec.Codec) (Choice, error) {
 	if o == nil {
 		return Choice{}, errors.New("sdp: negotiate without an offer")
 	}
-	if o.Transport != "" && o.Transport != "RTP/AVP" && o.Transport != "RTP/AVPF" {
-		return Choice{}, fmt.Errorf("%w: audio transport %s (SRTP is not supported)", ErrNoCommonCodec, o.Transport)
-	}
 	var ch Choice
+	switch o.Transport {
+	case "", "RTP/AVP", "RTP/AVPF":
+	case "RTP/SAVP", "RTP/SAVPF":
+		if len(o.Crypto) == 0 {
+			return Choice{}, fmt.Errorf("%w: %s without an a=crypto suite we support", ErrNoCommonCodec, o.Transport)
+		}
+		ch.SRTP = &o.Crypto[0]
+	default:
+		return Choice{}, fmt.Errorf("%w: audio transport %s is not supported", ErrNoCommonCodec, o.Transport)
+	}
 	for _, f := range o.Formats {
 		if c := match(f, supported); c != nil {
 			ch.Codec, ch.PayloadType = c, f.PayloadType

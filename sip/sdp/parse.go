@@ -12,10 +12,11 @@ import (
 )
 
 // ParseOffer reads an SDP offer (or answer) and finds the audio stream to
-// use: the first audio m= line with a non-zero port and an RTP/AVP or
-// RTP/AVPF transport. When the only audio is on a transport we lack (SRTP:
-// RTP/SAVP, UDP/TLS/RTP/SAVPF) that line is described anyway and Negotiate
-// refuses it with ErrNoCommonCodec.
+// use: the first audio m= line with a non-zero port that is SRTP keyed by
+// SDES (RTP/SAVP or RTP/SAVPF with an a=crypto we can use), else the first
+// on RTP/AVP or RTP/AVPF. When the only audio is on a transport we lack
+// (DTLS-SRTP's UDP/TLS/RTP/SAVPF, SAVP without a usable key) that line is
+// described anyway and Negotiate refuses it with ErrNoCommonCodec.
 //
 // Errors: ErrNoOffer for an empty body, ErrMalformed (wrapped, with the
 // reason) for anything unreadable, ErrNoAudio when no audio stream is on
@@ -42,6 +43,9 @@ func describe(sd *psdp.SessionDescription) (*Offer, error) {
 		Transport:  strings.Join(md.MediaName.Protos, "/"),
 		AudioIndex: idx,
 		raw:        sd,
+	}
+	if secureRTP(md.MediaName.Protos) {
+		o.Crypto = cryptos(md)
 	}
 
 	ci := md.ConnectionInformation
@@ -84,17 +88,24 @@ func describe(sd *psdp.SessionDescription) (*Offer, error) {
 
 // chooseAudio returns the index of the audio m= line to use, or -1.
 func chooseAudio(sd *psdp.SessionDescription) int {
-	fallback := -1
+	plain, fallback := -1, -1
 	for i, md := range sd.MediaDescriptions {
 		if md.MediaName.Media != "audio" || md.MediaName.Port.Value == 0 || !isRTP(md.MediaName.Protos) {
 			continue
 		}
-		if plainRTP(md.MediaName.Protos) {
+		switch {
+		case secureRTP(md.MediaName.Protos) && len(cryptos(md)) > 0:
 			return i
-		}
-		if fallback < 0 {
+		case plainRTP(md.MediaName.Protos):
+			if plain < 0 {
+				plain = i
+			}
+		case fallback < 0:
 			fallback = i
 		}
+	}
+	if plain >= 0 {
+		return plain
 	}
 	return fallback
 }

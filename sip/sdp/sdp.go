@@ -73,6 +73,7 @@ type Offer struct {
 	Ptime      int        // a=ptime in ms, 0 when absent
 	MaxPtime   int        // a=maxptime in ms, 0 when absent
 	Transport  string     // proto of the audio stream, e.g. "RTP/AVP", "RTP/SAVP"
+	Crypto     []Crypto   // usable SDES keys of an RTP/SAVP(F) stream, in the offerer's order
 	AudioIndex int        // index of the m= line used
 
 	raw *psdp.SessionDescription

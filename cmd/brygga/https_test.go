@@ -1,0 +1,132 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestAPIOverHTTPS: with api.tls the admin API speaks HTTPS only (TLS 1.2
+// at least), and ctl reaches it with --ca.
+func TestAPIOverHTTPS(t *testing.T) {
+	dir := t.TempDir()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "brygga api"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, _ := x509.MarshalECPrivateKey(key)
+	certFile, keyFile := filepath.Join(dir, "api.pem"), filepath.Join(dir, "api.key")
+	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600)
+	const token = "https-test-token-1234"
+	cfgFile := filepath.Join(dir, "brygga.yaml")
+	cfg := "api:\n  tls: {cert: " + certFile + ", key: " + keyFile + "}\n  tokens:\n    - {name: ops, token: " + token + ", role: operator}\n" +
+		"directory:\n  - {extension: \"4711\", name: Kari, pin: \"2468\"}\n"
+	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	out, errb := &syncWriter{b: new(bytes.Buffer)}, &syncWriter{b: new(bytes.Buffer)}
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--config", cfgFile, "--sip", "127.0.0.1:0", "--api", "127.0.0.1:0",
+			"--rtp-ports", "31100-31199", "--data", filepath.Join(dir, "data"), "--log-level", "warn"}, noEnv, out, errb)
+	}()
+	defer func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(20 * time.Second):
+			t.Error("serve did not stop")
+		}
+	}()
+	re := regexp.MustCompile(`api listening on (https://\S+)`)
+	var api string
+	for deadline := time.Now().Add(10 * time.Second); api == ""; {
+		if m := re.FindStringSubmatch(out.String()); m != nil {
+			api = m[1]
+			break
+		}
+		select {
+		case code := <-done:
+			t.Fatalf("serve exited with %d: %s", code, errb.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no https API listener reported: %s", out.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	res, err := client.Get(api + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 || res.TLS == nil || res.TLS.Version < tls.VersionTLS12 {
+		t.Fatalf("healthz over https: %d, tls %+v", res.StatusCode, res.TLS)
+	}
+
+	// Plain HTTP on the same port is not served.
+	plain := "http://" + strings.TrimPrefix(api, "https://")
+	if res, err := (&http.Client{Timeout: 5 * time.Second}).Get(plain + "/healthz"); err == nil {
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode == 200 {
+			t.Fatalf("plain http answered 200: %s", body)
+		}
+	}
+	// TLS 1.1 is refused.
+	old := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MaxVersion: tls.VersionTLS11}}}
+	if res, err := old.Get(api + "/healthz"); err == nil {
+		res.Body.Close()
+		t.Fatal("a TLS 1.1 client was served")
+	}
+
+	// ctl with --ca, and without it (the certificate is not trusted).
+	env := func(k string) string {
+		switch k {
+		case "BRYGGA_API":
+			return api
+		case "BRYGGA_TOKEN":
+			return token
+		}
+		return ""
+	}
+	var cout, cerr bytes.Buffer
+	if code := run(context.Background(), []string{"ctl", "rooms", "--ca", certFile}, env, &cout, &cerr); code != 0 || !strings.Contains(cout.String(), "4711") {
+		t.Fatalf("ctl --ca rooms: exit %d, %s %s", code, cout.String(), cerr.String())
+	}
+	cout.Reset()
+	cerr.Reset()
+	if code := run(context.Background(), []string{"ctl", "rooms"}, env, &cout, &cerr); code == 0 {
+		t.Fatalf("ctl trusted a self-signed API without --ca: %s", cout.String())
+	}
+}

@@ -1,0 +1,272 @@
+package interop
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"brygga/media/tone"
+	"brygga/phone"
+)
+
+// baresipDirs makes the folders startBaresip wants under a fresh temporary
+// folder: the run folder, its config folder and the one sndfile writes to.
+func baresipDirs(t *testing.T) (dir, cfgDir, dumpDir string) {
+	t.Helper()
+	dir = t.TempDir()
+	cfgDir, dumpDir = filepath.Join(dir, "config"), filepath.Join(dir, "dumps")
+	for _, d := range []string{cfgDir, dumpDir} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir, cfgDir, dumpDir
+}
+
+// baresipDump reads the one dump-*-dec.wav baresip's sndfile wrote into
+// dumpDir: what it heard.
+func baresipDump(t *testing.T, dumpDir string) []int16 {
+	t.Helper()
+	dumps, _ := filepath.Glob(filepath.Join(dumpDir, "dump-*-dec.wav"))
+	if len(dumps) != 1 {
+		t.Fatalf("want one dump-*-dec.wav from baresip's sndfile in %s, found %v", dumpDir, dumps)
+	}
+	pcm, r, err := readWAV(dumps[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r != rate {
+		t.Fatalf("%s is at %d Hz, want %d", dumps[0], r, rate)
+	}
+	return pcm
+}
+
+// quitBaresip ends a baresip that has no call any more.
+func quitBaresip(t *testing.T, p *baresipProc) {
+	t.Helper()
+	p.command(t, "/quit")
+	select {
+	case <-p.exited:
+		if p.err != nil {
+			t.Errorf("baresip exited with %v after /quit", p.err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("baresip did not exit within 10 s of /quit")
+	}
+}
+
+// secureJoinAndListen is joinAndListen for a sensitive room: the phone
+// calls target over TLS, trusting tlsConf, with SRTP. It keys the PIN
+// (RFC 4733 inside SRTP), says say Hz and stays until it has heard want Hz
+// for settle+listenSpan+linger or joinWait ran out, then hangs up and
+// returns what it heard, placed by RTP timestamp. Every packet from the
+// bridge must authenticate. (joinAndListen's phone is plain UDP.)
+func secureJoinAndListen(ctx context.Context, t *testing.T, target string, tlsConf *tls.Config, say, want float64) []int16 {
+	t.Helper()
+	logPath := filepath.Join(t.TempDir(), "phone.log")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
+	t.Cleanup(func() {
+		if t.Failed() || *showLogs {
+			t.Logf("phone log:\n%s", tail(logPath, 200))
+		}
+	})
+	log := slog.New(slog.NewTextHandler(logf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+
+	ctx, cancel := context.WithTimeout(ctx, joinWait+10*time.Second)
+	defer cancel()
+	ph, err := phone.New(ctx, phone.Config{User: "secure", Transport: "tls", TLS: tlsConf, SRTP: true, Logger: log})
+	if err != nil {
+		t.Fatalf("phone: %v", err)
+	}
+	defer ph.Close()
+	dctx, dcancel := context.WithTimeout(ctx, 10*time.Second)
+	call, err := ph.Dial(dctx, target)
+	dcancel()
+	if err != nil {
+		t.Fatalf("TLS+SRTP phone dialling %s: %v", target, err)
+	}
+	var phase float64
+	call.SetSource(func(pcm []int16) { tone.Sine(pcm, say, rate, toneAmp, &phase) })
+	if err := call.SendDigits(roomPIN + "#"); err != nil {
+		t.Fatalf("phone keying the PIN: %v", err)
+	}
+
+	need := int((settle+listenSpan+linger)/(window*time.Second/rate)) + 1
+	deadline := time.NewTimer(joinWait)
+	defer deadline.Stop()
+	poll := time.NewTicker(200 * time.Millisecond)
+	defer poll.Stop()
+wait:
+	for {
+		select {
+		case <-ctx.Done():
+			break wait
+		case <-deadline.C:
+			break wait
+		case <-call.Done():
+			t.Error("the bridge hung up on the TLS+SRTP phone")
+			break wait
+		case <-poll.C:
+			ls := analyse(call.Received(), want, say)
+			if f := firstHeard(ls); f >= 0 && len(ls)-f >= need {
+				break wait
+			}
+		}
+	}
+	heard := call.Received()
+	hctx, hcancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer hcancel()
+	if err := call.Hangup(hctx); err != nil {
+		t.Errorf("phone hanging up: %v", err)
+	}
+	st := call.Stats()
+	t.Logf("phone heard %.1f s; RTP %+v", float64(len(heard))/rate, st)
+	if st.Unknown != 0 {
+		t.Errorf("%d packets from the bridge did not authenticate as SRTP", st.Unknown)
+	}
+	return heard
+}
+
+// TestBaresipSRTPSensitiveRoom: real baresip calls a sensitive room over
+// SIP/TLS, trusting the bridge's self-signed certificate through
+// sip_cafile. Without SRTP, and with its best-effort SRTP (RTP/AVP plus
+// a=crypto), it hears the notice and is hung up. With its srtp module
+// (mediaenc=srtp-mand: RTP/SAVP with one a=crypto AES_CM_128_HMAC_SHA1_80,
+// keyed by SDES) it gets in with the PIN, sent as RFC 4733 events inside
+// SRTP, and says 1100 Hz; a brygga/phone caller on TLS with SRTP saying
+// 500 Hz joins. baresip's recording must hold 500 Hz and not its own
+// 1100 Hz, and the phone must hear 1100 Hz and not its own 500 Hz.
+func TestBaresipSRTPSensitiveRoom(t *testing.T) {
+	baresip := requirePeer(t, "baresip", "baresip-core")
+	modules := baresipModulePath(t)
+	if _, err := os.Stat(filepath.Join(modules, "srtp.so")); err != nil {
+		msg := fmt.Sprintf("baresip's srtp module is missing from %s", modules)
+		if ciMode() {
+			t.Fatal(msg + " (Debian package baresip-core)")
+		}
+		t.Skip(msg + ": install baresip-core to run this test (with CI=true this is a failure)")
+	}
+
+	dir := t.TempDir()
+	certFile, keyFile, clientTLS := selfSigned(t, dir)
+	const room = "4719"
+	cfg := testConfig + fmt.Sprintf(`  - {extension: "%s", name: Sensitive Room, pin: "%s", sensitive: true}
+sip:
+  tls: {cert: %q, key: %q}
+`, room, roomPIN, certFile, keyFile)
+	tlsPort := freeTCPPort(t)
+	b := startBridgeSIP(t, dir, cfg, fmt.Sprintf("tls:127.0.0.1:%d", tlsPort))
+	// The account's URI says transport=tls; baresip adds that to the
+	// dialled URI (and would repeat it if the URI had it too).
+	dial := fmt.Sprintf("/dial sip:%s@127.0.0.1:%d", room, tlsPort)
+
+	// baresipConfig has no place for more settings, but it writes the
+	// module folder on a line of its own ("module_path DIR"): lines added
+	// after it load the srtp module and trust the bridge's certificate.
+	// (baresip 1.0.0 has no sip_verify_server; libre 1.1.0 does not check
+	// the server's certificate unless asked to, so sip_cafile is what
+	// trusting it would take, not what makes the call work.)
+	tlsModules := strings.Join([]string{modules, "module srtp.so", "sip_cafile " + certFile}, "\n")
+	// aufile ends the source at the end of the file: make it outlast the call.
+	toneWAV := filepath.Join(dir, "tone1100.wav")
+	if err := writeWAV(toneWAV, tone.Generate(1100, rate, toneAmp, 90*rate), rate); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	answeredTLS := regexp.MustCompile(`msg="call answered" .*room=` + room + ` .*transport=TLS`)
+	admitted := regexp.MustCompile(`msg="caller admitted" .*room=` + room + ` caller=baresip `)
+
+	// Refused: baresip over TLS without SRTP, and with its best-effort
+	// SRTP (mediaenc=srtp), which offers RTP/AVP with an a=crypto line: the
+	// bridge takes SDES keys only on RTP/SAVP(F), answers plain RTP, and
+	// the room refuses the call.
+	refused := []struct{ name, account string }{
+		{"tls-rtp", "<sip:plain@127.0.0.1;transport=tls>;regint=0;audio_codecs=PCMU"},
+		{"tls-best-effort-srtp", "<sip:besteffort@127.0.0.1;transport=tls>;regint=0;audio_codecs=PCMU;mediaenc=srtp"},
+	}
+	for i, r := range refused {
+		ok := t.Run(r.name, func(t *testing.T) {
+			bdir, cfgDir, dumpDir := baresipDirs(t)
+			p := startBaresip(ctx, t, baresip, tlsModules, bdir, cfgDir, dumpDir, toneWAV, r.account)
+			defer p.cons.Close()
+			p.command(t, dial)
+			p.waitLog(t, "Call established", 15*time.Second)
+			// The bridge plays its notice and sends BYE over TLS.
+			p.waitLog(t, "terminated", 30*time.Second)
+			quitBaresip(t, p)
+			if lvl := tone.Level(baresipDump(t, dumpDir)); lvl < -40 {
+				t.Errorf("baresip heard nothing before the hang-up (%.1f dBFS): no notice was played", lvl)
+			}
+			if n := strings.Count(b.Log(), "needs a secure connection"); n != i+1 {
+				t.Errorf("%d refusals logged, want %d", n, i+1)
+			}
+			if got := metricValue(t, b, "brygga_calls_total", `{result="insecure"}`); got != float64(i+1) {
+				t.Errorf("brygga_calls_total{result=\"insecure\"} = %v, want %d", got, i+1)
+			}
+			if n := len(answeredTLS.FindAllString(b.Log(), -1)); n != i+1 {
+				t.Errorf("%d calls answered over TLS in the log, want %d", n, i+1)
+			}
+		})
+		if !ok {
+			return
+		}
+	}
+
+	t.Run("tls-srtp", func(t *testing.T) {
+		bdir, cfgDir, dumpDir := baresipDirs(t)
+		p := startBaresip(ctx, t, baresip, tlsModules, bdir, cfgDir, dumpDir, toneWAV,
+			"<sip:baresip@127.0.0.1;transport=tls>;regint=0;audio_codecs=PCMU;mediaenc=srtp-mand")
+		defer p.cons.Close()
+		p.command(t, dial)
+		p.waitLog(t, "Call established", 15*time.Second)
+		p.waitLog(t, "SRTP is Enabled (cryptosuite=AES_CM_128_HMAC_SHA1_80)", 5*time.Second)
+		if n := len(answeredTLS.FindAllString(b.Log(), -1)); n != len(refused)+1 {
+			t.Errorf("%d calls answered over TLS in the log, want %d (the refused ones and baresip's)", n, len(refused)+1)
+		}
+		// The greeting is interrupted by the first digit (type-ahead).
+		time.Sleep(500 * time.Millisecond)
+		p.command(t, "/sndcode "+roomPIN+"#")
+		// Let baresip get through the PIN and its join prompt first.
+		time.Sleep(4 * time.Second)
+
+		heard := secureJoinAndListen(ctx, t, fmt.Sprintf("sip:%s@127.0.0.1:%d;transport=tls", room, tlsPort), clientTLS, 500, 1100)
+
+		p.command(t, "/hangup")
+		p.waitLog(t, "terminated", 10*time.Second)
+		quitBaresip(t, p)
+		if n := strings.Count(b.Log(), "needs a secure connection"); n != len(refused) {
+			t.Errorf("%d refusals logged, want %d: baresip with SRTP was refused", n, len(refused))
+		}
+		if !admitted.MatchString(b.Log()) {
+			t.Error(`the bridge never logged baresip as "caller admitted"`)
+		}
+
+		if sum, err := checkHears(heard, 1100, 500, settle, listenSpan); err != nil {
+			t.Errorf("the TLS+SRTP phone in the room with baresip: %v", err)
+		} else {
+			t.Logf("the phone: %s", sum)
+		}
+		recorded := baresipDump(t, dumpDir)
+		t.Logf("baresip recorded %.1f s", float64(len(recorded))/rate)
+		if sum, err := checkHears(recorded, 500, 1100, settle, listenSpan); err != nil {
+			t.Errorf("baresip (TLS+SRTP) in the room with the phone: %v", err)
+		} else {
+			t.Logf("baresip: %s", sum)
+		}
+	})
+	if err := b.Stop(); err != nil {
+		t.Error(err)
+	}
+}

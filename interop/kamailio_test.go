@@ -1,0 +1,424 @@
+package interop
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"brygga/media/tone"
+	"brygga/phone"
+	"brygga/sip/sdp"
+)
+
+// proxyIP is where Kamailio listens: a loopback address of its own, so the
+// bridge can trust it (sip.trusted) without trusting the callers, which
+// call from 127.0.0.1.
+const proxyIP = "127.0.0.2"
+
+// kamailioModules are the modules testdata/kamailio.cfg loads; all of them
+// are in Debian's kamailio package.
+var kamailioModules = []string{"tm.so", "sl.so", "rr.so", "pv.so", "maxfwd.so", "textops.so", "siputils.so", "xlog.so", "dispatcher.so"}
+
+// kamailioModulePath finds the folder holding kamailioModules.
+func kamailioModulePath(t *testing.T) string {
+	t.Helper()
+	candidates := []string{"/usr/lib/kamailio/modules", "/usr/local/lib/kamailio/modules", "/usr/local/lib64/kamailio/modules"}
+	if m, _ := filepath.Glob("/usr/lib/*-linux-gnu/kamailio/modules"); len(m) > 0 {
+		candidates = append(m, candidates...)
+	}
+next:
+	for _, dir := range candidates {
+		for _, m := range kamailioModules {
+			if _, err := os.Stat(filepath.Join(dir, m)); err != nil {
+				continue next
+			}
+		}
+		return dir
+	}
+	msg := fmt.Sprintf("no Kamailio module folder with %s among %s", strings.Join(kamailioModules, ", "), strings.Join(candidates, ", "))
+	if ciMode() {
+		t.Fatal(msg + " (Debian package kamailio)")
+	}
+	t.Skip(msg + ": install kamailio to run this test (with CI=true this is a failure)")
+	return ""
+}
+
+// kamailioProc is a running Kamailio relaying to one bridge.
+type kamailioProc struct {
+	Addr   string // proxyIP:port, UDP
+	log    string // its stderr: core messages and the KAMTEST xlog lines
+	cmd    *exec.Cmd
+	exited chan struct{}
+	err    error
+}
+
+// startKamailio runs testdata/kamailio.cfg in the foreground with the
+// bridge at bridgeSIP as its only dispatcher destination, reached over
+// transport ("udp" or "tcp"), and waits until it answers OPTIONS. It is
+// stopped with SIGTERM when the test ends.
+func startKamailio(t *testing.T, kamailio, modules, bridgeSIP, transport string) *kamailioProc {
+	t.Helper()
+	tmpl, err := os.ReadFile(filepath.Join("testdata", "kamailio.cfg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	k := &kamailioProc{
+		Addr:   fmt.Sprintf("%s:%d", proxyIP, freePort(t)),
+		log:    filepath.Join(dir, "kamailio.log"),
+		exited: make(chan struct{}),
+	}
+	list := filepath.Join(dir, "dispatcher.list")
+	if err := os.WriteFile(list, []byte("1 sip:"+bridgeSIP+";transport="+transport+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := strings.NewReplacer("@PROXY@", k.Addr, "@PROXY_IP@", proxyIP, "@MODULES@", modules, "@DISPATCHER_LIST@", list).Replace(string(tmpl))
+	cfgPath := filepath.Join(dir, "kamailio.cfg")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	logf, err := os.Create(k.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
+	// -DD -E: no daemon, log to stderr; -Y: its runtime folder (not
+	// /run/kamailio); -m/-M: shared and private memory in MB, small.
+	k.cmd = exec.Command(kamailio, "-f", cfgPath, "-DD", "-E", "-Y", dir, "-m", "32", "-M", "8")
+	k.cmd.Dir = dir
+	k.cmd.Stdout = logf
+	k.cmd.Stderr = logf
+	// Its own process group: Kamailio forks workers, and if it ever has
+	// to be killed, they go with it.
+	// Pdeathsig: a test binary that dies (a -timeout panic) takes it along.
+	k.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
+	if err := k.cmd.Start(); err != nil {
+		t.Fatalf("start kamailio: %v", err)
+	}
+	go func() {
+		k.err = k.cmd.Wait()
+		close(k.exited)
+	}()
+	t.Cleanup(func() {
+		if err := k.stop(); err != nil {
+			t.Error(err)
+		}
+		if t.Failed() || *showLogs {
+			t.Logf("kamailio log (%s):\n%s", k.log, tail(k.log, 200))
+		}
+	})
+	t.Logf("kamailio on %s (udp+tcp), relaying to brygga on %s over %s", k.Addr, bridgeSIP, transport)
+
+	deadline := time.Now().Add(20 * time.Second)
+	var last error
+	for time.Now().Before(deadline) {
+		select {
+		case <-k.exited:
+			t.Fatalf("kamailio exited before answering OPTIONS (%v):\n%s", k.err, tail(k.log, 60))
+		default:
+		}
+		code, err := sipOptions(k.Addr, 300*time.Millisecond)
+		if err == nil && code == 200 {
+			return k
+		}
+		if err == nil {
+			err = fmt.Errorf("OPTIONS answered %d", code)
+		}
+		last = err
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("kamailio did not answer OPTIONS with 200 within 20 s: %v", last)
+	return nil
+}
+
+// stop ends Kamailio with SIGTERM (it stops its workers itself), or kills
+// its process group after 10 s.
+func (k *kamailioProc) stop() error {
+	select {
+	case <-k.exited:
+		return nil // exited before the end: the test has said so, or will
+	default:
+	}
+	if err := k.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		return fmt.Errorf("SIGTERM to kamailio: %v", err)
+	}
+	select {
+	case <-k.exited:
+		return nil
+	case <-time.After(10 * time.Second):
+		_ = syscall.Kill(-k.cmd.Process.Pid, syscall.SIGKILL)
+		<-k.exited
+		return errors.New("kamailio did not exit within 10 s of SIGTERM (killed)")
+	}
+}
+
+// routed is the KAMTEST in-dialog lines Kamailio logged for one call and
+// method whose Request-URI starts with ruri ("sip:brygga@" for a caller's
+// requests to the bridge, "sip:<user>@" for the bridge's to a caller) and
+// that arrived over proto ("udp", "tcp"; "" for any).
+func (k *kamailioProc) routed(callID, method, ruri, proto string) int {
+	data, _ := os.ReadFile(k.log)
+	n := 0
+	for line := range strings.Lines(string(data)) {
+		if strings.Contains(line, "KAMTEST in-dialog "+method+" "+ruri) &&
+			strings.Contains(line, " over "+proto) &&
+			strings.HasSuffix(strings.TrimSpace(line), " call-id "+callID) {
+			n++
+		}
+	}
+	return n
+}
+
+// waitRouted waits until Kamailio logged at least n such lines.
+func (k *kamailioProc) waitRouted(t *testing.T, callID, method, ruri, proto string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for k.routed(callID, method, ruri, proto) < n {
+		if time.Now().After(deadline) {
+			t.Errorf("kamailio routed %d in-dialog %s to %s… over %q of call %s, want at least %d",
+				k.routed(callID, method, ruri, proto), method, ruri, proto, callID, n)
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// dialPhone is a Go phone calling target as user, saying say Hz (0:
+// silence) and keying keys (may be empty) as RFC 4733 events; opts go to
+// Dial (an outbound proxy, a header). Its log is printed when the test
+// fails; the phone is closed when the test ends.
+func dialPhone(ctx context.Context, t *testing.T, target, user string, say float64, keys string, opts ...phone.DialOption) *phone.Call {
+	t.Helper()
+	logPath := filepath.Join(t.TempDir(), "phone-"+user+".log")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		logf.Close()
+		if t.Failed() || *showLogs {
+			t.Logf("phone %s log:\n%s", user, tail(logPath, 100))
+		}
+	})
+	log := slog.New(slog.NewTextHandler(logf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	ph, err := phone.New(ctx, phone.Config{User: user, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ph.Close() })
+	dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	call, err := ph.Dial(dctx, target, opts...)
+	if err != nil {
+		t.Fatalf("phone %s dialling %s: %v", user, target, err)
+	}
+	if say != 0 {
+		var phase float64
+		call.SetSource(func(pcm []int16) { tone.Sine(pcm, say, rate, toneAmp, &phase) })
+	}
+	if keys != "" {
+		if err := call.SendDigits(keys); err != nil {
+			t.Fatalf("phone %s keying %q: %v", user, keys, err)
+		}
+	}
+	return call
+}
+
+// heardEnough reports whether pcm holds the want tone for long enough to
+// be checked: settle, listenSpan and linger from the moment it arrived.
+func heardEnough(pcm []int16, want, own float64) bool {
+	need := int((settle+listenSpan+linger)/(window*time.Second/rate)) + 1
+	ls := analyse(pcm, want, own)
+	f := firstHeard(ls)
+	return f >= 0 && len(ls)-f >= need
+}
+
+// apiMember is one participant as GET /api/v1/conferences/{room} shows it.
+type apiMember struct {
+	ID       string `json:"id"`
+	CallerID string `json:"caller_id"`
+	Role     string `json:"role"`
+}
+
+// waitMember polls the API until the room has a member with callerID.
+func waitMember(t *testing.T, b *bridge, callerID string) apiMember {
+	t.Helper()
+	var conf struct{ Members []apiMember }
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		conf.Members = nil
+		apiCall(t, b, opsToken, "GET", "/api/v1/conferences/"+roomExt, "", &conf)
+		for _, m := range conf.Members {
+			if m.CallerID == callerID {
+				return m
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no member with caller ID %q in room %s within 30 s; members %+v", callerID, roomExt, conf.Members)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+}
+
+// waitEnded waits for the bridge's BYE to a call.
+func waitEnded(t *testing.T, c *phone.Call, who string) {
+	t.Helper()
+	select {
+	case <-c.Done():
+		if !c.EndedByRemote() {
+			t.Errorf("%s: the call ended, but not by the bridge's BYE", who)
+		}
+	case <-time.After(20 * time.Second):
+		t.Errorf("%s: no BYE from the bridge within 20 s", who)
+	}
+}
+
+// TestKamailioProxy puts Kamailio (tm, rr, dispatcher) in front of the
+// bridge as the PBX's proxy would be, trusted by the bridge (sip.trusted is
+// the proxy's own loopback address), and calls the room through it:
+//   - two Go phones dial through the proxy (a pre-loaded Route), key the
+//     PIN and each hears the other's tone and not its own;
+//   - their caller IDs are what the proxy asserted (P-Asserted-Identity),
+//     not the one a caller forged, and a direct caller's forged one is
+//     ignored; the proxy asserting the owner's extension makes a host
+//     without a PIN;
+//   - ACK, a hold and resume re-INVITE and BYE from the callers, and the
+//     BYE of the bridge when the operator kicks a caller or ends the
+//     meeting, all pass through Kamailio on the recorded route (its xlog
+//     lines), and the audio is back after the resume.
+//
+// The callers reach Kamailio over UDP; Kamailio reaches the bridge over UDP
+// in one subtest and over TCP in the other, where it records two routes
+// (one per transport, r2=on) and the bridge's BYE must take the TCP one.
+// Kamailio listens on 127.0.0.2 (Linux answers on all of 127.0.0.0/8).
+func TestKamailioProxy(t *testing.T) {
+	kamailio := requirePeer(t, "kamailio", "kamailio")
+	modules := kamailioModulePath(t)
+	for _, transport := range []string{"udp", "tcp"} {
+		t.Run(transport, func(t *testing.T) { kamailioProxy(t, kamailio, modules, transport) })
+	}
+}
+
+func kamailioProxy(t *testing.T, kamailio, modules, transport string) {
+	b := startBridgeIn(t, t.TempDir(), testConfig+"sip:\n  trusted: [\""+proxyIP+"/32\"]\n")
+	k := startKamailio(t, kamailio, modules, b.SIP, transport)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+
+	// The room's URI names the bridge; the INVITE goes to the proxy.
+	room := "sip:" + roomExt + "@" + b.SIP
+	via := phone.WithOutboundProxy("sip:" + k.Addr)
+	// 1001 claims to be the room's owner; the proxy must not pass that on.
+	a := dialPhone(ctx, t, room, "1001", 500, roomPIN+"#", via, phone.WithHeader("P-Asserted-Identity", "<sip:"+roomExt+"@127.0.0.1>"))
+	c := dialPhone(ctx, t, room, "1002", 1100, roomPIN+"#", via)
+
+	deadline := time.Now().Add(joinWait)
+	for !heardEnough(a.Received(), 1100, 500) || !heardEnough(c.Received(), 500, 1100) {
+		if time.Now().After(deadline) {
+			break // checkHears says what is missing
+		}
+		select {
+		case <-a.Done():
+			t.Fatal("the bridge hung up on 1001")
+		case <-c.Done():
+			t.Fatal("the bridge hung up on 1002")
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	for _, h := range []struct {
+		who       string
+		call      *phone.Call
+		want, own float64
+	}{{"1001 through the proxy", a, 1100, 500}, {"1002 through the proxy", c, 500, 1100}} {
+		if sum, err := checkHears(h.call.Received(), h.want, h.own, settle, listenSpan); err != nil {
+			t.Errorf("%s: %v", h.who, err)
+		} else {
+			t.Logf("%s: %s", h.who, sum)
+		}
+	}
+
+	// Caller ID: what the trusted proxy asserted.
+	ma := waitMember(t, b, "+471001")
+	mc := waitMember(t, b, "+471002")
+	if ma.Role != "participant" || mc.Role != "participant" {
+		t.Errorf("roles %q and %q through the proxy, want participant: the forged identity was believed?", ma.Role, mc.Role)
+	}
+	// A caller not behind the proxy is not trusted: its P-Asserted-Identity
+	// is ignored for its From user.
+	d := dialPhone(ctx, t, room, "1003", 0, roomPIN+"#", phone.WithHeader("P-Asserted-Identity", "<sip:"+roomExt+"@127.0.0.1>"))
+	if md := waitMember(t, b, "1003"); md.Role != "participant" {
+		t.Errorf("the direct caller with a forged identity is %q, want participant", md.Role)
+	}
+	hctx, hcancel := context.WithTimeout(ctx, 10*time.Second)
+	if err := d.Hangup(hctx); err != nil {
+		t.Errorf("1003 hanging up: %v", err)
+	}
+	hcancel()
+
+	// Hold and resume: re-INVITEs in the dialog, through the proxy.
+	for _, dir := range []sdp.Direction{sdp.SendOnly, sdp.SendRecv} {
+		rctx, rcancel := context.WithTimeout(ctx, 10*time.Second)
+		err := a.Reinvite(rctx, phone.ReinviteOptions{Direction: dir})
+		rcancel()
+		if err != nil {
+			t.Fatalf("1001 re-INVITE %s through the proxy: %v", dir, err)
+		}
+	}
+	mark := a.Mark()
+	deadline = time.Now().Add(15 * time.Second)
+	for {
+		ls := analyse(a.ReceivedSince(mark), 1100, 500)
+		if firstHeard(ls) >= 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("after hold and resume 1001 did not hear 1100 Hz again within 15 s\n%s", table(ls))
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	k.waitRouted(t, a.CallID(), "INVITE", "sip:brygga@", "udp", 2)
+	// The ACKs of the answer and of the two re-INVITEs: end to end, on
+	// the route.
+	k.waitRouted(t, a.CallID(), "ACK", "sip:brygga@", "udp", 3)
+	k.waitRouted(t, c.CallID(), "ACK", "sip:brygga@", "udp", 1)
+
+	// The owner's extension, asserted by the trusted proxy: host, no PIN.
+	o := dialPhone(ctx, t, room, "owner", 0, "", via)
+	if m := waitMember(t, b, roomExt); m.Role != "host" {
+		t.Errorf("the owner's extension asserted by the trusted proxy joined as %q, want host without a PIN", m.Role)
+	}
+	// The owner hangs up: the caller's BYE by the proxy.
+	hctx, hcancel = context.WithTimeout(ctx, 10*time.Second)
+	if err := o.Hangup(hctx); err != nil {
+		t.Errorf("the owner hanging up through the proxy: %v", err)
+	}
+	hcancel()
+	k.waitRouted(t, o.CallID(), "BYE", "sip:brygga@", "udp", 1)
+
+	// The operator kicks 1002: the bridge's BYE goes by the proxy.
+	if code := apiCall(t, b, opsToken, "POST", "/api/v1/conferences/"+roomExt+"/participants/"+mc.ID+"/kick", "", nil); code/100 != 2 {
+		t.Fatalf("kick 1002: %d", code)
+	}
+	waitEnded(t, c, "1002 kicked")
+	k.waitRouted(t, c.CallID(), "BYE", "sip:1002@", transport, 1)
+
+	// The operator ends the meeting: the BYE to 1001 by the proxy.
+	if code := apiCall(t, b, opsToken, "POST", "/api/v1/conferences/"+roomExt+"/end", "", nil); code/100 != 2 {
+		t.Fatalf("end the meeting: %d", code)
+	}
+	waitEnded(t, a, "1001 at the meeting's end")
+	k.waitRouted(t, a.CallID(), "BYE", "sip:1001@", transport, 1)
+
+	if err := b.Stop(); err != nil {
+		t.Error(err)
+	}
+}
