@@ -2,9 +2,7 @@ package interop
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -60,82 +58,6 @@ func quitBaresip(t *testing.T, p *baresipProc) {
 	case <-time.After(10 * time.Second):
 		t.Error("baresip did not exit within 10 s of /quit")
 	}
-}
-
-// secureJoinAndListen is joinAndListen for a sensitive room: the phone
-// calls target over TLS, trusting tlsConf, with SRTP. It keys the PIN
-// (RFC 4733 inside SRTP), says say Hz and stays until it has heard want Hz
-// for settle+listenSpan+linger or joinWait ran out, then hangs up and
-// returns what it heard, placed by RTP timestamp. Every packet from the
-// bridge must authenticate. (joinAndListen's phone is plain UDP.)
-func secureJoinAndListen(ctx context.Context, t *testing.T, target string, tlsConf *tls.Config, say, want float64) []int16 {
-	t.Helper()
-	logPath := filepath.Join(t.TempDir(), "phone.log")
-	logf, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logf.Close()
-	t.Cleanup(func() {
-		if t.Failed() || *showLogs {
-			t.Logf("phone log:\n%s", tail(logPath, 200))
-		}
-	})
-	log := slog.New(slog.NewTextHandler(logf, &slog.HandlerOptions{Level: slog.LevelDebug}))
-
-	ctx, cancel := context.WithTimeout(ctx, joinWait+10*time.Second)
-	defer cancel()
-	ph, err := phone.New(ctx, phone.Config{User: "secure", Transport: "tls", TLS: tlsConf, SRTP: true, Logger: log})
-	if err != nil {
-		t.Fatalf("phone: %v", err)
-	}
-	defer ph.Close()
-	dctx, dcancel := context.WithTimeout(ctx, 10*time.Second)
-	call, err := ph.Dial(dctx, target)
-	dcancel()
-	if err != nil {
-		t.Fatalf("TLS+SRTP phone dialling %s: %v", target, err)
-	}
-	var phase float64
-	call.SetSource(func(pcm []int16) { tone.Sine(pcm, say, rate, toneAmp, &phase) })
-	if err := call.SendDigits(roomPIN + "#"); err != nil {
-		t.Fatalf("phone keying the PIN: %v", err)
-	}
-
-	need := int((settle+listenSpan+linger)/(window*time.Second/rate)) + 1
-	deadline := time.NewTimer(joinWait)
-	defer deadline.Stop()
-	poll := time.NewTicker(200 * time.Millisecond)
-	defer poll.Stop()
-wait:
-	for {
-		select {
-		case <-ctx.Done():
-			break wait
-		case <-deadline.C:
-			break wait
-		case <-call.Done():
-			t.Error("the bridge hung up on the TLS+SRTP phone")
-			break wait
-		case <-poll.C:
-			ls := analyse(call.Received(), want, say)
-			if f := firstHeard(ls); f >= 0 && len(ls)-f >= need {
-				break wait
-			}
-		}
-	}
-	heard := call.Received()
-	hctx, hcancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer hcancel()
-	if err := call.Hangup(hctx); err != nil {
-		t.Errorf("phone hanging up: %v", err)
-	}
-	st := call.Stats()
-	t.Logf("phone heard %.1f s; RTP %+v", float64(len(heard))/rate, st)
-	if st.Unknown != 0 {
-		t.Errorf("%d packets from the bridge did not authenticate as SRTP", st.Unknown)
-	}
-	return heard
 }
 
 // TestBaresipSRTPSensitiveRoom: real baresip calls a sensitive room over
@@ -241,7 +163,8 @@ sip:
 		// Let baresip get through the PIN and its join prompt first.
 		time.Sleep(4 * time.Second)
 
-		heard := secureJoinAndListen(ctx, t, fmt.Sprintf("sip:%s@127.0.0.1:%d;transport=tls", room, tlsPort), clientTLS, 500, 1100)
+		heard := joinAndListenAs(ctx, t, phone.Config{User: "secure", Transport: "tls", TLS: clientTLS, SRTP: true},
+			fmt.Sprintf("sip:%s@127.0.0.1:%d;transport=tls", room, tlsPort), 500, 1100)
 
 		p.command(t, "/hangup")
 		p.waitLog(t, "terminated", 10*time.Second)

@@ -32,6 +32,14 @@ const (
 // timestamp.
 func joinAndListen(ctx context.Context, t *testing.T, b *bridge, say, want float64) []int16 {
 	t.Helper()
+	return joinAndListenAs(ctx, t, phone.Config{User: "interop", DisplayName: "Interop Phone"}, "sip:"+roomExt+"@"+b.SIP, say, want)
+}
+
+// joinAndListenAs is joinAndListen with the phone's configuration (TLS,
+// SRTP) and the target to dial. Packets from the bridge that the phone
+// cannot read (SRTP that does not authenticate) fail the test.
+func joinAndListenAs(ctx context.Context, t *testing.T, cfg phone.Config, target string, say, want float64) []int16 {
+	t.Helper()
 	logPath := filepath.Join(t.TempDir(), "phone.log")
 	logf, err := os.Create(logPath)
 	if err != nil {
@@ -47,17 +55,18 @@ func joinAndListen(ctx context.Context, t *testing.T, b *bridge, say, want float
 
 	ctx, cancel := context.WithTimeout(ctx, joinWait+10*time.Second)
 	defer cancel()
-	ph, err := phone.New(ctx, phone.Config{User: "interop", DisplayName: "Interop Phone", Logger: log})
+	cfg.Logger = log
+	ph, err := phone.New(ctx, cfg)
 	if err != nil {
 		t.Fatalf("phone: %v", err)
 	}
 	defer ph.Close()
 
 	dctx, dcancel := context.WithTimeout(ctx, 10*time.Second)
-	call, err := ph.Dial(dctx, "sip:"+roomExt+"@"+b.SIP)
+	call, err := ph.Dial(dctx, target)
 	dcancel()
 	if err != nil {
-		t.Fatalf("phone dialling sip:%s@%s: %v", roomExt, b.SIP, err)
+		t.Fatalf("phone dialling %s: %v", target, err)
 	}
 	var phase float64
 	call.SetSource(func(pcm []int16) { tone.Sine(pcm, say, rate, toneAmp, &phase) })
@@ -95,5 +104,8 @@ wait:
 	}
 	st := call.Stats()
 	t.Logf("phone heard %.1f s; RTP %+v", float64(len(heard))/rate, st)
+	if cfg.SRTP && st.Unknown != 0 {
+		t.Errorf("%d packets from the bridge did not authenticate as SRTP", st.Unknown)
+	}
 	return heard
 }

@@ -3,16 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"io"
-	"math/big"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -20,27 +12,16 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"brygga/internal/testcert"
 )
 
 // TestAPIOverHTTPS: with api.tls the admin API speaks HTTPS only (TLS 1.2
 // at least), and ctl reaches it with --ca.
 func TestAPIOverHTTPS(t *testing.T) {
 	dir := t.TempDir()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "brygga api"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, _ := x509.MarshalECPrivateKey(key)
-	certFile, keyFile := filepath.Join(dir, "api.pem"), filepath.Join(dir, "api.key")
-	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
-	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600)
+	cert := testcert.New(t)
+	certFile, keyFile := cert.Write(t, dir)
 	const token = "https-test-token-1234"
 	cfgFile := filepath.Join(dir, "brygga.yaml")
 	cfg := "api:\n  tls: {cert: " + certFile + ", key: " + keyFile + "}\n  tokens:\n    - {name: ops, token: " + token + ", role: operator}\n" +
@@ -82,9 +63,7 @@ func TestAPIOverHTTPS(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}))
-	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: cert.Client}}
 	res, err := client.Get(api + "/healthz")
 	if err != nil {
 		t.Fatal(err)
@@ -104,7 +83,9 @@ func TestAPIOverHTTPS(t *testing.T) {
 		}
 	}
 	// TLS 1.1 is refused.
-	old := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MaxVersion: tls.VersionTLS11}}}
+	tls11 := cert.Client.Clone()
+	tls11.MinVersion, tls11.MaxVersion = tls.VersionTLS10, tls.VersionTLS11
+	old := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: tls11}}
 	if res, err := old.Get(api + "/healthz"); err == nil {
 		res.Body.Close()
 		t.Fatal("a TLS 1.1 client was served")
