@@ -26,6 +26,7 @@ type call struct {
 	source    netip.Addr
 	trusted   bool
 	transport string
+	origin    string // Call-ID and From tag of its INVITE, see originOf
 	dlg       *sipgo.DialogServerSession
 	sess      *media.Session
 	digits    chan byte
@@ -154,6 +155,7 @@ func (c *call) end() {
 		_ = c.dlg.Close()
 		c.srv.mu.Lock()
 		delete(c.srv.calls, c.dlg.ID)
+		delete(c.srv.origins, c.origin)
 		c.srv.mu.Unlock()
 		close(c.done)
 		c.srv.wg.Done()

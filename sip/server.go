@@ -89,6 +89,7 @@ type Server struct {
 	calls     map[string]*call   // by SIP dialog ID
 	answering int                // new INVITEs past the checks and not yet a call or refused
 	answerFor map[netip.Addr]int // answering, by source
+	origins   map[string]bool    // Call-ID and From tag of every INVITE being answered or call up (merged requests)
 	limits    *limiter
 	auth      *digestAuth // nil: no digest authentication
 	listeners []io
@@ -137,6 +138,7 @@ func New(o Options) (*Server, error) {
 		client:    client,
 		calls:     make(map[string]*call),
 		answerFor: make(map[netip.Addr]int),
+		origins:   make(map[string]bool),
 		contacts:  make(map[string]ssip.ContactHeader),
 		limits:    newLimiter(o.RateLimit, nil),
 	}
@@ -335,6 +337,39 @@ func (s *Server) unanswer(src netip.Addr) {
 	if s.answerFor[src]--; s.answerFor[src] <= 0 {
 		delete(s.answerFor, src)
 	}
+}
+
+// originOf names the request a new INVITE starts: its Call-ID and From
+// tag. Another INVITE with the same while the first is answered or its
+// call is up is a merged request. The CSeq is left out on purpose: a
+// caller starting a call afresh takes a new Call-ID.
+func originOf(req *ssip.Request) string {
+	var id, tag string
+	if h := req.CallID(); h != nil {
+		id = h.Value()
+	}
+	if f := req.From(); f != nil {
+		tag, _ = f.Params.Get("tag")
+	}
+	return id + "\x00" + tag
+}
+
+// claim takes origin for a new INVITE; false when another INVITE of the
+// same origin holds it.
+func (s *Server) claim(origin string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.origins[origin] {
+		return false
+	}
+	s.origins[origin] = true
+	return true
+}
+
+func (s *Server) release(origin string) {
+	s.mu.Lock()
+	delete(s.origins, origin)
+	s.mu.Unlock()
 }
 
 // unreserve ends the INVITE handler's reservation. A tracked call has
@@ -540,13 +575,28 @@ func (s *Server) onInvite(req *ssip.Request, tx ssip.ServerTransaction) {
 	if !s.allowed(src) && !s.authenticated(req, tx, src, log) {
 		return
 	}
+	origin := originOf(req)
+	if !s.claim(origin) {
+		// The same request on another branch (RFC 3261 §8.2.2.2): a
+		// forking proxy delivered it twice. Answering both would put the
+		// caller in the room twice.
+		log.Info("merged request refused")
+		s.respond(req, tx, 482, "Loop Detected")
+		return
+	}
 	if code, reason := s.reserve(src); code != 0 {
+		s.release(origin)
 		log.Warn("call refused", "code", code, "calls", s.Calls())
 		s.respond(req, tx, code, reason, ssip.NewHeader("Retry-After", "30"))
 		return
 	}
 	tracked := false
-	defer func() { s.unreserve(src, tracked) }()
+	defer func() {
+		if !tracked {
+			s.release(origin)
+		}
+		s.unreserve(src, tracked)
+	}()
 	// 100 at once, before the directory is asked: a lookup that takes a
 	// while must not make the caller retransmit, and a caller may CANCEL
 	// only after a provisional response (RFC 3261 §9.1). Sent outside the
@@ -590,6 +640,7 @@ func (s *Server) onInvite(req *ssip.Request, tx ssip.ServerTransaction) {
 		acks:      make(chan uint32, 4),
 		done:      make(chan struct{}),
 		sessionID: uint64(time.Now().UnixNano()),
+		origin:    origin,
 	}
 	sess, err := media.NewSession(media.SessionConfig{
 		Pool:      s.opts.Ports,
