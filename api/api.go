@@ -20,6 +20,7 @@ import (
 	"brygga/conference"
 	"brygga/config"
 	"brygga/events"
+	"brygga/pin"
 	"brygga/recordings"
 	"brygga/store"
 )
@@ -55,6 +56,7 @@ type Options struct {
 	Directory   Directory      // nil: /api/v1/rooms answers 501
 	Recordings  Recordings     // nil: /api/v1/recordings answers 501
 	Schedules   Schedules      // nil: /api/v1/schedules answers 501
+	Lockouts    Lockouts       // nil: /api/v1/lockouts answers 501
 	Tokens      []config.Token // no tokens: every /api/v1 request is refused
 	Metrics     http.Handler   // nil: no /metrics route
 	Ready       func(ctx context.Context) error
@@ -163,8 +165,20 @@ func (s *server) auth(change bool, action string, h http.HandlerFunc) http.Handl
 		if strings.Contains(r.Pattern, "/participants/") {
 			participant = r.PathValue("id")
 		}
-		s.log.Info("api change", "who", tok.Name, "action", action, "room", room,
-			"participant", participant, "status", sw.status())
+		// A lifted PIN lockout names its room, or its source.
+		var source string
+		switch r.PathValue("scope") {
+		case pin.ScopeRoom:
+			room = r.PathValue("key")
+		case pin.ScopeSource:
+			source = r.PathValue("key")
+		}
+		attrs := []any{"who", tok.Name, "action", action, "room", room,
+			"participant", participant, "status", sw.status()}
+		if source != "" {
+			attrs = append(attrs, "source", source)
+		}
+		s.log.Info("api change", attrs...)
 	})
 }
 

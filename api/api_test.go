@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"brygga/config"
+	"brygga/pin"
 	"brygga/recordings"
 	"brygga/store"
 )
@@ -30,6 +31,7 @@ type env struct {
 	dir  *fakeDir
 	db   *store.DB // the recordings' store: r1 delivered, r2 being written
 	log  *bytes.Buffer
+	pins *pin.Lockout // room 4711 and source 192.0.2.7 locked
 
 	recDir string
 	doc    obj // the OpenAPI document every answer is checked against
@@ -38,13 +40,14 @@ type env struct {
 func newEnv(t *testing.T, mod func(*Options)) *env {
 	t.Helper()
 	sum := sha256.Sum256([]byte(viewSecret))
-	e := &env{conf: newFakeConf(), dir: newFakeDir(), log: &bytes.Buffer{}}
+	e := &env{conf: newFakeConf(), dir: newFakeDir(), log: &bytes.Buffer{}, pins: lockedPINs(t)}
 	e.db, e.recDir = recordingStore(t)
 	o := Options{
 		Conferences: e.conf,
 		Directory:   e.dir,
 		Recordings:  &recordings.Archive{DB: e.db},
 		Schedules:   newFakeSchedules(),
+		Lockouts:    e.pins,
 		Tokens: []config.Token{
 			{Name: "ops", Token: opSecret, Role: "operator"},
 			{Name: "wall", Token: "sha256:" + hex.EncodeToString(sum[:]), Role: "viewer"},
@@ -192,6 +195,8 @@ var allRoutes = []struct {
 	{"GET", "/api/v1/recordings/r1/audio", "", true}, // a download is audited: operators only
 	{"POST", "/api/v1/recordings/r1/retry", "", true},
 	{"DELETE", "/api/v1/recordings/r1", "", true},
+	{"GET", "/api/v1/lockouts", "", false},
+	{"DELETE", "/api/v1/lockouts/room/4711", "", true},
 	{"GET", "/api/v1/nonexistent", "", false},
 }
 

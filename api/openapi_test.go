@@ -94,7 +94,7 @@ func TestOpenAPIListsEveryRoute(t *testing.T) {
 	}
 }
 
-var placeholderSample = map[string]string{"room": "4711", "id": "b2", "ext": "4711"}
+var placeholderSample = map[string]string{"room": "4711", "id": "b2", "ext": "4711", "scope": "room", "key": "4711"}
 
 // Every documented operation is answered by its own handler: the mux
 // picks exactly that pattern, and the answer is neither the catch-all 404

@@ -165,6 +165,14 @@ func (s *server) routes() []route {
 		route{method: "POST", path: "/api/v1/recordings/{id}/retry", summary: "Deliver a recording again now (failed, undeliverable, waiting, or delivered and wanted again)",
 			access: operator, action: "recording.retry", body: &noBody{},
 			replies: replies(ok(recordingJSON{}), errs(http.StatusConflict), recReplies), h: s.needs(s.o.Recordings != nil, "this bridge keeps no recordings", s.retryRecording)},
+
+		route{method: "GET", path: "/api/v1/lockouts", summary: "PIN lockouts in force: rooms by extension, then sources by address",
+			access: viewer, replies: replies(ok([]lockoutJSON{}), errs(http.StatusNotImplemented)),
+			h: s.needs(s.o.Lockouts != nil, "this bridge has no PIN lockout", s.listLockouts)},
+		route{method: "DELETE", path: "/api/v1/lockouts/{scope}/{key}", summary: "Lift a PIN lockout now (scope room: key is the extension; scope source: key is the address) and forget its failures",
+			access: operator, action: "lockout.lift",
+			replies: replies(reply{code: http.StatusNoContent}, errs(http.StatusBadRequest, http.StatusNotFound, http.StatusNotImplemented)),
+			h:       s.needs(s.o.Lockouts != nil, "this bridge has no PIN lockout", s.liftLockout)},
 	)
 	return rs
 }

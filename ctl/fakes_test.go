@@ -17,6 +17,7 @@ import (
 	"brygga/conference"
 	"brygga/config"
 	"brygga/events"
+	"brygga/pin"
 	"brygga/recordings"
 	"brygga/store"
 )
@@ -188,6 +189,7 @@ type bridge struct {
 	conf *fakeConf
 	dir  *store.Rooms
 	db   *store.DB
+	pins *pin.Lockout // room 4711 and source 192.0.2.7 locked
 
 	mu   sync.Mutex
 	reqs []request
@@ -218,12 +220,13 @@ func newBridge(t *testing.T) *bridge {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := &bridge{conf: newFakeConf(), dir: dir, db: db}
+	b := &bridge{conf: newFakeConf(), dir: dir, db: db, pins: lockedPINs()}
 	h := api.New(api.Options{
 		Conferences: b.conf,
 		Directory:   dir,
 		Recordings:  &recordings.Archive{DB: db},
 		Schedules:   &fakeBookings{},
+		Lockouts:    b.pins,
 		Tokens: []config.Token{
 			{Name: "ops", Token: opToken, Role: "operator"},
 			{Name: "wall", Token: viewerToken, Role: "viewer"},

@@ -25,6 +25,7 @@ const (
 	MeetingStarted    = "meeting.started"     // its booked start
 	MeetingEnded      = "meeting.ended"       // its booked end: its PIN no longer works
 	PINLockout        = "pin.lockout"         // wrong PINs locked a source or a room out: Data["scope"], ["source"]
+	PINUnlocked       = "pin.unlocked"        // an operator lifted a lock: Data["scope"], and ["source"] for a source
 	ParticipantJoined = "participant.joined"  // Data["role"], Data["caller_id"]
 	ParticipantLeft   = "participant.left"
 	ParticipantKicked = "participant.kicked"

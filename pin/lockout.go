@@ -1,8 +1,10 @@
 package pin
 
 import (
+	"cmp"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 )
@@ -51,6 +53,7 @@ type Lockout struct {
 type tally struct {
 	fails  []time.Time // within the window, oldest first; at most the threshold
 	until  time.Time   // locked until then
+	locked int         // failed tries that started the lock
 	seenAt time.Time   // last failure or lock, for eviction
 }
 
@@ -119,6 +122,88 @@ func (l *Lockout) Succeeded(a Attempt) {
 	}
 }
 
+// Scopes of a Lock.
+const (
+	ScopeRoom   = "room"
+	ScopeSource = "source"
+)
+
+// Lock is one lock in force, as operators see it.
+type Lock struct {
+	Scope    string    // ScopeRoom or ScopeSource
+	Key      string    // the room's extension, or the source's address
+	Failures int       // failed tries that started the lock
+	Until    time.Time // when it ends by itself
+}
+
+// LiftLogMsg is the message of the log line written when Lift ends a
+// lock early. It is not LockoutLogMsg, so a fail2ban filter on that one
+// does not count it.
+const LiftLogMsg = "pin lockout lifted"
+
+// Locks lists the locks in force: rooms by extension, then sources by
+// address. Exempt sources are left out, since Allow ignores their locks.
+func (l *Lockout) Locks() []Lock {
+	now := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var rooms, sources []Lock
+	for k, t := range l.rooms {
+		if now.Before(t.until) {
+			rooms = append(rooms, Lock{Scope: ScopeRoom, Key: k, Failures: t.locked, Until: t.until})
+		}
+	}
+	type src struct {
+		a netip.Addr
+		t *tally
+	}
+	var srcs []src
+	for a, t := range l.sources {
+		if now.Before(t.until) && !l.exempt(a) {
+			srcs = append(srcs, src{a, t})
+		}
+	}
+	slices.SortFunc(rooms, func(a, b Lock) int { return cmp.Compare(a.Key, b.Key) })
+	slices.SortFunc(srcs, func(a, b src) int { return a.a.Compare(b.a) })
+	for _, s := range srcs {
+		sources = append(sources, Lock{Scope: ScopeSource, Key: s.a.String(), Failures: s.t.locked, Until: s.t.until})
+	}
+	return append(rooms, sources...)
+}
+
+// Lift ends the lock of a room (scope ScopeRoom, key its extension) or a
+// source (ScopeSource, key its address) now and forgets its failures, so
+// the organizer of a room under attack can get back in. It reports false
+// when no such lock is in force: an unknown scope, a key that is not an
+// address, a lock already over, or none at all.
+func (l *Lockout) Lift(scope, key string) bool {
+	now := l.now()
+	l.mu.Lock()
+	lifted := false
+	switch scope {
+	case ScopeRoom:
+		if t := l.rooms[key]; t != nil && now.Before(t.until) {
+			delete(l.rooms, key)
+			lifted = true
+		}
+	case ScopeSource:
+		a, err := netip.ParseAddr(key)
+		if err != nil {
+			break
+		}
+		a = a.Unmap()
+		if t := l.sources[a]; t != nil && now.Before(t.until) && !l.exempt(a) {
+			delete(l.sources, a)
+			lifted, key = true, a.String()
+		}
+	}
+	l.mu.Unlock()
+	if lifted {
+		l.logger().Info(LiftLogMsg, "scope", scope, "key", key)
+	}
+	return lifted
+}
+
 // count adds a failure to m[key] and reports whether it starts a lock,
 // with the number of failures that did. A key already locked stays locked
 // until its time is up; failures during the lock are not counted (Allow
@@ -147,6 +232,7 @@ func count[K comparable](m map[K]*tally, key K, now time.Time, threshold int, wi
 	n := len(t.fails)
 	t.fails = t.fails[:0]
 	t.until = now.Add(lock)
+	t.locked = n
 	return n, true
 }
 

@@ -131,6 +131,16 @@ directory:
 		t.Errorf("ctl conferences --json: exit %d, %q", code, out)
 	}
 
+	// serve hands its PIN lockout to the API (without it: 501).
+	code, out, errOut = ctl(token, "lockouts")
+	if code != 0 || out != "no PIN lockouts\n" {
+		t.Errorf("ctl lockouts: exit %d, %q, stderr %q", code, out, errOut)
+	}
+	code, _, errOut = ctl(token, "lift", "room", "4711")
+	if code != 1 || errOut != "brygga ctl: no such lockout in force\n" {
+		t.Errorf("ctl lift: exit %d, stderr %q", code, errOut)
+	}
+
 	code, out, errOut = ctl("not-the-token", "conferences")
 	if code != 1 || errOut != "brygga ctl: invalid bearer token\n" || out != "" {
 		t.Errorf("bad token: exit %d, stderr %q, stdout %q", code, errOut, out)

@@ -99,6 +99,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	defer clock.Close()
 	sched := newSchedules(cfg, db, rooms, log)
 	sched.keepWindows(clock, bus)
+	guard := pinGuard(cfg, log, m, bus)
 	bridge = conference.New(conference.Options{
 		Scheduler:    clock,
 		Prompts:      lib,
@@ -110,7 +111,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		Events:       bus,
 		Recorder:     recs.rec,
 		Meetings:     sched,
-		PINGuard:     pinGuard(cfg, log, m, bus),
+		PINGuard:     guard,
 	})
 	var stopping atomic.Bool // /readyz fails from SIGTERM on
 	ports := media.NewPortPool(net.IP(cfg.Media.IP.AsSlice()), cfg.Media.PortLo, cfg.Media.PortHi)
@@ -147,6 +148,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		Directory:   rooms,
 		Recordings:  recs.archive,
 		Schedules:   sched,
+		Lockouts:    guard,
 		Tokens:      cfg.API.Tokens,
 		Ready:       readiness(&stopping, db.Ping),
 		Logger:      log,
