@@ -52,7 +52,7 @@ const envPrefix = "BRYGGA_LOAD_"
 var (
 	generatorOnly = []string{"target", "rooms", "rooms-list", "room-base", "per-room", "talkers", "duration", "settle",
 		"ramp", "pin", "pin-in-uri", "codec", "transport", "burst", "pause", "echo", "cpu-pid", "local-ip",
-		"setup-timeout", "deadline", "max-failed", "max-loss", "max-jitter", "max-delay", "max-leaks", "max-missed"}
+		"setup-timeout", "deadline", "hold", "max-failed", "max-loss", "max-jitter", "max-delay", "max-leaks", "max-missed"}
 	reflectorOnly = []string{"listen", "rtp-ports"}
 )
 
@@ -86,6 +86,7 @@ func ParseArgs(args []string, getenv func(string) string) (*Options, error) {
 		localIP   = fs.String("local-ip", "", "the callers' address (default: 127.0.0.1 for a loopback target, else the route's)")
 		setupTO   = fs.Duration("setup-timeout", d.SetupTimeout, "per call, INVITE to answer")
 		deadline  = fs.Duration("deadline", 0, "hard limit of the whole run (default: ramp + setup timeout + settle + duration + 10s)")
+		hold      = fs.String("hold", "", "churn: every call hangs up after a random hold MIN..MAX from its answer (e.g. 20s..90s) and a new call takes its seat")
 		maxFailed = fs.Int("max-failed", -1, "fail (exit 1) when more calls fail: unanswered, PIN not keyed, or dropped (-1: no limit)")
 		maxLoss   = fs.Float64("max-loss", -1, "fail when loss exceeds this percentage (-1: no limit)")
 		maxJitter = fs.Duration("max-jitter", 0, "fail when jitter p99 exceeds this (0: no limit)")
@@ -222,6 +223,13 @@ func ParseArgs(args []string, getenv func(string) string) (*Options, error) {
 	case *pinInURI && *pin == "":
 		return nil, bad("pin-in-uri", "needs --pin")
 	}
+	if *hold != "" {
+		h, err := ParseHold(*hold)
+		if err != nil {
+			return nil, bad("hold", "%v", err)
+		}
+		o.Generator.Hold = h
+	}
 	if *cpuPID > 0 {
 		if _, err := procCPU(*cpuPID); err != nil {
 			return nil, bad("cpu-pid", "%d: %v", *cpuPID, err)
@@ -310,13 +318,15 @@ const usage = `usage:
               [--pin PIN] [--pin-in-uri] [--codec pcmu|pcma] [--transport udp|tcp]
               [--burst D] [--pause D] [--echo] [--cpu-pid PID] [--json]
               [--max-failed N] [--max-loss PCT] [--max-jitter D] [--max-delay D]
-              [--max-leaks N] [--max-missed N] [--deadline D]
+              [--max-leaks N] [--max-missed N] [--deadline D] [--hold MIN..MAX]
   brygga load --reflect [--listen IP:PORT] [--rtp-ports LO-HI]
 
 Places real SIP calls to a conference bridge (R rooms × P callers, T of them
 talking in tone bursts) and reports calls, loss, jitter, added delay and room
-separation over a steady window; --reflect is the floor to compare with: a SIP
-callee that echoes each caller's packets (measure it with --echo).
+separation over a steady window; with --hold the callers churn: each hangs up
+after a random hold and a new call takes its seat, for the whole run.
+--reflect is the floor to compare with: a SIP callee that echoes each
+caller's packets (measure it with --echo).
 Exit status: 0 done, 1 a --max-… limit exceeded or the run failed, 2 bad flags.
 Every flag also reads BRYGGA_LOAD_<FLAG> (e.g. BRYGGA_LOAD_TARGET).
 `

@@ -53,8 +53,9 @@ type heardTone struct {
 	run         int           // frames in a row at or above leakDB
 	lastMatched time.Duration // onset of the burst last matched, to count each burst once
 	matchedAny  bool
-	heardInWin  bool // the tone was on in a frame inside the window
-	bursts      int  // bursts heard that began inside the counted span
+	heardInWin  bool            // the tone was on in a frame inside the window
+	bursts      int             // bursts heard that began inside the counted span
+	sent        []time.Duration // churn: when those bursts were sent
 }
 
 // listener is the accounting of one call: what it received from the
@@ -72,6 +73,8 @@ type listener struct {
 	expect  []*heardTone // tones this call should hear: its room's other talkers (or itself, against an echo)
 	self    *heardTone   // its own tone, which it must not hear back from a bridge
 	foreign []*heardTone // every other room's tones
+	known   []goertzel   // churn: the bridge's join and leave tones, sound that is explained
+	keep    bool         // churn: keep the send times of the bursts heard (heardTone.sent)
 
 	// Loss, by RTP sequence numbers within the window, per SSRC.
 	haveSeg          bool
@@ -217,6 +220,9 @@ func (l *listener) frame(pcm []int16, at time.Duration, in bool) {
 			l.echoes++
 		}
 	}
+	for _, g := range l.known {
+		explained += l.ana.power(pcm, g)
+	}
 	if in {
 		l.audioFramesInWin++
 	}
@@ -300,6 +306,9 @@ func (l *listener) onset(h *heardTone, at time.Duration, in bool) {
 	start, end := l.win.bounds()
 	if sent >= start && sent < end-l.within {
 		h.bursts++
+		if l.keep {
+			h.sent = append(h.sent, sent)
+		}
 		l.delays = append(l.delays, at-sent)
 	}
 }

@@ -1,6 +1,7 @@
 package load
 
 import (
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -36,16 +37,57 @@ const (
 	residualDB = talkDB - 20
 )
 
-// toneGroups is how many rooms have a tone set of their own.
-func toneGroups(talkers int) int {
-	return max(1, gridSize/max(talkers, 1))
+// toneGrid is the talkers' tones to choose from, in slot order.
+type toneGrid []float64
+
+// fullGrid is every slot of the grid.
+var fullGrid = makeGrid(nil)
+
+// The bridge's join and leave tones (prompts.JoinTone, LeaveTone: D5 and
+// A5). Under churn they play into every room all the time, so the churn
+// grid leaves out the slots inside their Hann main lobe (two 50 Hz bins,
+// 100 Hz either side): 500, 600, 800 and 900 Hz, where they would read as
+// a talker's onset or as a leak from another room.
+var announceTones = []float64{587.33, 880}
+
+// churnGrid is the grid of a churn run: fullGrid without the slots next
+// to announceTones (26 slots).
+var churnGrid = makeGrid(announceTones)
+
+func makeGrid(avoid []float64) toneGrid {
+	var g toneGrid
+	for slot := range gridSize {
+		f := gridLow + gridStep*float64(slot)
+		ok := true
+		for _, a := range avoid {
+			if math.Abs(f-a) < gridStep {
+				ok = false
+			}
+		}
+		if ok {
+			g = append(g, f)
+		}
+	}
+	return g
 }
 
-// toneFor is the frequency of room's talker.
-func toneFor(room, talker, talkers int) float64 {
-	slot := (room%toneGroups(talkers))*talkers + talker
-	return gridLow + gridStep*float64(slot%gridSize)
+// groups is how many rooms have a tone set of their own.
+func (g toneGrid) groups(talkers int) int {
+	return max(1, len(g)/max(talkers, 1))
 }
+
+// tone is the frequency of room's talker.
+func (g toneGrid) tone(room, talker, talkers int) float64 {
+	slot := (room%g.groups(talkers))*talkers + talker
+	return g[slot%len(g)]
+}
+
+// toneGroups is how many rooms have a tone set of their own on the full
+// grid.
+func toneGroups(talkers int) int { return fullGrid.groups(talkers) }
+
+// toneFor is the frequency of room's talker on the full grid.
+func toneFor(room, talker, talkers int) float64 { return fullGrid.tone(room, talker, talkers) }
 
 // burstPlan is how every talker speaks: tone for Burst, silence for Pause,
 // talker t of T starting t/T of a period later than talker 0 so that the
@@ -82,7 +124,14 @@ type talker struct {
 
 	mu     sync.Mutex
 	onsets []time.Duration // every burst's first frame, when it was sent
+	spans  []span          // churn: when its calls were in the room, one span per call
 }
+
+// span is [from, to) on the run's clock; to is openEnd while the call is
+// up.
+type span struct{ from, to time.Duration }
+
+const openEnd = time.Duration(math.MaxInt64)
 
 func newTalker(freq float64, index, talkers int, plan burstPlan, clock func() time.Duration) *talker {
 	return &talker{
@@ -161,4 +210,66 @@ func (r *onsetRing) latest(t, within time.Duration) (time.Duration, bool) {
 		return 0, false
 	}
 	return 0, false
+}
+
+// reset readies the talker for a new call of its seat (churn): the next
+// frame in a burst is an onset. No call of the seat may be sending.
+func (t *talker) reset() {
+	t.wasOn = false
+	t.phase = 0
+}
+
+// openSpan notes that the seat's new call is in the room from from on.
+func (t *talker) openSpan(from time.Duration) {
+	t.mu.Lock()
+	t.spans = append(t.spans, span{from: from, to: openEnd})
+	t.mu.Unlock()
+}
+
+// closeSpan ends the span openSpan began.
+func (t *talker) closeSpan(at time.Duration) {
+	t.mu.Lock()
+	if n := len(t.spans); n > 0 && t.spans[n-1].to == openEnd {
+		t.spans[n-1].to = max(at, t.spans[n-1].from)
+	}
+	t.mu.Unlock()
+}
+
+// inSpan is whether a burst sent at o was sent while one of the seat's
+// calls was in the room, early enough (within before its end) to be
+// heard before it left.
+func inSpan(spans []span, o, within time.Duration) bool {
+	for _, s := range spans {
+		if o >= s.from && o < s.to-within {
+			return true
+		}
+	}
+	return false
+}
+
+// churnBursts is what one listener call of [from, to) could hear of this
+// talker under churn: expected counts the bursts sent in [from,
+// to-within) while one of the talker's calls was in the room (and not in
+// its last within), heard how many of the listener's matched onsets
+// (sent, the send times of the bursts it heard) fall in the same set.
+func (t *talker) churnBursts(from, to, within time.Duration, sent []time.Duration) (expected, heard int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return countBursts(t.onsets, t.spans, sent, from, to, within)
+}
+
+// countBursts is churnBursts without the talker: pure, for the tests.
+func countBursts(onsets []time.Duration, spans []span, sent []time.Duration, from, to, within time.Duration) (expected, heard int) {
+	ok := func(o time.Duration) bool { return o >= from && o < to-within && inSpan(spans, o, within) }
+	for _, o := range onsets {
+		if ok(o) {
+			expected++
+		}
+	}
+	for _, o := range sent {
+		if ok(o) {
+			heard++
+		}
+	}
+	return expected, heard
 }

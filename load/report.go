@@ -23,6 +23,7 @@ type Report struct {
 	WindowStart  Millis     `json:"window_start_ms"` // since the first INVITE
 	Window       Millis     `json:"window_ms"`       // the steady state measured
 	Calls        Calls      `json:"calls"`
+	Churn        *Churn     `json:"churn,omitempty"` // a churning run (Config.Hold)
 	Packets      Packets    `json:"packets"`
 	Jitter       Spread     `json:"jitter_ms"` // |D| of RFC 3550 per packet, every listener's packets together
 	Delay        Spread     `json:"delay_ms"`  // burst sent → its onset heard
@@ -61,6 +62,23 @@ type Calls struct {
 	Dropped   int            `json:"dropped"`          // ended by the far end before the window closed
 	InWindow  int            `json:"in_window"`        // up for the whole window: the participants the CPU is shared by
 	Setup     Spread         `json:"setup_ms"`         // INVITE sent → 200 answered
+}
+
+// Churn describes a churning run. Its Calls count every call placed
+// (Attempted) over the whole run; Dropped are the calls the bridge ended
+// before their hold was over, InWindow the calls measured (in the room
+// inside the window for some time), and the packets, jitter, delay and
+// separation are those calls', each over its own time in the window.
+type Churn struct {
+	HoldMin        Millis  `json:"hold_min_ms"`
+	HoldMax        Millis  `json:"hold_max_ms"`
+	Seats          int     `json:"seats"`            // callers kept connected: rooms × per room
+	HungUp         int     `json:"hung_up"`          // calls the generator ended (after their hold, or at the end)
+	ByeFailed      int     `json:"bye_failed"`       // hang-ups whose BYE failed
+	PlacedInWindow int     `json:"placed_in_window"` // calls dialled while the window was open
+	ConnectedMin   int     `json:"connected_min"`    // calls up, sampled every second in the window
+	ConnectedMean  float64 `json:"connected_mean"`
+	ConnectedMax   int     `json:"connected_max"`
 }
 
 // Packets counts what the listeners received inside the window.
@@ -201,6 +219,11 @@ func (r *Report) WriteText(w io.Writer) {
 	pf("brygga load: %d participants at %s over %s (%d rooms × %d, %d talkers each, %s%s); window %s after %s\n",
 		r.Participants, r.Target, r.Transport, r.Rooms, r.PerRoom, r.Talkers, r.Codec, mode,
 		fmtSeconds(time.Duration(r.Window)), fmtSeconds(time.Duration(r.WindowStart)))
+	if ch := r.Churn; ch != nil {
+		pf("churn      %d seats, holds %s..%s; %d calls placed in the window; connected min %d mean %.1f max %d; hung up %d, BYE failed %d\n",
+			ch.Seats, fmtSeconds(time.Duration(ch.HoldMin)), fmtSeconds(time.Duration(ch.HoldMax)), ch.PlacedInWindow,
+			ch.ConnectedMin, ch.ConnectedMean, ch.ConnectedMax, ch.HungUp, ch.ByeFailed)
+	}
 	c := r.Calls
 	pf("calls      attempted %d  answered %d  failed %d%s  PIN failed %d  dropped %d  up in window %d;  setup p50 %s p99 %s\n",
 		c.Attempted, c.Answered, c.Failed, byStatus(c.ByStatus), c.PINFailed, c.Dropped, c.InWindow, c.Setup.P50, c.Setup.P99)

@@ -48,6 +48,11 @@ type Config struct {
 	Pause     time.Duration // and the silence after it; negative talks without pause
 	Echo      bool          // the target echoes each caller to itself (the Reflector, an echo test) instead of mixing rooms
 	CPUPID    int           // the bridge's process, for CPU and memory over the window; 0 for none
+	// Hold makes the run churn (churn.go): every call hangs up after a
+	// random hold in [Min, Max] from its answer and a new call takes its
+	// seat, so rooms × per-room callers stay connected, joining and
+	// leaving all the time. Zero: every call stays up for the whole run.
+	Hold HoldRange
 
 	SetupTimeout time.Duration // per call: INVITE to answer
 	Deadline     time.Duration // the whole run; 0 is computed from the others with a margin
@@ -142,6 +147,8 @@ func (c *Config) validate() error {
 		return fmt.Errorf("load: codec %s at %d Hz has no 20 ms frame", c.Codec.Name(), c.Codec.ClockRate())
 	case c.PINInURI && c.PIN == "":
 		return errors.New("load: PIN in the URI without a PIN")
+	case c.Hold != HoldRange{} && (c.Hold.Min < minHold || c.Hold.Max < c.Hold.Min):
+		return fmt.Errorf("load: hold %s: want MIN..MAX with %s ≤ MIN ≤ MAX", c.Hold, minHold)
 	}
 	for _, d := range c.PIN {
 		if !strings.ContainsRune("0123456789*#", d) {
@@ -167,18 +174,22 @@ type participant struct {
 	lis     *listener
 	call    *phone.Call
 	setup   time.Duration
-	failure string // why the call was not answered
+	answer  time.Duration // on the run's clock, when the dial returned answered
+	failure string        // why the call was not answered
 	pinFail bool
 	up      bool // answered, PIN keyed, not ended before the window closed
 }
 
 type runner struct {
-	cfg   Config
-	start time.Time
-	ph    *phone.Phone
-	parts []*participant
-	win   *window
-	plan  burstPlan
+	cfg     Config
+	start   time.Time
+	ph      *phone.Phone
+	parts   []*participant
+	win     *window
+	plan    burstPlan
+	grid    toneGrid
+	ana     *analyser
+	talkers [][]*talker // by room
 }
 
 func (r *runner) clock() time.Duration { return time.Since(r.start) }
@@ -204,6 +215,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 		cfg.LocalIP = ip
 	}
+	if cfg.Hold != (HoldRange{}) {
+		return runChurn(ctx, cfg)
+	}
 	n := len(cfg.Rooms) * cfg.PerRoom
 	rampTime := time.Duration(float64(n-1) / cfg.Ramp * float64(time.Second))
 	deadline := cfg.Deadline
@@ -218,22 +232,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		start: time.Now(),
 		win:   newWindow(),
 		plan:  burstPlan{Burst: cfg.Burst, Pause: cfg.Pause, Rate: cfg.Codec.ClockRate()},
+		grid:  fullGrid,
 	}
-	// The phone outlives ctx: its calls are hung up politely after the
-	// window (or the deadline), not torn down with it.
-	//
-	// Every caller's RTP runs on one sharded clock, as the bridge's rooms
-	// do: a goroutine and a timer per caller to send, and another
-	// goroutine woken per packet to receive, made the generator late by
-	// thousands of ticks at 1,000 callers on two cores, and its lateness
-	// then showed up as the bridge's jitter and delay. The callers catch
-	// up after a stall by themselves (phone's own schedule), so the clock
-	// does not.
-	ph, err := phone.New(context.WithoutCancel(ctx), phone.Config{
-		LocalIP: cfg.LocalIP, Transport: cfg.Transport, User: "load", DisplayName: "brygga load",
-		Codec: cfg.Codec, RecordLimit: -1, Logger: cfg.Logger,
-		Clock: mixer.NewClock(mixer.ClockConfig{CatchUp: -1}),
-	})
+	ph, err := newPhone(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -241,6 +242,13 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	r.ph = ph
 	r.build()
 
+	// Every caller's RTP runs on one sharded clock, as the bridge's rooms
+	// do: a goroutine and a timer per caller to send, and another
+	// goroutine woken per packet to receive, made the generator late by
+	// thousands of ticks at 1,000 callers on two cores, and its lateness
+	// then showed up as the bridge's jitter and delay. The callers catch
+	// up after a stall by themselves (phone's own schedule), so the clock
+	// does not.
 	rep := r.newReport()
 	r.progress("placing %d calls to %s at %g/s", n, cfg.Target, cfg.Ramp)
 	attempted := r.ramp(ctx)
@@ -316,54 +324,88 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	return rep, nil
 }
 
+// newPhone is the callers' phone. It outlives ctx: its calls are hung up
+// politely after the window (or the deadline), not torn down with it.
+//
+// Every caller's RTP runs on one sharded clock, as the bridge's rooms do: a
+// goroutine and a timer per caller to send, and another goroutine woken per
+// packet to receive, made the generator late by thousands of ticks at 1,000
+// callers on two cores, and its lateness then showed up as the bridge's
+// jitter and delay. The callers catch up after a stall by themselves
+// (phone's own schedule), so the clock does not.
+func newPhone(ctx context.Context, cfg Config) (*phone.Phone, error) {
+	return phone.New(context.WithoutCancel(ctx), phone.Config{
+		LocalIP: cfg.LocalIP, Transport: cfg.Transport, User: "load", DisplayName: "brygga load",
+		Codec: cfg.Codec, RecordLimit: -1, Logger: cfg.Logger,
+		Clock: mixer.NewClock(mixer.ClockConfig{CatchUp: -1}),
+	})
+}
+
 // build makes the participants: callers are numbered across rooms (caller
 // i is in room i mod R), so the rooms fill side by side during the ramp,
 // and the first T seats of every room talk.
 func (r *runner) build() {
 	cfg := r.cfg
 	rooms := len(cfg.Rooms)
-	rate := cfg.Codec.ClockRate()
-	ana := newAnalyser(rate / 50)
+	r.ana = newAnalyser(cfg.Codec.ClockRate() / 50)
 	r.parts = make([]*participant, rooms*cfg.PerRoom)
-	talkers := make([][]*talker, rooms)
+	r.talkers = make([][]*talker, rooms)
 	for i := range r.parts {
 		p := &participant{room: i % rooms, seat: i / rooms}
 		if p.seat < cfg.Talkers {
-			p.talker = newTalker(toneFor(p.room, p.seat, cfg.Talkers), p.seat, cfg.Talkers, r.plan, r.clock)
-			talkers[p.room] = append(talkers[p.room], p.talker)
+			p.talker = newTalker(r.grid.tone(p.room, p.seat, cfg.Talkers), p.seat, cfg.Talkers, r.plan, r.clock)
+			r.talkers[p.room] = append(r.talkers[p.room], p.talker)
 		}
 		r.parts[i] = p
 	}
 	for _, p := range r.parts {
-		l := newListener(r.win, ana, rate, r.plan.matchWithin())
-		mine := map[float64]bool{}
-		if cfg.Echo {
-			if p.talker != nil {
-				l.expect = append(l.expect, track(p.talker, rate))
-				mine[p.talker.freq] = true
-			}
-		} else {
-			for _, t := range talkers[p.room] {
-				mine[t.freq] = true
-				if t != p.talker {
-					l.expect = append(l.expect, track(t, rate))
-				}
-			}
-			if p.talker != nil {
-				l.self = track(p.talker, rate)
-			}
-		}
-		seen := map[float64]bool{}
-		for _, ts := range talkers {
-			for _, t := range ts {
-				if !mine[t.freq] && !seen[t.freq] {
-					seen[t.freq] = true
-					l.foreign = append(l.foreign, &heardTone{g: newGoertzel(t.freq, rate)})
-				}
-			}
-		}
-		p.lis = l
+		p.lis = r.listenerFor(p, r.win)
 	}
+}
+
+// listenerFor is a fresh listener for p's seat, counting inside win: it
+// expects its room's other talkers (or itself against an echo), must not
+// hear itself back from a bridge, and listens for every other room's tones.
+func (r *runner) listenerFor(p *participant, win *window) *listener {
+	cfg := r.cfg
+	rate := cfg.Codec.ClockRate()
+	l := newListener(win, r.ana, rate, r.plan.matchWithin())
+	mine := map[float64]bool{}
+	if cfg.Echo {
+		if p.talker != nil {
+			l.expect = append(l.expect, track(p.talker, rate))
+			mine[p.talker.freq] = true
+		}
+	} else {
+		for _, t := range r.talkers[p.room] {
+			mine[t.freq] = true
+			if t != p.talker {
+				l.expect = append(l.expect, track(t, rate))
+			}
+		}
+		if p.talker != nil {
+			l.self = track(p.talker, rate)
+		}
+	}
+	seen := map[float64]bool{}
+	for _, ts := range r.talkers {
+		for _, t := range ts {
+			if !mine[t.freq] && !seen[t.freq] {
+				seen[t.freq] = true
+				l.foreign = append(l.foreign, &heardTone{g: newGoertzel(t.freq, rate)})
+			}
+		}
+	}
+	if cfg.Hold != (HoldRange{}) {
+		// Joins and leaves go on during the window: the bridge's tones
+		// for them are expected sound, and the bursts heard are counted
+		// against the talkers' calls when the call is over.
+		for _, f := range announceTones {
+			l.known = append(l.known, newGoertzel(f, rate))
+		}
+		l.keep = true
+	}
+	return l
 }
 
 // ramp starts the calls at the configured rate and waits until every one
@@ -406,6 +448,7 @@ func (r *runner) setup(ctx context.Context, p *participant) {
 	t0 := time.Now()
 	call, err := r.ph.Dial(dctx, r.uri(p), phone.WithReceiveHook(hook))
 	p.setup = time.Since(t0)
+	p.answer = r.clock()
 	if err != nil {
 		p.failure = failure(err)
 		r.cfg.Logger.Info("load: call failed", "room", r.cfg.Rooms[p.room], "seat", p.seat, "error", err)
@@ -521,33 +564,12 @@ func (r *runner) tally(rep *Report, attempted int) {
 			inWindow[p.talker] = true
 		}
 	}
-	var (
-		jitter  histogram
-		delays  []time.Duration
-		setups  []time.Duration
-		sep     = &rep.Separation
-		leakedF = map[string]int{}
-	)
-	sep.Distinct = min(len(r.cfg.Rooms), toneGroups(r.cfg.Talkers))
-	if r.cfg.Talkers == 0 {
-		sep.Distinct = 0
-	}
+	a := r.newAcc(rep)
+	sep := &rep.Separation
 	for _, p := range r.parts[:attempted] {
-		c := &rep.Calls
-		switch {
-		case p.call == nil:
-			c.Failed++
-			c.ByStatus[p.failure]++
+		if !a.call(p) {
 			continue
-		case p.pinFail:
-			c.PINFailed++
-		case !p.up:
-			c.Dropped++
-		default:
-			c.InWindow++
 		}
-		c.Answered++
-		setups = append(setups, p.setup)
 		st := p.call.Stats()
 		rep.Generator.LateTicks += st.LateTicks
 		rep.Generator.SendErrors += st.SendErrors
@@ -556,16 +578,7 @@ func (r *runner) tally(rep *Report, attempted int) {
 		}
 		l := p.lis
 		l.mu.Lock()
-		pk := &rep.Packets
-		pk.Expected += l.expected()
-		pk.Received += l.received
-		if l.received == 0 {
-			pk.Silent++
-		} else {
-			pk.ExpectedByClock += uint64((l.lastIn-l.firstIn)/(20*time.Millisecond)) + 1
-		}
-		jitter.merge(&l.jitter)
-		delays = append(delays, l.delays...)
+		a.listener(l)
 		for _, h := range l.expect {
 			if !inWindow[h.src] {
 				continue
@@ -577,22 +590,83 @@ func (r *runner) tally(rep *Report, attempted int) {
 			sep.BurstsExpected += h.src.onsetsBetween(wStart, wEnd-within)
 			sep.BurstsHeard += h.bursts
 		}
-		sep.Leaks += l.leaks
-		if l.leaks > 0 {
-			sep.LeakListeners++
-		}
-		for f, k := range l.leakedFrom {
-			leakedF[strconv.FormatFloat(f, 'f', 0, 64)] += k
-		}
-		sep.SelfEcho += l.echoes
-		sep.Unmatched += l.unmatched
-		sep.Repeated += l.repeated
-		sep.Unexplained += l.unexplained
 		l.mu.Unlock()
 	}
+	a.finish()
+}
+
+// acc adds calls and their listeners up into a report.
+type acc struct {
+	rep     *Report
+	jitter  histogram
+	delays  []time.Duration
+	setups  []time.Duration
+	leakedF map[string]int
+}
+
+func (r *runner) newAcc(rep *Report) *acc {
+	sep := &rep.Separation
+	sep.Distinct = min(len(r.cfg.Rooms), r.grid.groups(r.cfg.Talkers))
+	if r.cfg.Talkers == 0 {
+		sep.Distinct = 0
+	}
+	return &acc{rep: rep, leakedF: map[string]int{}}
+}
+
+// call counts one call placed: false when it was not answered.
+func (a *acc) call(p *participant) bool {
+	c := &a.rep.Calls
+	switch {
+	case p.call == nil:
+		c.Failed++
+		c.ByStatus[p.failure]++
+		return false
+	case p.pinFail:
+		c.PINFailed++
+	case !p.up:
+		c.Dropped++
+	default:
+		c.InWindow++
+	}
+	c.Answered++
+	a.setups = append(a.setups, p.setup)
+	return true
+}
+
+// listener adds what l heard in its window, all but the pairs; l.mu is
+// held.
+func (a *acc) listener(l *listener) {
+	pk := &a.rep.Packets
+	sep := &a.rep.Separation
+	pk.Expected += l.expected()
+	pk.Received += l.received
+	if l.received == 0 {
+		pk.Silent++
+	} else {
+		pk.ExpectedByClock += uint64((l.lastIn-l.firstIn)/(20*time.Millisecond)) + 1
+	}
+	a.jitter.merge(&l.jitter)
+	a.delays = append(a.delays, l.delays...)
+	sep.Leaks += l.leaks
+	if l.leaks > 0 {
+		sep.LeakListeners++
+	}
+	for f, k := range l.leakedFrom {
+		a.leakedF[strconv.FormatFloat(f, 'f', 0, 64)] += k
+	}
+	sep.SelfEcho += l.echoes
+	sep.Unmatched += l.unmatched
+	sep.Repeated += l.repeated
+	sep.Unexplained += l.unexplained
+}
+
+// finish works out the totals.
+func (a *acc) finish() {
+	rep := a.rep
+	sep := &rep.Separation
 	sep.Missed = sep.Pairs - sep.PairsHeard
-	if len(leakedF) > 0 {
-		sep.LeakedFreqs = leakedF
+	if len(a.leakedF) > 0 {
+		sep.LeakedFreqs = a.leakedF
 	}
 	pk := &rep.Packets
 	if pk.Expected > pk.Received {
@@ -601,9 +675,9 @@ func (r *runner) tally(rep *Report, attempted int) {
 	if pk.Expected > 0 {
 		pk.LossPercent = roundTo(100*float64(pk.Lost)/float64(pk.Expected), 4)
 	}
-	rep.Jitter = spreadOf(&jitter)
-	rep.Delay = spreadOfValues(delays)
-	rep.Calls.Setup = spreadOfValues(setups)
+	rep.Jitter = spreadOf(&a.jitter)
+	rep.Delay = spreadOfValues(a.delays)
+	rep.Calls.Setup = spreadOfValues(a.setups)
 }
 
 // localIPFor is the address the callers use: loopback for a loopback
