@@ -236,7 +236,7 @@ func (s *Server) Start() error {
 				return fmt.Errorf("sip: listen tcp %s: %w", l.Addr, err)
 			}
 			s.addListener(ln, "tcp", ln.Addr().String())
-			go func() { _ = s.srv.ServeTCP(ln) }()
+			go func() { _ = s.srv.ServeTCP(quietLimit{Listener: ln}) }()
 		case "tls":
 			if s.opts.TLS == nil {
 				s.Close()
@@ -248,7 +248,7 @@ func (s *Server) Start() error {
 				return fmt.Errorf("sip: listen tls %s: %w", l.Addr, err)
 			}
 			s.addListener(ln, "tls", ln.Addr().String())
-			go func() { _ = s.srv.ServeTLS(tls.NewListener(ln, s.opts.TLS)) }()
+			go func() { _ = s.srv.ServeTLS(quietLimit{Listener: ln, tls: s.opts.TLS}) }()
 		default:
 			return fmt.Errorf("sip: unknown transport %q", l.Transport)
 		}
