@@ -482,15 +482,16 @@ func (b *Bridge) EndAll(timeout time.Duration) bool {
 	b.mu.Unlock()
 	ending := make(map[string]bool)
 	for _, r := range rooms {
-		r.mu.Lock()
-		// A room nobody is mixed in has no clock to play the notice on.
-		if r.mix.Len() > 0 {
+		_ = r.act(func(st *state) ([]effect, error) {
+			// A room nobody is mixed in has no clock to play the notice on.
+			if r.mix.Len() == 0 {
+				return nil, nil
+			}
 			for id := range r.byID {
 				ending[id] = true
 			}
-			r.apply(r.st.end(""))
-		}
-		r.mu.Unlock()
+			return st.end(""), nil
+		})
 	}
 	for _, c := range calls {
 		if !ending[c.ID()] {

@@ -243,44 +243,7 @@ func (c *Config) decodeSIP(n *yaml.Node, path string) error {
 		{"user_agent", textField(&c.SIP.UserAgent, func(s string) error { return checkText(s, true) })},
 		{"max_calls_per_source", intField(&c.SIP.MaxCallsPerSource, 0, 1000000)},
 		{"tls", tlsField(&c.SIP.TLS)},
-		{"auth", func(n *yaml.Node, p string) error {
-			a := Auth{Realm: "brygga"}
-			err := decodeMap(n, p, []field{
-				{"realm", textField(&a.Realm, func(s string) error { return checkText(s, false) })},
-				{"users", func(n *yaml.Node, p string) error {
-					return list(n, p, func(item *yaml.Node, ip string) error {
-						var u AuthUser
-						if err := decodeMap(item, ip, []field{
-							{"user", textField(&u.User, checkAuthUser)},
-							{"password", textField(&u.Password, func(s string) error { return checkText(s, false) })},
-						}); err != nil {
-							return err
-						}
-						switch {
-						case u.User == "":
-							return nodeErr(join(ip, "user"), item, "missing")
-						case len(u.Password) < 8:
-							return nodeErr(join(ip, "password"), item, "missing or shorter than 8 characters")
-						}
-						for j, o := range a.Users {
-							if o.User == u.User {
-								return nodeErr(join(ip, "user"), item, "%q is already %s[%d]", u.User, p, j)
-							}
-						}
-						a.Users = append(a.Users, u)
-						return nil
-					})
-				}},
-			})
-			if err != nil {
-				return err
-			}
-			if a.Realm == "" || strings.ContainsAny(a.Realm, "\"\\") {
-				return nodeErr(join(p, "realm"), n, "must be a non-empty name without quotes or backslashes")
-			}
-			c.SIP.Auth = a
-			return nil
-		}},
+		{"auth", authField(&c.SIP.Auth)},
 		{"rate_limit", func(n *yaml.Node, p string) error {
 			r := &c.SIP.RateLimit
 			return decodeMap(n, p, []field{

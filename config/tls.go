@@ -5,7 +5,6 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
-	"strings"
 
 	"gopkg.in/yaml.v3"
 )
@@ -83,15 +82,4 @@ func loadKeyPair(readFile func(string) ([]byte, error), certFile, keyFile string
 		return nil, &certError{which, fmt.Sprintf("%s and %s: %v", certFile, keyFile, err)}
 	}
 	return &cert, nil
-}
-
-// checkAuthUser: a digest user name goes into a quoted header parameter.
-func checkAuthUser(s string) error {
-	if err := checkText(s, true); err != nil {
-		return err
-	}
-	if strings.ContainsAny(s, "\"\\ ") {
-		return errorf("%q: no quotes, backslashes or spaces in a SIP user name", s)
-	}
-	return nil
 }

@@ -238,25 +238,7 @@ func TestDrainFinishesRecording(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	call := dialIn(ctx, t, b, "4712", "interop", roomPIN+"#", 700)
-	var recs []map[string]any
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if apiCall(t, b, opsToken, "GET", "/api/v1/recordings", "", &recs) == 200 && len(recs) == 1 {
-			break
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	if len(recs) != 1 || recs[0]["state"] != "recording" {
-		t.Fatalf("recordings while the meeting runs: %v", recs)
-	}
-	id := recs[0]["id"].(string)
-	wav := filepath.Join(dir, "data", "recordings", id+".wav")
-	for time.Now().Before(deadline) {
-		if st, err := os.Stat(wav); err == nil && st.Size() > 44+2*16000 {
-			break
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	id := recordingUnderway(t, b, dir, 2)
 
 	b.sendSignal(t, syscall.SIGTERM)
 	select {

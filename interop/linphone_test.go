@@ -61,22 +61,7 @@ func (p *linphoneProc) command(t *testing.T, line string) {
 // waitOut waits until linphonec printed want, or fails after d.
 func (p *linphoneProc) waitOut(t *testing.T, want string, d time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		data, _ := os.ReadFile(p.out)
-		if strings.Contains(string(data), want) {
-			return
-		}
-		select {
-		case <-p.exited:
-			t.Fatalf("linphonec exited (%v) before printing %q", p.err, want)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("linphonec did not print %q within %s", want, d)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitPrinted(t, "linphonec", p.out, want, d, p.exited, &p.err)
 }
 
 // startLinphone runs linphonec headless in dir with a HOME of its own

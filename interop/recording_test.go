@@ -54,32 +54,14 @@ func TestRecordingSurvivesKill9(t *testing.T) {
 	dialIn(ctx, t, b, "4712", "interop", roomPIN+"#", 700)
 	// In the room and recorded for a few seconds: the recording's row is
 	// there and its file is growing.
-	var recs []map[string]any
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		if apiCall(t, b, opsToken, "GET", "/api/v1/recordings", "", &recs) == 200 && len(recs) == 1 {
-			break
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	if len(recs) != 1 || recs[0]["state"] != "recording" {
-		t.Fatalf("recordings while the meeting runs: %v", recs)
-	}
-	id := recs[0]["id"].(string)
-	wav := filepath.Join(dir, "data", "recordings", id+".wav")
-	for time.Now().Before(deadline) {
-		if st, err := os.Stat(wav); err == nil && st.Size() > 44+3*16000 {
-			break
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	id := recordingUnderway(t, b, dir, 3)
 	b.Kill(t)
 	if n := len(spoolMessages(t, mailbox)); n != 0 {
 		t.Fatalf("%d messages before the restart", n)
 	}
 
 	b2 := startBridgeIn(t, dir, cfg)
-	deadline = time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for len(spoolMessages(t, mailbox)) == 0 && time.Now().Before(deadline) {
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -115,4 +97,31 @@ func TestRecordingSurvivesKill9(t *testing.T) {
 		t.Fatalf("%d messages after a second restart: delivered more than once", n)
 	}
 	_ = b3
+}
+
+// recordingUnderway waits for the bridge's one recording to be listed as
+// recording and for its file (under dir's data) to hold more than seconds
+// of audio, and returns its ID.
+func recordingUnderway(t *testing.T, b *bridge, dir string, seconds int) string {
+	t.Helper()
+	var recs []map[string]any
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if apiCall(t, b, opsToken, "GET", "/api/v1/recordings", "", &recs) == 200 && len(recs) == 1 {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if len(recs) != 1 || recs[0]["state"] != "recording" {
+		t.Fatalf("recordings while the meeting runs: %v", recs)
+	}
+	id := recs[0]["id"].(string)
+	wav := filepath.Join(dir, "data", "recordings", id+".wav")
+	for time.Now().Before(deadline) {
+		if st, err := os.Stat(wav); err == nil && st.Size() > int64(44+seconds*16000) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return id
 }

@@ -96,8 +96,7 @@ type churn struct {
 // runChurn is Run with Config.Hold set.
 func runChurn(ctx context.Context, cfg Config) (*Report, error) {
 	n := len(cfg.Rooms) * cfg.PerRoom
-	rampTime := time.Duration(float64(n-1) / cfg.Ramp * float64(time.Second))
-	wStart := rampTime + cfg.Settle
+	wStart := cfg.rampTime() + cfg.Settle
 	wEnd := wStart + cfg.Duration
 	deadline := cfg.Deadline
 	if deadline == 0 {
@@ -106,21 +105,12 @@ func runChurn(ctx context.Context, cfg Config) (*Report, error) {
 	ctx, cancel := context.WithTimeout(ctx, deadline)
 	defer cancel()
 
-	r := &runner{
-		cfg:   cfg,
-		start: time.Now(),
-		win:   newWindow(),
-		plan:  burstPlan{Burst: cfg.Burst, Pause: cfg.Pause, Rate: cfg.Codec.ClockRate()},
-		grid:  churnGrid,
-	}
-	r.win.set(wStart, wEnd)
-	ph, err := newPhone(ctx, cfg)
+	r, err := startRunner(ctx, cfg, churnGrid)
 	if err != nil {
 		return nil, err
 	}
-	defer ph.Close()
-	r.ph = ph
-	r.build()
+	defer r.ph.Close()
+	r.win.set(wStart, wEnd)
 
 	rep := r.newReport()
 	rep.WindowStart, rep.Window = Millis(wStart), Millis(wEnd-wStart)
@@ -165,7 +155,7 @@ func runChurn(ctx context.Context, cfg Config) (*Report, error) {
 	r.progress("window closed; waiting for the seats, then hanging up")
 	seats.Wait()
 	c.hangupLast()
-	ph.Close()
+	r.ph.Close()
 
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -180,6 +180,31 @@ type participant struct {
 	up      bool // answered, PIN keyed, not ended before the window closed
 }
 
+// rampTime is how long the first dials of every caller take at cfg.Ramp.
+func (cfg Config) rampTime() time.Duration {
+	n := len(cfg.Rooms) * cfg.PerRoom
+	return time.Duration(float64(n-1) / cfg.Ramp * float64(time.Second))
+}
+
+// startRunner makes the run's phone and its callers' plan; the caller
+// closes r.ph.
+func startRunner(ctx context.Context, cfg Config, grid toneGrid) (*runner, error) {
+	r := &runner{
+		cfg:   cfg,
+		start: time.Now(),
+		win:   newWindow(),
+		plan:  burstPlan{Burst: cfg.Burst, Pause: cfg.Pause, Rate: cfg.Codec.ClockRate()},
+		grid:  grid,
+	}
+	ph, err := newPhone(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	r.ph = ph
+	r.build()
+	return r, nil
+}
+
 type runner struct {
 	cfg     Config
 	start   time.Time
@@ -218,29 +243,18 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.Hold != (HoldRange{}) {
 		return runChurn(ctx, cfg)
 	}
-	n := len(cfg.Rooms) * cfg.PerRoom
-	rampTime := time.Duration(float64(n-1) / cfg.Ramp * float64(time.Second))
 	deadline := cfg.Deadline
 	if deadline == 0 {
-		deadline = rampTime + cfg.SetupTimeout + 10*time.Second + cfg.Settle + cfg.Duration
+		deadline = cfg.rampTime() + cfg.SetupTimeout + 10*time.Second + cfg.Settle + cfg.Duration
 	}
 	ctx, cancel := context.WithTimeout(ctx, deadline)
 	defer cancel()
 
-	r := &runner{
-		cfg:   cfg,
-		start: time.Now(),
-		win:   newWindow(),
-		plan:  burstPlan{Burst: cfg.Burst, Pause: cfg.Pause, Rate: cfg.Codec.ClockRate()},
-		grid:  fullGrid,
-	}
-	ph, err := newPhone(ctx, cfg)
+	r, err := startRunner(ctx, cfg, fullGrid)
 	if err != nil {
 		return nil, err
 	}
-	defer ph.Close()
-	r.ph = ph
-	r.build()
+	defer r.ph.Close()
 
 	// Every caller's RTP runs on one sharded clock, as the bridge's rooms
 	// do: a goroutine and a timer per caller to send, and another
@@ -250,7 +264,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	// up after a stall by themselves (phone's own schedule), so the clock
 	// does not.
 	rep := r.newReport()
-	r.progress("placing %d calls to %s at %g/s", n, cfg.Target, cfg.Ramp)
+	r.progress("placing %d calls to %s at %g/s", len(cfg.Rooms)*cfg.PerRoom, cfg.Target, cfg.Ramp)
 	attempted := r.ramp(ctx)
 	rep.Calls.Attempted = attempted
 	setupDone := r.clock()
@@ -291,7 +305,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	r.progress("hanging up")
 	r.hangup()
-	ph.Close()
+	r.ph.Close()
 
 	r.tally(rep, attempted)
 	if cpu != nil {

@@ -125,11 +125,11 @@ type Session struct {
 	encoded [maxDatagram]byte
 	tx      txAddr // dest as the socket takes it
 	// SRTP send side (SetSRTP): nil tx context sends plain RTP.
-	srtpTx    *srtp.Context
-	txKey     []byte
-	txProfile srtp.ProtectionProfile
-	txHdr     rtp.Header
-	sealed    [maxDatagram + 16]byte
+	srtpTx  *srtp.Context
+	txSuite string
+	txKey   []byte
+	txHdr   rtp.Header
+	sealed  [maxDatagram + 16]byte
 
 	// receive state, guarded by play.
 	rx          *srtpIn // SRTP receive side; nil takes plain RTP

@@ -19,17 +19,28 @@ type SRTP struct {
 	Remote []byte
 }
 
-// ErrSRTPSuite is a suite SetSRTP does not know.
+// ErrSRTPSuite is a suite NewSRTPContext does not know.
 var ErrSRTPSuite = errors.New("media: SRTP suite not supported")
 
-func srtpProfile(suite string) (srtp.ProtectionProfile, error) {
+// NewSRTPContext makes the pion context for one direction of an SDES-keyed
+// stream: suite as the SDP names it, key the master key followed by the
+// master salt (30 bytes for the AES-128 suites).
+func NewSRTPContext(suite string, key []byte, opts ...srtp.ContextOption) (*srtp.Context, error) {
+	var profile srtp.ProtectionProfile
 	switch suite {
 	case "AES_CM_128_HMAC_SHA1_80":
-		return srtp.ProtectionProfileAes128CmHmacSha1_80, nil
+		profile = srtp.ProtectionProfileAes128CmHmacSha1_80
 	case "AES_CM_128_HMAC_SHA1_32":
-		return srtp.ProtectionProfileAes128CmHmacSha1_32, nil
+		profile = srtp.ProtectionProfileAes128CmHmacSha1_32
+	default:
+		return nil, fmt.Errorf("%w: %q", ErrSRTPSuite, suite)
 	}
-	return 0, fmt.Errorf("%w: %q", ErrSRTPSuite, suite)
+	keyLen, _ := profile.KeyLen()
+	saltLen, _ := profile.SaltLen()
+	if len(key) != keyLen+saltLen {
+		return nil, fmt.Errorf("media: SRTP key for %s must be %d bytes", suite, keyLen+saltLen)
+	}
+	return srtp.CreateContext(key[:keyLen], key[keyLen:], profile, opts...)
 }
 
 // srtpReplayWindow is how far back a packet may be and still be taken
@@ -50,7 +61,7 @@ const probeFailures = 64
 // decrypted again) by main. SRTCP goes to probe only: it is read for
 // liveness, never for its contents.
 type srtpIn struct {
-	profile srtp.ProtectionProfile
+	suite   string
 	key     []byte
 	main    *srtp.Context
 	probe   *srtp.Context
@@ -59,13 +70,12 @@ type srtpIn struct {
 	scratch [maxDatagram]byte
 }
 
-func newSRTPIn(profile srtp.ProtectionProfile, key []byte) (*srtpIn, error) {
-	k := splitKey(key)
-	main, err := srtp.CreateContext(k.key, k.salt, profile, srtp.SRTPReplayProtection(srtpReplayWindow))
+func newSRTPIn(suite string, key []byte) (*srtpIn, error) {
+	main, err := NewSRTPContext(suite, key, srtp.SRTPReplayProtection(srtpReplayWindow))
 	if err != nil {
 		return nil, err
 	}
-	in := &srtpIn{profile: profile, key: bytes.Clone(key), main: main, known: make(map[uint32]bool)}
+	in := &srtpIn{suite: suite, key: bytes.Clone(key), main: main, known: make(map[uint32]bool)}
 	if err := in.newProbe(); err != nil {
 		return nil, err
 	}
@@ -73,8 +83,7 @@ func newSRTPIn(profile srtp.ProtectionProfile, key []byte) (*srtpIn, error) {
 }
 
 func (in *srtpIn) newProbe() error {
-	k := splitKey(in.key)
-	p, err := srtp.CreateContext(k.key, k.salt, in.profile)
+	p, err := NewSRTPContext(in.suite, in.key)
 	if err != nil {
 		return err
 	}
@@ -121,54 +130,33 @@ func (in *srtpIn) failed() {
 	}
 }
 
-type masterKey struct{ key, salt []byte }
-
-// splitKey cuts SDES key material into the 16-byte key and 14-byte salt
-// of the AES-128 suites.
-func splitKey(b []byte) masterKey {
-	if len(b) < 16 {
-		return masterKey{key: b}
-	}
-	return masterKey{key: b[:16], salt: b[16:]}
-}
-
 // SetSRTP protects the session from now on: every packet sent is SRTP,
 // and only SRTP that authenticates with k.Remote is heard. A side whose
 // key has not changed (a re-INVITE that repeats it) keeps its context, so
 // its rollover counter and replay window go on. There is no way back to
 // plain RTP on a session.
 func (s *Session) SetSRTP(k SRTP) error {
-	profile, err := srtpProfile(k.Suite)
+	// Both sides are made before either is used, so a key that fails
+	// changes nothing.
+	tx, err := NewSRTPContext(k.Suite, k.Local)
 	if err != nil {
 		return err
 	}
-	keyLen, _ := profile.KeyLen()
-	saltLen, _ := profile.SaltLen()
-	if len(k.Local) != keyLen+saltLen || len(k.Remote) != keyLen+saltLen {
-		return fmt.Errorf("media: SRTP keys must be %d bytes", keyLen+saltLen)
+	rx, err := newSRTPIn(k.Suite, k.Remote)
+	if err != nil {
+		return err
 	}
-
 	s.sendMu.Lock()
-	if s.srtpTx == nil || s.txKey == nil || !bytes.Equal(s.txKey, k.Local) || s.txProfile != profile {
-		lk := splitKey(k.Local)
-		ctx, err := srtp.CreateContext(lk.key, lk.salt, profile)
-		if err != nil {
-			s.sendMu.Unlock()
-			return err
-		}
-		s.srtpTx, s.txKey, s.txProfile = ctx, bytes.Clone(k.Local), profile
+	if s.srtpTx == nil || s.txSuite != k.Suite || !bytes.Equal(s.txKey, k.Local) {
+		s.srtpTx, s.txSuite, s.txKey = tx, k.Suite, bytes.Clone(k.Local)
 	}
 	s.sendMu.Unlock()
 
 	s.play.Lock()
-	defer s.play.Unlock()
-	if s.rx == nil || !bytes.Equal(s.rx.key, k.Remote) || s.rx.profile != profile {
-		in, err := newSRTPIn(profile, k.Remote)
-		if err != nil {
-			return err
-		}
-		s.rx = in
+	if s.rx == nil || s.rx.suite != k.Suite || !bytes.Equal(s.rx.key, k.Remote) {
+		s.rx = rx
 	}
+	s.play.Unlock()
 	s.secure.Store(true)
 	return nil
 }

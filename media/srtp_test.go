@@ -30,16 +30,11 @@ type srtpPeer struct {
 
 func newSRTPPeer(t *testing.T, suite string, send, recv []byte) *srtpPeer {
 	t.Helper()
-	prof, err := srtpProfile(suite)
+	enc, err := NewSRTPContext(suite, send)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, r := splitKey(send), splitKey(recv)
-	enc, err := srtp.CreateContext(s.key, s.salt, prof)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dec, err := srtp.CreateContext(r.key, r.salt, prof)
+	dec, err := NewSRTPContext(suite, recv)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,9 +248,7 @@ func FuzzSRTPPacket(f *testing.F) {
 // BenchmarkSRTPProtect is what SRTP adds to each frame sent: AES-CM
 // encryption and the HMAC-SHA1 tag of one 20 ms PCMU packet.
 func BenchmarkSRTPProtect(b *testing.B) {
-	prof, _ := srtpProfile("AES_CM_128_HMAC_SHA1_80")
-	k := splitKey(testKey(1))
-	ctx, err := srtp.CreateContext(k.key, k.salt, prof)
+	ctx, err := NewSRTPContext("AES_CM_128_HMAC_SHA1_80", testKey(1))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -279,13 +272,11 @@ func BenchmarkSRTPProtect(b *testing.B) {
 // replay-tested and decrypted by the session's receive side (srtpIn);
 // less BenchmarkSRTPProtect, it is what SRTP adds to each frame received.
 func BenchmarkSRTPRoundTrip(b *testing.B) {
-	prof, _ := srtpProfile("AES_CM_128_HMAC_SHA1_80")
-	k := splitKey(testKey(1))
-	peer, err := srtp.CreateContext(k.key, k.salt, prof)
+	peer, err := NewSRTPContext("AES_CM_128_HMAC_SHA1_80", testKey(1))
 	if err != nil {
 		b.Fatal(err)
 	}
-	in, err := newSRTPIn(prof, testKey(1))
+	in, err := newSRTPIn("AES_CM_128_HMAC_SHA1_80", testKey(1))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,10 +1,11 @@
 package phone
 
 import (
-	"errors"
 	"sync"
 
 	"github.com/pion/srtp/v3"
+
+	"brygga/media"
 )
 
 // srtpState is a call's SRTP when it negotiated RTP/SAVP: the sender seals
@@ -16,34 +17,17 @@ type srtpState struct {
 	rx   *srtp.Context
 }
 
-func srtpProfileOf(suite string) (srtp.ProtectionProfile, error) {
-	switch suite {
-	case "AES_CM_128_HMAC_SHA1_80":
-		return srtp.ProtectionProfileAes128CmHmacSha1_80, nil
-	case "AES_CM_128_HMAC_SHA1_32":
-		return srtp.ProtectionProfileAes128CmHmacSha1_32, nil
-	}
-	return 0, errors.New("suite " + suite + " not supported")
-}
-
 // setSRTP keys the stream; it must be called before the stream starts (a
 // re-keying re-INVITE from the bridge is not followed).
 func (s *stream) setSRTP(suite string, local, remote []byte) error {
 	if s.srtp.Load() != nil {
 		return nil
 	}
-	prof, err := srtpProfileOf(suite)
+	tx, err := media.NewSRTPContext(suite, local)
 	if err != nil {
 		return err
 	}
-	if len(local) != 30 || len(remote) != 30 {
-		return errors.New("SDES keys must be 30 bytes")
-	}
-	tx, err := srtp.CreateContext(local[:16], local[16:], prof)
-	if err != nil {
-		return err
-	}
-	rx, err := srtp.CreateContext(remote[:16], remote[16:], prof)
+	rx, err := media.NewSRTPContext(suite, remote)
 	if err != nil {
 		return err
 	}

@@ -46,10 +46,13 @@ type call struct {
 	done     chan struct{}
 }
 
-func (c *call) ID() string         { return c.id }
-func (c *call) CallerID() string   { return c.callerID }
-func (c *call) Source() netip.Addr { return c.source }
-func (c *call) Trusted() bool      { return c.trusted }
+func (c *call) ID() string            { return c.id }
+func (c *call) CallerID() string      { return c.callerID }
+func (c *call) Source() netip.Addr    { return c.source }
+func (c *call) Trusted() bool         { return c.trusted }
+func (c *call) Media() *media.Session { return c.sess }
+func (c *call) Digits() <-chan byte   { return c.digits }
+func (c *call) Done() <-chan struct{} { return c.done }
 
 // Secure reports whether the call is protected end to end as brygga sees
 // it: signalling over TLS (so the SDES keys were not sent in the clear)
@@ -57,9 +60,6 @@ func (c *call) Trusted() bool      { return c.trusted }
 func (c *call) Secure() bool {
 	return strings.EqualFold(c.transport, "TLS") && c.sess.Secure()
 }
-func (c *call) Media() *media.Session { return c.sess }
-func (c *call) Digits() <-chan byte   { return c.digits }
-func (c *call) Done() <-chan struct{} { return c.done }
 
 // digit queues a key press; a caller leaning on the keypad loses presses
 // rather than blocking the RTP reader.
@@ -167,15 +167,12 @@ func (c *call) end() {
 func (c *call) answer(offer *sdp.Offer) ([]byte, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if err := c.keyFor(c.choice.SRTP); err != nil {
+	crypto, err := c.keyFor(c.choice.SRTP)
+	if err != nil {
 		return nil, err
 	}
 	c.version++
 	c.offered = false
-	var crypto *sdp.Crypto
-	if c.choice.SRTP != nil {
-		crypto = c.crypto
-	}
 	return sdp.BuildAnswer(sdp.AnswerParams{
 		Crypto:    crypto,
 		Offer:     offer,
@@ -327,23 +324,22 @@ func (c *call) apply(o *sdp.Offer, ch sdp.Choice) error {
 	return nil
 }
 
-// keyFor makes sure our SDES key fits theirs (nil: plain RTP): one key for
-// the whole call, answering under their tag; a new key only if they move
+// keyFor returns our SDES key for answering theirs (nil for plain RTP):
+// one key for the whole call, under their tag; a new key only if they move
 // to another suite. c.mu is held.
-func (c *call) keyFor(theirs *sdp.Crypto) error {
+func (c *call) keyFor(theirs *sdp.Crypto) (*sdp.Crypto, error) {
 	if theirs == nil {
-		return nil
+		return nil, nil
 	}
-	if c.crypto != nil && c.crypto.Suite == theirs.Suite {
-		c.crypto.Tag = theirs.Tag
-		return nil
+	if c.crypto == nil || c.crypto.Suite != theirs.Suite {
+		k, err := sdp.NewCrypto(*theirs)
+		if err != nil {
+			return nil, err
+		}
+		c.crypto = &k
 	}
-	k, err := sdp.NewCrypto(*theirs)
-	if err != nil {
-		return err
-	}
-	c.crypto = &k
-	return nil
+	c.crypto.Tag = theirs.Tag
+	return c.crypto, nil
 }
 
 // renegotiate handles a re-INVITE or UPDATE body and returns our SDP and

@@ -210,7 +210,7 @@ func limitFor(req *ssip.Request) (code int, reason, warning string) {
 	case !strings.EqualFold(req.SipVersion, "SIP/2.0"):
 		// RFC 3261 §8.2 and RFC 4475 §3.1.2.16 (badvers).
 		return 505, "Version Not Supported", "SIP version not supported"
-	case req.CSeq() != nil && !strings.EqualFold(req.CSeq().MethodName.String(), req.Method.String()):
+	case !strings.EqualFold(req.CSeq().MethodName.String(), req.Method.String()):
 		// RFC 3261 §8.1.1.5, RFC 4475 §3.1.2.17 and §3.1.2.18
 		// (mismatch01, mismatch02). Compared without case: sipgo
 		// upper-cases the Request-Line's method.

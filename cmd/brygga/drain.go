@@ -53,6 +53,10 @@ func drain(b calls, grace time.Duration, hurry <-chan os.Signal, log *slog.Logge
 		b.HangupAll(drainTimeout)
 		return
 	}
+	now := func(sig os.Signal) {
+		log.Warn("second signal: hanging up every call now", "signal", sig.String(), "calls", b.Calls())
+		b.HangupAll(drainTimeout)
+	}
 	timer := time.NewTimer(grace)
 	defer timer.Stop()
 	poll := time.NewTicker(drainPoll)
@@ -60,8 +64,7 @@ func drain(b calls, grace time.Duration, hurry <-chan os.Signal, log *slog.Logge
 	for b.Calls() > 0 {
 		select {
 		case sig := <-hurry:
-			log.Warn("second signal: hanging up every call now", "signal", sig.String(), "calls", b.Calls())
-			b.HangupAll(drainTimeout)
+			now(sig)
 			return
 		case <-timer.C:
 			log.Info("shutdown grace over: ending the meetings", "calls", b.Calls(), "grace", grace)
@@ -74,8 +77,7 @@ func drain(b calls, grace time.Duration, hurry <-chan os.Signal, log *slog.Logge
 					b.HangupAll(drainTimeout)
 				}
 			case sig := <-hurry:
-				log.Warn("second signal: hanging up every call now", "signal", sig.String(), "calls", b.Calls())
-				b.HangupAll(drainTimeout)
+				now(sig)
 			}
 			return
 		case <-poll.C:
