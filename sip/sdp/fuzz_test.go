@@ -1,6 +1,7 @@
 package sdp
 
 import (
+	"bytes"
 	"errors"
 	"net/netip"
 	"testing"
@@ -59,7 +60,16 @@ func FuzzNegotiateAnswer(f *testing.F) {
 			}
 			return
 		}
-		answer, err := BuildAnswer(AnswerParams{Offer: o, Choice: ch, Addr: ours, Port: 40000, SessionID: 1, Version: 1})
+		// An SRTP stream is answered with our own key, as the bridge does.
+		var mine *Crypto
+		if ch.SRTP != nil {
+			k, err := NewCrypto(*ch.SRTP)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mine = &k
+		}
+		answer, err := BuildAnswer(AnswerParams{Offer: o, Choice: ch, Addr: ours, Port: 40000, SessionID: 1, Version: 1, Crypto: mine})
 		if err != nil {
 			t.Fatalf("BuildAnswer after a successful Negotiate: %v", err)
 		}
@@ -73,8 +83,15 @@ func FuzzNegotiateAnswer(f *testing.F) {
 		if back.Remote() != netip.AddrPortFrom(ours, 40000) || back.Direction != AnswerDirection(o.Direction) {
 			t.Fatalf("answer reads back as %v %s", back.Remote(), back.Direction)
 		}
-		if again, err := Negotiate(back, supported); err != nil || again != ch {
-			t.Fatalf("answer negotiates to %+v (%v), want %+v", again, err, ch)
+		again, err := Negotiate(back, supported)
+		if err != nil {
+			t.Fatalf("answer does not negotiate: %v\n%s", err, answer)
+		}
+		if mine != nil && (again.SRTP == nil || again.SRTP.Tag != mine.Tag || again.SRTP.Suite != mine.Suite || !bytes.Equal(again.SRTP.Key, mine.Key)) {
+			t.Fatalf("answer carries key %+v, want ours %+v\n%s", again.SRTP, mine, answer)
+		}
+		if again.SRTP, ch.SRTP = nil, nil; again != ch {
+			t.Fatalf("answer negotiates to %+v, want %+v", again, ch)
 		}
 	})
 }
