@@ -1,7 +1,7 @@
 // Package api is brygga's admin HTTP API: live conferences and their
 // participants, the room directory with write-only PINs, and the event
 // stream, all as JSON under /api/v1 behind bearer tokens
-// (../shared/INTERFACE.md "Admin API"). It only translates HTTP to calls on
+// (docs/api.md). It only translates HTTP to calls on
 // the Conferences and Directory it is given, so the same keypad code paths
 // run whether a host presses a key or an operator sends a request.
 package api

@@ -228,7 +228,7 @@ func (b *Bridge) Serve(c Call, rc config.Room, dialledPIN string) {
 	log.Info("left", "participants", r.size()-1)
 }
 
-// NameTime is how long a caller may take to say their name (KEYPAD.md).
+// NameTime is how long a caller may take to say their name (docs/keypad.md).
 const NameTime = 5 * time.Second
 
 // recordName asks for the caller's name and records it: up to NameTime,
@@ -269,7 +269,7 @@ func (b *Bridge) admit(v *ivr, c Call, rc config.Room, dialled string, log *slog
 		role = pin.Host
 	}
 
-	// Everyone hears the greeting (KEYPAD.md step 1); a key pressed during
+	// Everyone hears the greeting (docs/keypad.md, step 1); a key pressed during
 	// it is kept as the first digit of the PIN (type-ahead).
 	key, _ := v.play(true, b.greeting(v, rc)...)
 

@@ -4,7 +4,7 @@
 // trust a *Config: a bad setting stops the bridge at start with the key that
 // is wrong instead of failing on the first call that touches it.
 //
-// The file format is YAML only (DESIGN.md once mentioned TOML; one format
+// The file format is YAML only (the first design once mentioned TOML; one format
 // keeps the error messages and the reference in docs/config.md exact).
 package config
 
@@ -309,7 +309,7 @@ func (e *Error) Error() string { return "config: " + e.Key + ": " + e.Msg }
 const DefaultOpenRooms = `^[0-9]{3,6}$`
 
 // Default returns the settings used where nothing else says otherwise
-// (INTERFACE.md's table): everything on loopback, open rooms on.
+// (docs/config.md): everything on loopback, open rooms on.
 func Default() *Config {
 	return &Config{
 		Data:     "./brygga-data",

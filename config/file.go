@@ -25,7 +25,7 @@ import (
 // loadFile applies a YAML document on top of c. name is the file's path,
 // used as the key of errors that concern the whole file.
 func (c *Config) loadFile(data []byte, name string) error {
-	// INTERFACE.md: open rooms are the no-config convenience; a config file
+	// Open rooms are the no-config convenience; a config file
 	// that does not ask for them (open_rooms: PATTERN) has none, so a
 	// production directory never leaves other extensions open by accident.
 	c.OpenRooms, c.OpenRoomsRE = "", nil

@@ -18,7 +18,7 @@ import (
 )
 
 // DefaultAPI is where the bridge's admin API listens unless told
-// otherwise (INTERFACE.md defaults).
+// otherwise (docs/ctl.md defaults).
 const DefaultAPI = "http://127.0.0.1:8080"
 
 // Limits of the client. Answers are a few kilobytes even for a large

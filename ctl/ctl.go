@@ -18,7 +18,7 @@ import (
 	"time"
 )
 
-// Exit statuses, the same as the server's (INTERFACE.md).
+// Exit statuses, the same as the server's (docs/ctl.md).
 const (
 	ExitOK      = 0
 	ExitFailure = 1 // the API refused, or the bridge could not be reached

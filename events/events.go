@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// Types of events. Names follow INTERFACE.md (`participant.joined`, …).
+// Types of events. Names are those of docs/api.md (`participant.joined`, …).
 const (
 	ConferenceStarted = "conference.started"
 	ConferenceEnded   = "conference.ended"

@@ -25,7 +25,7 @@ const (
 	// absentMax and absentGap say when a tone counts as absent. G.711
 	// companding of a two-tone mix leaves products about 40 dB under the
 	// tones, so absent is well under the tone heard and under -35 dBFS,
-	// not digital silence (PEERS.md).
+	// not digital silence (see sip/bridge_test.go).
 	absentMax = -35.0
 	absentGap = 20.0
 	// window is the analysis length: 200 ms gives a Goertzel bin narrow
@@ -228,7 +228,7 @@ func TestCheckHears(t *testing.T) {
 	if _, err := checkHears(mix(4, toneAmp/5), 1400, 700, settle, span); err == nil {
 		t.Error("own tone 14 dB under the other (-26 dBFS) accepted")
 	}
-	// 30 dB down is the leak a real mix may have: absent by PEERS.md's rule.
+	// 30 dB down is the leak a real mix may have: absent by the rule in sip/bridge_test.go.
 	if _, err := checkHears(mix(4, toneAmp/32), 1400, 700, settle, span); err != nil {
 		t.Errorf("own tone 30 dB down (-42 dBFS) rejected: %v", err)
 	}

@@ -385,7 +385,7 @@ func TestSIPpMutesFromKeypad(t *testing.T) {
 }
 
 // TestSIPpKeypadEveryCommand: SIPp callers press every command of
-// KEYPAD.md as RFC 4733 events, first as a participant, then as a host who
+// docs/keypad.md as RFC 4733 events, first as a participant, then as a host who
 // ends the meeting with *0 *0; a Go phone stays in the room throughout and
 // is hung up at the end. The bridge's log must show each command read from
 // the keys with the caller's role, and the events each one causes. (What

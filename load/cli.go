@@ -17,7 +17,7 @@ import (
 	"brygga/media/codec"
 )
 
-// Exit statuses of `brygga load`, as INTERFACE.md gives them for every
+// Exit statuses of `brygga load`, the same as for every other
 // command.
 const (
 	ExitOK      = 0

@@ -47,7 +47,7 @@ func (e *Entry) Len() int { return e.n }
 // Reset clears the entry for the next try.
 func (e *Entry) Reset() { e.n = 0 }
 
-// Tries counts failed tries against a limit (3 in KEYPAD.md).
+// Tries counts failed tries against a limit (3 in docs/keypad.md).
 type Tries struct {
 	Max    int
 	failed int

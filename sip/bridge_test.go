@@ -201,7 +201,7 @@ func participants(b *bridge, ext string) int {
 }
 
 // checkHears asserts that pcm holds every tone in present and none in absent.
-// "Absent" follows PEERS.md: G.711 companding of a mix leaves products about
+// "Absent" means: G.711 companding of a mix leaves products about
 // 40 dB down, so an absent tone must be 20 dB under the weakest present one
 // and under -35 dBFS, not digital silence.
 func checkHears(t *testing.T, who string, pcm []int16, present, absent []float64) {

@@ -16,7 +16,7 @@ import (
 // version is set at build time with -ldflags "-X main.version=…".
 var version = "dev"
 
-// Exit codes of INTERFACE.md.
+// Exit codes, the same for every command (docs/config.md "Errors").
 const (
 	exitOK      = 0
 	exitRuntime = 1

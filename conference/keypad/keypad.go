@@ -1,5 +1,5 @@
 // Package keypad turns a caller's key presses in the room into commands
-// (KEYPAD.md): `*` and a digit, with `*0` `*0` to end the meeting. It is
+// (docs/keypad.md): `*` and a digit, with `*0` `*0` to end the meeting. It is
 // pure: the room feeds it keys and the time, and acts on what it returns.
 package keypad
 
@@ -44,7 +44,7 @@ func (c Command) HostOnly() bool {
 	return false
 }
 
-// ConfirmWindow is how long the second *0 may take (KEYPAD.md: 5 s).
+// ConfirmWindow is how long the second *0 may take (docs/keypad.md: 5 s).
 const ConfirmWindow = 5 * time.Second
 
 // StarTimeout is how long a `*` waits for its digit before it is an
