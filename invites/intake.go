@@ -110,8 +110,9 @@ func removeStale(path string) error {
 // text/calendar part is refused (554 5.6.0) so that its sender gets a
 // bounce that says why, and so is one whose sender is not proven to be
 // the organizer it names or a delegate (550 5.7.1, see vouch); an invite
-// that cannot be booked is taken (250) and declined by mail; a store failure, or a reply that could not be sent for
-// a reason that may pass, is 451 4.3.0, and the mail server tries again.
+// that cannot be booked is taken (250) and declined by mail; a store
+// failure, or a reply that could not be sent for a reason that may pass,
+// is 451 4.3.0, and the mail server tries again.
 func (d *Desk) Serve(ctx context.Context, l net.Listener, lmtp bool) error {
 	if d.Address == "" {
 		l.Close()
