@@ -458,7 +458,7 @@ func TestRooms(t *testing.T) {
 	// Create: omitted settings take the defaults, given ones stick even
 	// when they are false or zero.
 	r = e.do(t, "PUT", "/api/v1/rooms/4712", opSecret,
-		`{"extension": "4712", "name": "Ola", "pin": "1357", "host_pin": "86420", "names": false, "max_minutes": 90, "lobby": true}`)
+		`{"extension": "4712", "name": "Ola", "email": "ola@example.org", "delegates": ["assistent@example.org"], "pin": "1357", "host_pin": "86420", "names": false, "max_minutes": 90, "lobby": true}`)
 	want(t, r, 201)
 	if loc := r.hdr.Get("Location"); loc != "/api/v1/rooms/4712" {
 		t.Errorf("Location %q", loc)
@@ -476,6 +476,9 @@ func TestRooms(t *testing.T) {
 	if w, _ := m["warn_minutes"].([]any); len(w) != 2 {
 		t.Errorf("warn_minutes %v, want the defaults", m["warn_minutes"])
 	}
+	if d, _ := m["delegates"].([]any); len(d) != 1 || d[0] != "assistent@example.org" {
+		t.Errorf("delegates %v", m["delegates"])
+	}
 	if p := e.dir.last; p.PIN == nil || *p.PIN != "1357" || p.HostPIN == nil || *p.HostPIN != "86420" {
 		t.Errorf("PINChange %+v", p)
 	}
@@ -487,6 +490,9 @@ func TestRooms(t *testing.T) {
 	m = r.json(t)
 	if m["has_pin"] != true || m["has_host_pin"] != false || m["names"] != true || m["max_minutes"] != 60.0 {
 		t.Errorf("replaced %v", m)
+	}
+	if d, ok := m["delegates"].([]any); !ok || len(d) != 0 {
+		t.Errorf("delegates %v after a replace without them, want []", m["delegates"])
 	}
 	if w, ok := m["warn_minutes"].([]any); !ok || len(w) != 0 {
 		t.Errorf("warn_minutes %v, want []", m["warn_minutes"])

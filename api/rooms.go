@@ -11,23 +11,24 @@ import (
 // roomJSON is a directory room as the API shows it. PINs never leave the
 // bridge; has_pin and has_host_pin say whether one is set.
 type roomJSON struct {
-	Extension        string `json:"extension"`
-	Name             string `json:"name"`
-	Email            string `json:"email"`
-	Voicemail        string `json:"voicemail"`
-	Sensitive        bool   `json:"sensitive"`
-	HasPIN           bool   `json:"has_pin"`
-	HasHostPIN       bool   `json:"has_host_pin"`
-	Language         string `json:"language"`
-	MaxMinutes       int    `json:"max_minutes"`
-	WarnMinutes      []int  `json:"warn_minutes"`
-	EarlyJoinMinutes int    `json:"early_join_minutes"`
-	Names            bool   `json:"names"`
-	NamesMaxRoom     int    `json:"names_max_room"`
-	Lobby            bool   `json:"lobby"`
-	WaitForHost      bool   `json:"wait_for_host"`
-	EndWithHost      bool   `json:"end_with_host"`
-	Record           bool   `json:"record"`
+	Extension        string   `json:"extension"`
+	Name             string   `json:"name"`
+	Email            string   `json:"email"`
+	Delegates        []string `json:"delegates"`
+	Voicemail        string   `json:"voicemail"`
+	Sensitive        bool     `json:"sensitive"`
+	HasPIN           bool     `json:"has_pin"`
+	HasHostPIN       bool     `json:"has_host_pin"`
+	Language         string   `json:"language"`
+	MaxMinutes       int      `json:"max_minutes"`
+	WarnMinutes      []int    `json:"warn_minutes"`
+	EarlyJoinMinutes int      `json:"early_join_minutes"`
+	Names            bool     `json:"names"`
+	NamesMaxRoom     int      `json:"names_max_room"`
+	Lobby            bool     `json:"lobby"`
+	WaitForHost      bool     `json:"wait_for_host"`
+	EndWithHost      bool     `json:"end_with_host"`
+	Record           bool     `json:"record"`
 }
 
 // roomIn is a PUT body. Settings are pointers so an omitted key takes
@@ -35,25 +36,26 @@ type roomJSON struct {
 // follow store.PINChange: omitted keeps the PIN, "" removes it, anything
 // else replaces it, since a client cannot send back a PIN it never sees.
 type roomIn struct {
-	Extension        *string `json:"extension"`
-	Name             string  `json:"name"`
-	Email            string  `json:"email"`
-	Voicemail        string  `json:"voicemail"`
-	Sensitive        bool    `json:"sensitive"`
-	PIN              *string `json:"pin"`
-	HostPIN          *string `json:"host_pin"`
-	HasPIN           *bool   `json:"has_pin" api:"readonly"`
-	HasHostPIN       *bool   `json:"has_host_pin" api:"readonly"`
-	Language         *string `json:"language"`
-	MaxMinutes       *int    `json:"max_minutes"`
-	WarnMinutes      *[]int  `json:"warn_minutes"`
-	EarlyJoinMinutes *int    `json:"early_join_minutes"`
-	Names            *bool   `json:"names"`
-	NamesMaxRoom     *int    `json:"names_max_room"`
-	Lobby            *bool   `json:"lobby"`
-	WaitForHost      *bool   `json:"wait_for_host"`
-	EndWithHost      *bool   `json:"end_with_host"`
-	Record           *bool   `json:"record"`
+	Extension        *string  `json:"extension"`
+	Name             string   `json:"name"`
+	Email            string   `json:"email"`
+	Delegates        []string `json:"delegates"`
+	Voicemail        string   `json:"voicemail"`
+	Sensitive        bool     `json:"sensitive"`
+	PIN              *string  `json:"pin"`
+	HostPIN          *string  `json:"host_pin"`
+	HasPIN           *bool    `json:"has_pin" api:"readonly"`
+	HasHostPIN       *bool    `json:"has_host_pin" api:"readonly"`
+	Language         *string  `json:"language"`
+	MaxMinutes       *int     `json:"max_minutes"`
+	WarnMinutes      *[]int   `json:"warn_minutes"`
+	EarlyJoinMinutes *int     `json:"early_join_minutes"`
+	Names            *bool    `json:"names"`
+	NamesMaxRoom     *int     `json:"names_max_room"`
+	Lobby            *bool    `json:"lobby"`
+	WaitForHost      *bool    `json:"wait_for_host"`
+	EndWithHost      *bool    `json:"end_with_host"`
+	Record           *bool    `json:"record"`
 }
 
 func (s *server) roomOf(r config.Room) roomJSON {
@@ -63,8 +65,12 @@ func (s *server) roomOf(r config.Room) roomJSON {
 	if warn == nil {
 		warn = []int{}
 	}
+	delegates := slices.Clone(r.Delegates)
+	if delegates == nil {
+		delegates = []string{}
+	}
 	return roomJSON{
-		Extension: r.Extension, Name: r.Name, Email: r.Email, Voicemail: r.Voicemail,
+		Extension: r.Extension, Name: r.Name, Email: r.Email, Delegates: delegates, Voicemail: r.Voicemail,
 		Sensitive: r.Sensitive, HasPIN: pin, HasHostPIN: hostPIN,
 		Language: st.Language, MaxMinutes: st.MaxMinutes, WarnMinutes: warn,
 		EarlyJoinMinutes: st.EarlyJoinMinutes, Names: st.Names, NamesMaxRoom: st.NamesMaxRoom,
@@ -122,7 +128,7 @@ func (s *server) putRoom(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	room := config.Room{
-		Extension: ext, Name: in.Name, Email: in.Email, Voicemail: in.Voicemail,
+		Extension: ext, Name: in.Name, Email: in.Email, Delegates: in.Delegates, Voicemail: in.Voicemail,
 		Sensitive: in.Sensitive, Settings: s.settings(in),
 	}
 	created, err := s.o.Directory.Put(room, store.PINChange{PIN: in.PIN, HostPIN: in.HostPIN})

@@ -171,7 +171,7 @@ func (b *Booker) book(r Result, m calendar.Meeting, now time.Time) Result {
 	s := store.Schedule{Room: room.Extension}
 	fill(&s, m, room)
 	s.Occurrences = occurrences(m)
-	if len(live(s.Occurrences, now)) == 0 {
+	if len(Live(s.Occurrences, now)) == 0 {
 		return r.decline("the meeting has no dates ahead")
 	}
 	r = b.save(r, ActionBooked, m, s, room, now, "")
@@ -346,8 +346,8 @@ func sortOccurrences(occ []store.Occurrence) {
 	slices.SortFunc(occ, func(a, b store.Occurrence) int { return a.Start.Compare(b.Start) })
 }
 
-// live are the occurrences not cancelled and not over at now.
-func live(occ []store.Occurrence, now time.Time) []store.Occurrence {
+// Live are the occurrences not cancelled and not over at now.
+func Live(occ []store.Occurrence, now time.Time) []store.Occurrence {
 	var out []store.Occurrence
 	for _, o := range occ {
 		if !o.Cancelled && o.End.After(now) {
@@ -361,7 +361,7 @@ func live(occ []store.Occurrence, now time.Time) []store.Occurrence {
 // that one of occ's live occurrences overlaps, with times shown in loc;
 // "" when there is none.
 func (b *Booker) conflict(room string, occ []store.Occurrence, exclude string, now time.Time, loc *time.Location) (string, error) {
-	mine := live(occ, now)
+	mine := Live(occ, now)
 	if len(mine) == 0 {
 		return "", nil
 	}

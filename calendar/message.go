@@ -31,23 +31,9 @@ type DialIn struct {
 // accepts as the Request-URI user.
 func Message(lang string, d DialIn) (subject, body string) {
 	t := texts[language(lang)]
-	loc := d.Location
-	if loc == nil {
-		loc = d.Meeting.Zone
-	}
-	if loc == nil {
-		loc = time.UTC
-	}
-	title := d.Meeting.Summary
-	if title == "" {
-		title = t.meeting
-	}
-
+	loc, title := shownIn(d.Location, d.Meeting), titleOf(t, d.Meeting)
 	var b strings.Builder
-	line := func(format string, args ...any) {
-		fmt.Fprintf(&b, format, args...)
-		b.WriteByte('\n')
-	}
+	line := lines(&b)
 
 	if d.Declined {
 		reason := d.Reason
@@ -125,6 +111,34 @@ func Message(lang string, d DialIn) (subject, body string) {
 		line("%s", t.record)
 	}
 	return t.accepted + ": " + title, b.String()
+}
+
+// shownIn is where a message shows the times of m: loc, else the
+// meeting's own zone, else UTC.
+func shownIn(loc *time.Location, m Meeting) *time.Location {
+	switch {
+	case loc != nil:
+		return loc
+	case m.Zone != nil:
+		return m.Zone
+	}
+	return time.UTC
+}
+
+// titleOf is how a message names m.
+func titleOf(t messageTexts, m Meeting) string {
+	if m.Summary == "" {
+		return t.meeting
+	}
+	return m.Summary
+}
+
+// lines writes one line of text to b for each call.
+func lines(b *strings.Builder) func(format string, args ...any) {
+	return func(format string, args ...any) {
+		fmt.Fprintf(b, format, args...)
+		b.WriteByte('\n')
+	}
 }
 
 // span is "Monday 23 September 2024, 10:00–11:30" in the language's

@@ -225,11 +225,16 @@ type Mail struct {
 	From    string // From header of outgoing mail
 	Listen  string // host:port (SMTP), lmtp:host:port or a unix socket path (LMTP)
 	Address string // the address invites must be sent to
+	// AuthservID is the authserv-id of the Authentication-Results
+	// header (RFC 8601) the organization's mail server adds; set, the
+	// intake takes that header's DKIM, SPF or DMARC verdict as proof of
+	// the sender instead of comparing the envelope sender. "" = off.
+	AuthservID string
 }
 
 // String keeps the SMTP password out of logs.
 func (m Mail) String() string {
-	return "smtp=" + redactURL(m.SMTP) + " from=" + m.From + " listen=" + m.Listen + " address=" + m.Address
+	return "smtp=" + redactURL(m.SMTP) + " from=" + m.From + " listen=" + m.Listen + " address=" + m.Address + " authserv_id=" + m.AuthservID
 }
 
 // Recordings holds retention and delivery limits.
@@ -275,6 +280,9 @@ type Room struct {
 	Extension string
 	Name      string // owner's name, for the greeting
 	Email     string // owner's address, for recordings and invite replies
+	// Delegates may send the owner's invites (Outlook's "on behalf of"):
+	// bare addresses, compared without regard to case.
+	Delegates []string
 	Voicemail string // sip:…, mailto:… or spool:/path; where recordings go
 	PIN       string // participant PIN; "" = none
 	HostPIN   string // host PIN; "" = none
@@ -426,6 +434,7 @@ func (r Room) Validate() error {
 		check("extension", checkExtension(r.Extension)),
 		check("name", checkDisplayName(r.Name)),
 		check("email", optional(checkBareAddress)(r.Email)),
+		checkDelegates(r.Email, r.Delegates),
 		check("voicemail", optional(checkVoicemail)(r.Voicemail)),
 		check("pin", checkPIN(r.PIN)),
 		check("host_pin", checkPIN(r.HostPIN)),

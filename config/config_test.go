@@ -499,6 +499,9 @@ func TestRoomValidate(t *testing.T) {
 		"extension":          func(r *Room) { r.Extension = "47x1" },
 		"name":               func(r *Room) { r.Name = "Kari\r\nX-Evil: 1" },
 		"email":              func(r *Room) { r.Email = "kari" },
+		"delegates[1]":       func(r *Room) { r.Email, r.Delegates = "kari@example.org", []string{"a@example.org", "A@example.org"} },
+		"delegates[0]":       func(r *Room) { r.Email, r.Delegates = "kari@example.org", []string{"a"} },
+		"delegates":          func(r *Room) { r.Delegates = []string{"a@example.org"} },
 		"voicemail":          func(r *Room) { r.Voicemail = "http://example.org" },
 		"pin":                func(r *Room) { r.PIN = "12" },
 		"host_pin":           func(r *Room) { r.HostPIN = r.PIN },
@@ -548,8 +551,11 @@ func TestDocExample(t *testing.T) {
 	if !ok || !r.Sensitive || !r.Settings.Lobby || r.Settings.Language != "sv" || r.Settings.Record {
 		t.Errorf("Room(4712) = %+v", r)
 	}
-	if r, _ := c.Room("4711"); r.Settings.Language != "nb" {
-		t.Errorf("Room(4711) does not inherit language nb: %+v", r)
+	if r, _ := c.Room("4711"); r.Settings.Language != "nb" || !slices.Equal(r.Delegates, []string{"assistent@example.org"}) {
+		t.Errorf("Room(4711) does not inherit language nb or lacks its delegate: %+v", r)
+	}
+	if c.Mail.AuthservID != "mx.example.org" {
+		t.Errorf("mail.authserv_id = %q", c.Mail.AuthservID)
 	}
 	if !c.API.Tokens[0].Match("test") {
 		t.Error("the sha256 token in the example is not sha256(\"test\")")

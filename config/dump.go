@@ -114,10 +114,11 @@ type dumpToken struct {
 }
 
 type dumpMail struct {
-	SMTP    string `yaml:"smtp"`
-	From    string `yaml:"from"`
-	Listen  string `yaml:"listen"`
-	Address string `yaml:"address"`
+	SMTP       string `yaml:"smtp"`
+	From       string `yaml:"from"`
+	Listen     string `yaml:"listen"`
+	Address    string `yaml:"address"`
+	AuthservID string `yaml:"authserv_id,omitempty"`
 }
 
 type dumpRecordings struct {
@@ -163,13 +164,14 @@ type dumpOverrides struct {
 }
 
 type dumpRoom struct {
-	Extension     string `yaml:"extension"`
-	Name          string `yaml:"name,omitempty"`
-	Email         string `yaml:"email,omitempty"`
-	Voicemail     string `yaml:"voicemail,omitempty"`
-	PIN           string `yaml:"pin,omitempty"`
-	HostPIN       string `yaml:"host_pin,omitempty"`
-	Sensitive     bool   `yaml:"sensitive,omitempty"`
+	Extension     string   `yaml:"extension"`
+	Name          string   `yaml:"name,omitempty"`
+	Email         string   `yaml:"email,omitempty"`
+	Delegates     []string `yaml:"delegates,omitempty,flow"`
+	Voicemail     string   `yaml:"voicemail,omitempty"`
+	PIN           string   `yaml:"pin,omitempty"`
+	HostPIN       string   `yaml:"host_pin,omitempty"`
+	Sensitive     bool     `yaml:"sensitive,omitempty"`
 	dumpOverrides `yaml:",inline"`
 }
 
@@ -225,10 +227,11 @@ func (c *Config) dump(redact bool) string {
 		},
 		API: dumpAPI{Listen: c.API.Listen, Metrics: c.API.Metrics, TLS: dumpTLSOf(c.API.TLS), Tokens: []dumpToken{}},
 		Mail: dumpMail{
-			SMTP:    c.Mail.SMTP,
-			From:    c.Mail.From,
-			Listen:  c.Mail.Listen,
-			Address: c.Mail.Address,
+			SMTP:       c.Mail.SMTP,
+			From:       c.Mail.From,
+			Listen:     c.Mail.Listen,
+			Address:    c.Mail.Address,
+			AuthservID: c.Mail.AuthservID,
 		},
 		Recordings: dumpRecordings(c.Recordings),
 		Voicemail:  dumpVoicemail(c.Voicemail),
@@ -263,6 +266,7 @@ func (c *Config) dump(redact bool) string {
 			Extension:     r.Extension,
 			Name:          r.Name,
 			Email:         r.Email,
+			Delegates:     r.Delegates,
 			Voicemail:     r.Voicemail,
 			PIN:           secret(r.PIN),
 			HostPIN:       secret(r.HostPIN),

@@ -89,6 +89,8 @@ func TestFileErrors(t *testing.T) {
 		{"mail.address", "mail: {listen: \"127.0.0.1:2525\"}\n", "required"},
 		{"mail.address", "mail: {address: \"Brygga <b@example.org>\"}\n", "mail address"},
 		{"mail.listen", "mail: {listen: \"lmtp:nowhere\", address: b@example.org}\n", "host:port"},
+		{"mail.authserv_id", "mail: {authserv_id: \"mx.example.org; dkim=pass\", listen: \"127.0.0.1:2525\", address: b@example.org}\n", "authserv-id"},
+		{"mail.authserv_id", "mail: {authserv_id: mx.example.org}\n", "set mail.listen"},
 
 		// recordings, voicemail, mixer
 		{"recordings.keep_days", "recordings: {keep_days: 0}\n", "outside"},
@@ -121,6 +123,10 @@ func TestFileErrors(t *testing.T) {
 		// directory
 		{"directory", "directory: {extension: 1}\n", "want a list"},
 		{"directory[0].extension", "directory: [{name: x}]\n", "missing"},
+		{"directory[0].delegates[1]", "directory: [{extension: 1, email: a@example.org, delegates: [b@example.org, B@Example.org]}]\n", "listed twice"},
+		{"directory[0].delegates[0]", "directory: [{extension: 1, email: a@example.org, delegates: [\"B <b@example.org>\"]}]\n", "mail address"},
+		{"directory[0].delegates", "directory: [{extension: 1, email: a@example.org, delegates: b@example.org}]\n", "want a list"},
+		{"directory[0].delegates", "directory: [{extension: 1, delegates: [b@example.org]}]\n", "set email too"},
 		{"directory[0].extension", "directory: [{extension: 47a1}]\n", "1 to 15 digits"},
 		{"directory[0].extension", "directory: [{extension: \"1234567890123456\"}]\n", "1 to 15 digits"},
 		{"directory[0].extension", "directory: [{extension: \"+4711\"}]\n", "1 to 15 digits"},

@@ -428,9 +428,13 @@ func (c *Config) decodeMail(n *yaml.Node, path string) error {
 			}
 			return checkBareAddress(s)
 		})},
+		{"authserv_id", textField(&c.Mail.AuthservID, checkAuthservID)},
 	})
 	if err != nil {
 		return err
+	}
+	if c.Mail.AuthservID != "" && c.Mail.Listen == "" {
+		return nodeErr(join(path, "authserv_id"), n, "only used by incoming invites; set mail.listen too")
 	}
 	// Each half of mail works alone, but each half needs its partner key.
 	if c.Mail.SMTP != "" && c.Mail.From == "" {
@@ -553,6 +557,22 @@ func (c *Config) decodeDirectory(n *yaml.Node, path string) error {
 			{"pin", textField(&r.PIN, checkPIN)},
 			{"host_pin", textField(&r.HostPIN, checkPIN)},
 			{"sensitive", boolField(&r.Sensitive)},
+			{"delegates", func(n *yaml.Node, p string) error {
+				out := []string{}
+				err := list(n, p, func(item *yaml.Node, ip string) error {
+					s, err := text(item, ip)
+					if err != nil {
+						return err
+					}
+					if err := checkDelegate(s, out); err != nil {
+						return nodeErr(ip, item, "%v", err)
+					}
+					out = append(out, s)
+					return nil
+				})
+				r.Delegates = emptyNil(out)
+				return err
+			}},
 		}
 		fields = append(fields, settingsFields(&r.Settings)...)
 		keys := recordKeys(fields)
@@ -566,6 +586,9 @@ func (c *Config) decodeDirectory(n *yaml.Node, path string) error {
 			if o.Extension == r.Extension {
 				return nodeErr(join(ip, "extension"), keys["extension"], "%s is already %s[%d]", r.Extension, path, j)
 			}
+		}
+		if len(r.Delegates) > 0 && r.Email == "" {
+			return nodeErr(join(ip, "delegates"), keys["delegates"], "a delegate acts for the room's owner; set email too")
 		}
 		if r.PIN != "" && r.PIN == r.HostPIN {
 			return nodeErr(join(ip, "host_pin"), keys["host_pin"], "equals pin; a host could not be told from a participant")

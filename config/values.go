@@ -286,6 +286,51 @@ func checkBareAddress(s string) error {
 	return nil
 }
 
+// checkDelegates applies the rules of a directory entry's delegates: each
+// a bare address, none twice, and an owner's address for them to act for.
+// The error names the key, "delegates" or "delegates[i]".
+func checkDelegates(owner string, delegates []string) error {
+	for i, d := range delegates {
+		if err := checkDelegate(d, delegates[:i]); err != nil {
+			return &Error{Key: "delegates[" + strconv.Itoa(i) + "]", Msg: err.Error()}
+		}
+	}
+	if len(delegates) > 0 && owner == "" {
+		return &Error{Key: "delegates", Msg: "a delegate acts for the room's owner, and the room has no email"}
+	}
+	return nil
+}
+
+// checkDelegate checks one delegate against the ones listed before it.
+func checkDelegate(d string, before []string) error {
+	if err := checkBareAddress(d); err != nil {
+		return err
+	}
+	for _, b := range before {
+		if strings.EqualFold(b, d) {
+			return errorf("%s is listed twice", d)
+		}
+	}
+	return nil
+}
+
+// checkAuthservID accepts what an authserv-id is in practice (RFC 8601
+// section 2.5): a token such as the mail server's host name.
+func checkAuthservID(s string) error {
+	if s == "" {
+		return nil
+	}
+	if len(s) > 255 {
+		return errorf("is longer than 255 characters")
+	}
+	for _, c := range []byte(s) {
+		if c <= ' ' || c >= 0x7f || strings.IndexByte("()<>@,;:\\\"/[]?=", c) >= 0 {
+			return errorf("%q is not an authserv-id such as mx.example.org (the first word of the mail server's Authentication-Results header)", s)
+		}
+	}
+	return nil
+}
+
 // checkFrom accepts what a From header holds: an address with an optional
 // display name.
 func checkFrom(s string) error {

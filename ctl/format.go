@@ -51,23 +51,24 @@ type Mixer struct {
 
 // Room is a directory room (GET /api/v1/rooms[/{extension}]).
 type Room struct {
-	Extension        string `json:"extension"`
-	Name             string `json:"name"`
-	Email            string `json:"email"`
-	Voicemail        string `json:"voicemail"`
-	Sensitive        bool   `json:"sensitive"`
-	HasPIN           bool   `json:"has_pin"`
-	HasHostPIN       bool   `json:"has_host_pin"`
-	Language         string `json:"language"`
-	MaxMinutes       int    `json:"max_minutes"`
-	WarnMinutes      []int  `json:"warn_minutes"`
-	EarlyJoinMinutes int    `json:"early_join_minutes"`
-	Names            bool   `json:"names"`
-	NamesMaxRoom     int    `json:"names_max_room"`
-	Lobby            bool   `json:"lobby"`
-	WaitForHost      bool   `json:"wait_for_host"`
-	EndWithHost      bool   `json:"end_with_host"`
-	Record           bool   `json:"record"`
+	Extension        string   `json:"extension"`
+	Name             string   `json:"name"`
+	Email            string   `json:"email"`
+	Delegates        []string `json:"delegates"`
+	Voicemail        string   `json:"voicemail"`
+	Sensitive        bool     `json:"sensitive"`
+	HasPIN           bool     `json:"has_pin"`
+	HasHostPIN       bool     `json:"has_host_pin"`
+	Language         string   `json:"language"`
+	MaxMinutes       int      `json:"max_minutes"`
+	WarnMinutes      []int    `json:"warn_minutes"`
+	EarlyJoinMinutes int      `json:"early_join_minutes"`
+	Names            bool     `json:"names"`
+	NamesMaxRoom     int      `json:"names_max_room"`
+	Lobby            bool     `json:"lobby"`
+	WaitForHost      bool     `json:"wait_for_host"`
+	EndWithHost      bool     `json:"end_with_host"`
+	Record           bool     `json:"record"`
 }
 
 // ActionResult answers every conference and participant action.

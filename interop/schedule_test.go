@@ -3,13 +3,16 @@ package interop
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"mime/multipart"
 	"net/mail"
 	"net/smtp"
+	"net/textproto"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -94,16 +97,10 @@ func replyText(t *testing.T, out *mailertest.Server, n int) string {
 	return ""
 }
 
-var oneStep = regexp.MustCompile(`4714\*(\d{4,8})`)
-
-// TestOutlookInviteBySMTPBooksAMeeting: an Outlook meeting request sent by
-// SMTP books the organizer's room and is answered with the dial-in; the
-// meeting's PIN gets a phone into the room in the meeting's window, while
-// another meeting's PIN, tomorrow, is refused; both survive a restart.
-func TestOutlookInviteBySMTPBooksAMeeting(t *testing.T) {
-	out := mailertest.Start(t, mailertest.Options{})
-	intake := freeTCPPort(t)
-	cfg := fmt.Sprintf(`open_rooms: ""
+// mailConfig is a bridge that takes invites on port intake and mails
+// through out, with the one directory entry room.
+func mailConfig(out *mailertest.Server, intake int, room string) string {
+	return fmt.Sprintf(`open_rooms: ""
 defaults:
   names: false
 api:
@@ -115,8 +112,20 @@ mail:
   listen: "127.0.0.1:%d"
   address: "brygga@example.org"
 directory:
-  - {extension: "4714", name: "Kari Nordmann", email: kari.nordmann@example.org, language: nb, pin: "2468", host_pin: "97531"}
-`, opsToken, out.Addr, intake)
+  - %s
+`, opsToken, out.Addr, intake, room)
+}
+
+var oneStep = regexp.MustCompile(`4714\*(\d{4,8})`)
+
+// TestOutlookInviteBySMTPBooksAMeeting: an Outlook meeting request sent by
+// SMTP books the organizer's room and is answered with the dial-in; the
+// meeting's PIN gets a phone into the room in the meeting's window, while
+// another meeting's PIN, tomorrow, is refused; both survive a restart.
+func TestOutlookInviteBySMTPBooksAMeeting(t *testing.T) {
+	out := mailertest.Start(t, mailertest.Options{})
+	intake := freeTCPPort(t)
+	cfg := mailConfig(out, intake, `{extension: "4714", name: "Kari Nordmann", email: kari.nordmann@example.org, language: nb, pin: "2468", host_pin: "97531"}`)
 	dir := t.TempDir()
 	b := startBridgeIn(t, dir, cfg)
 
@@ -227,4 +236,73 @@ func mustLoad(t *testing.T, name string) *time.Location {
 		t.Fatal(err)
 	}
 	return loc
+}
+
+// TestScheduleOrganizerProven: against the real binary, the reported
+// attack, mail from attacker@evil.org naming the owner as ORGANIZER of a
+// [sensitiv] day in her room, is refused with 550 5.7.1 and books nothing
+// and mails no one; the same kind of invite sent on the owner's behalf by
+// the delegate the directory lists is booked, and the owner is told.
+func TestScheduleOrganizerProven(t *testing.T) {
+	out := mailertest.Start(t, mailertest.Options{})
+	intake := freeTCPPort(t)
+	cfg := mailConfig(out, intake, `{extension: "4714", name: "Kari Nordmann", email: kari.nordmann@example.org, delegates: [assistent@example.org], language: nb, pin: "2468"}`)
+	b := startBridgeIn(t, t.TempDir(), cfg)
+	send := func(envelope, msg string) error {
+		return smtp.SendMail(fmt.Sprintf("127.0.0.1:%d", intake), nil, envelope, []string{"brygga@example.org"}, []byte(msg))
+	}
+	schedules := func() int {
+		t.Helper()
+		var list []struct{ Summary string }
+		if code := apiCall(t, b, opsToken, "GET", "/api/v1/schedules", "", &list); code != 200 {
+			t.Fatalf("schedules: %d", code)
+		}
+		return len(list)
+	}
+
+	day := time.Now().Truncate(24 * time.Hour).Add(24*time.Hour + 8*time.Hour) // tomorrow 08:00 UTC
+	forged := strings.Replace(outlookInvite("040000008200E00074C5B7101A82E00800000000C3", "[sensitiv] Kartlegging", day),
+		"From: Kari Nordmann <kari.nordmann@example.org>", "From: attacker@evil.org", 1)
+	err := send("attacker@evil.org", forged)
+	var te *textproto.Error
+	if !errors.As(err, &te) || te.Code != 550 || !strings.HasPrefix(te.Msg, "5.7.1 ") || !strings.Contains(te.Msg, "attacker@evil.org") {
+		t.Fatalf("the forged invite: %v, want 550 5.7.1 naming the sender", err)
+	}
+	if n := schedules(); n != 0 {
+		t.Fatalf("the forged invite booked %d meetings", n)
+	}
+	if !strings.Contains(b.Log(), "refused an invitation its organizer is not proven to have sent") {
+		t.Error("no warning in the bridge's log")
+	}
+
+	onBehalf := "Sender: Assistent <assistent@example.org>\r\n" +
+		outlookInvite("040000008200E00074C5B7101A82E00800000000D4", "[opptak] Budsjett", day)
+	if err := send("assistent@example.org", onBehalf); err != nil {
+		t.Fatalf("the delegate's invite: %v", err)
+	}
+	if n := schedules(); n != 1 {
+		t.Fatalf("the delegate's invite: %d meetings booked", n)
+	}
+	// The reply and the notice, both to Kari; none ever to the attacker.
+	deadline := time.Now().Add(20 * time.Second)
+	got, _ := out.Received()
+	for len(got) < 2 && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+		got, _ = out.Received()
+	}
+	subjects := []string{}
+	for _, m := range got {
+		if len(m.To) != 1 || m.To[0] != "kari.nordmann@example.org" {
+			t.Errorf("mail to %v", m.To)
+		}
+		msg, err := mail.ReadMessage(bytes.NewReader(m.Data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, _ := new(mime.WordDecoder).DecodeHeader(msg.Header.Get("Subject"))
+		subjects = append(subjects, s)
+	}
+	if len(got) != 2 || !slices.Contains(subjects, "Booket i rom 4714: [opptak] Budsjett") {
+		t.Errorf("mails %q, want the reply and the notice", subjects)
+	}
 }

@@ -37,6 +37,10 @@ type Desk struct {
 	// Address is the bridge's own attendee address (mail.address): the
 	// only recipient Serve accepts, and the ATTENDEE of every reply.
 	Address string
+	// AuthservID (mail.authserv_id) is the authserv-id of the
+	// Authentication-Results header of the mail server in front of Serve;
+	// set, Serve takes that header as proof of the sender (vouch).
+	AuthservID string
 	// Number is printed before the room's extension as the number to
 	// call from outside, e.g. "+4722950" gives "+47229504711" for room
 	// 4711; "" prints the extension alone.
@@ -105,13 +109,15 @@ func (d *Desk) log() *slog.Logger {
 // rejected CANCEL no answer. Any other error means nothing could be read,
 // and there is nothing to book or answer: Submit returns nil.
 func (d *Desk) Submit(ctx context.Context, req *calendar.Request, rejected error) []Outcome {
-	return d.submit(ctx, req, rejected, "")
+	return d.submit(ctx, req, rejected, "", "")
 }
 
-// submit is Submit for a request that came by mail from sender (the mail's
-// From): the decline of an invite that names no UID or organizer goes
-// there, without the REPLY part, which would have nothing to name.
-func (d *Desk) submit(ctx context.Context, req *calendar.Request, rejected error, sender string) []Outcome {
+// submit is Submit for a request that came by mail. sender is its From
+// when that is proven (Desk.proven): the decline of an invite that names no
+// UID or organizer goes there, without the REPLY part, which would have
+// nothing to name. by names who sent it, for the owner's notice of a
+// booking that records or is sensitive; "" for a request not from mail.
+func (d *Desk) submit(ctx context.Context, req *calendar.Request, rejected error, sender, by string) []Outcome {
 	if rejected != nil {
 		var rej *calendar.Rejection
 		if !errors.As(rejected, &rej) {
@@ -141,10 +147,44 @@ func (d *Desk) submit(ctx context.Context, req *calendar.Request, rejected error
 		default:
 			sent++
 			d.answer(ctx, &o, d.reply(r))
+			if l, due := d.notice(r, by); due && sent < maxReplies {
+				sent++
+				d.answer(ctx, &Outcome{UID: o.UID, Room: o.Room, Action: "announced"}, l)
+			}
 		}
 		out = append(out, o)
 	}
 	return out
+}
+
+// notice is the mail to the owner of r's room when r is a booking, by mail
+// from by, that makes the room record or admit only secure calls while
+// the meeting runs, where its own settings would not: the owner should
+// know, whoever may send for them. due is false when no notice is due: by
+// is the owner themselves (their reply says as much), the room has no
+// owner's address, or the request did not come by mail. A notice that
+// cannot be sent is logged, not retried: a request sent again is a
+// duplicate, which is not announced.
+func (d *Desk) notice(r booking.Result, by string) (l letter, due bool) {
+	record := r.Schedule.Record && !r.Room.Settings.Record
+	sensitive := r.Schedule.Sensitive && !r.Room.Sensitive
+	switch {
+	case by == "" || !r.Accepted || (r.Action != booking.ActionBooked && r.Action != booking.ActionUpdated),
+		!record && !sensitive, r.Room.Email == "", strings.EqualFold(by, r.Room.Email):
+		return letter{}, false
+	}
+	lang := r.Room.Settings.Language
+	c := calendar.Change{Meeting: r.Meeting, Extension: r.Room.Extension, By: by,
+		Location: localZone(lang, r.Meeting), Record: record, Sensitive: sensitive}
+	for _, o := range booking.Live(r.Schedule.Occurrences, d.now()) {
+		if c.Dates == 0 {
+			c.First = calendar.Occurrence{ID: o.ID, Start: o.Start, End: o.End}
+		}
+		c.Dates++
+	}
+	subject, body := calendar.Notice(lang, c)
+	return letter{to: r.Room.Email, toName: r.Room.Name, subject: subject, body: body,
+		uid: r.Meeting.UID, partstat: "notice"}, true
 }
 
 // rejected answers an invite that parsing refused.

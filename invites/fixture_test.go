@@ -67,6 +67,7 @@ func newFixture(t *testing.T, now time.Time, o mailertest.Options) *fixture {
 		room("4711", "Kari Nordmann", "Kari.Nordmann@example.org", "nb"),
 		room("4712", "Sender", sender, "en"),
 	}
+	cfg.Directory[0].Delegates = []string{"Assistent@example.org"}
 	rooms, err := store.NewRooms(db, cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -7,14 +7,13 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"net"
 	"os"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/emersion/go-message"
-	gomessagemail "github.com/emersion/go-message/mail"
 	"github.com/emersion/go-smtp"
 
 	"brygga/calendar"
@@ -109,9 +108,11 @@ func removeStale(path string) error {
 // a unix socket, or an address only that server can reach. Mail for any
 // other recipient is refused (550 5.1.1). A message without a
 // text/calendar part is refused (554 5.6.0) so that its sender gets a
-// bounce that says why; an invite that cannot be booked is taken (250) and
-// declined by mail; a store failure, or a reply that could not be sent for
-// a reason that may pass, is 451 4.3.0, and the mail server tries again.
+// bounce that says why, and so is one whose sender is not proven to be
+// the organizer it names or a delegate (550 5.7.1, see vouch); an invite
+// that cannot be booked is taken (250) and declined by mail; a store
+// failure, or a reply that could not be sent for a reason that may pass,
+// is 451 4.3.0, and the mail server tries again.
 func (d *Desk) Serve(ctx context.Context, l net.Listener, lmtp bool) error {
 	if d.Address == "" {
 		l.Close()
@@ -213,9 +214,13 @@ func (s *session) Data(r io.Reader) error {
 			Message: "brygga could not read the meeting invitation: " + strings.TrimPrefix(err.Error(), "calendar: ")}
 	}
 
+	id := identityOf(data, s.from)
+	if err := s.d.refuse(req, id, log); err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(s.ctx, handleTimeout)
 	defer cancel()
-	outcomes := s.d.submit(ctx, req, err, s.sender(data))
+	outcomes := s.d.submit(ctx, req, err, s.d.proven(id), id.who())
 	for _, o := range outcomes {
 		if o.Retry {
 			log.Warn("invites: asking the mail server to send the invitation again", "uid", o.UID, "reason", o.Reason, "mail_error", o.MailError)
@@ -225,15 +230,76 @@ func (s *session) Data(r io.Reader) error {
 	return nil
 }
 
-// sender is the From of the message, else its envelope sender: where a
-// decline goes when the invite names no organizer.
-func (s *session) sender(data []byte) string {
-	if e, err := message.Read(bytes.NewReader(data)); e != nil && (err == nil || message.IsUnknownCharset(err)) {
-		if from, err := (&gomessagemail.Header{Header: e.Header}).AddressList("From"); err == nil && len(from) > 0 {
-			return from[0].Address
+// refuse is the answer to a request that names an organizer its sender is
+// not proven to be (see vouch): 550 5.7.1 with the reason, so that the
+// sender's own server bounces it to them, and nothing is booked, cancelled
+// or mailed to the organizer it named. nil when every organizer is proven.
+func (d *Desk) refuse(req *calendar.Request, id identity, log *slog.Logger) error {
+	if req == nil {
+		return nil
+	}
+	seen := map[string]bool{}
+	for _, m := range req.Meetings {
+		org := strings.ToLower(m.Organizer)
+		if org == "" || seen[org] {
+			continue
+		}
+		seen[org] = true
+		rooms, delegates := d.owned(m.Organizer)
+		if ok, reason := vouch(id, m.Organizer, delegates, d.AuthservID); !ok {
+			log.Warn("invites: refused an invitation its organizer is not proven to have sent",
+				"rooms", rooms, "organizer", m.Organizer, "from", strings.Join(id.from, ", "), "sender", id.sender,
+				"uid", m.UID, "reason", reason)
+			return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1},
+				Message: replyText("brygga takes invitations only from their organizer or a delegate: " + reason)}
 		}
 	}
-	return s.from
+	return nil
+}
+
+// proven is the From of a message when its sender is proven to be that
+// address (vouch with no delegates): where the decline of an invite that
+// names no organizer may go. "" when not: no mail then, since it would go
+// to an address the sender merely wrote.
+func (d *Desk) proven(id identity) string {
+	if len(id.from) != 1 {
+		return ""
+	}
+	if ok, _ := vouch(id, id.from[0], nil, d.AuthservID); !ok {
+		return ""
+	}
+	return id.from[0]
+}
+
+// owned are the directory rooms whose owner is organizer, and the
+// delegates they list.
+func (d *Desk) owned(organizer string) (rooms, delegates []string) {
+	if d.Booker == nil {
+		return nil, nil
+	}
+	for _, r := range d.Booker.Rooms.List() {
+		if strings.EqualFold(strings.TrimSpace(r.Email), organizer) {
+			rooms = append(rooms, r.Extension)
+			delegates = append(delegates, r.Delegates...)
+		}
+	}
+	return rooms, delegates
+}
+
+// replyText makes s fit one SMTP reply line: printable ASCII, bounded.
+// Addresses in it come from the message, which may hold anything.
+func replyText(s string) string {
+	const limit = 400
+	b := []byte(s)
+	for i, c := range b {
+		if c < ' ' || c > '~' {
+			b[i] = '?'
+		}
+	}
+	if len(b) > limit {
+		b = append(b[:limit-3], "..."...)
+	}
+	return string(b)
 }
 
 func (s *session) Reset()        { s.from = "" }

@@ -224,7 +224,18 @@ func TestUnknownOrganizerDeclined(t *testing.T) {
 
 // allDay is an Outlook all-day event from Kari.
 var allDay = newMail("Kari Nordmann <"+kari+">", "Planleggingsdag", `text/calendar; method=REQUEST; charset="utf-8"`,
-	strings.Join([]string{
+	outlookRequest(
+		"UID:040000008200E00074C5B7101A82E0080000000012345678",
+		"SUMMARY;LANGUAGE=nb-NO:Planleggingsdag",
+		"DTSTART;VALUE=DATE:20250312",
+		"DTEND;VALUE=DATE:20250313",
+		"X-MICROSOFT-CDO-ALLDAYEVENT:TRUE",
+	))
+
+// outlookRequest is the calendar of a REQUEST as Outlook writes it, from
+// Kari to the bridge, with the event's own properties.
+func outlookRequest(props ...string) string {
+	lines := []string{
 		"BEGIN:VCALENDAR",
 		"METHOD:REQUEST",
 		"PRODID:-//Microsoft Corporation//Outlook 16.0 MIMEDIR//EN",
@@ -232,17 +243,12 @@ var allDay = newMail("Kari Nordmann <"+kari+">", "Planleggingsdag", `text/calend
 		"BEGIN:VEVENT",
 		"ORGANIZER;CN=Kari Nordmann:mailto:" + kari,
 		"ATTENDEE;ROLE=REQ-PARTICIPANT;RSVP=TRUE;CN=Konferanse:mailto:" + bridge,
-		"UID:040000008200E00074C5B7101A82E0080000000012345678",
-		"SUMMARY;LANGUAGE=nb-NO:Planleggingsdag",
-		"DTSTART;VALUE=DATE:20250312",
-		"DTEND;VALUE=DATE:20250313",
 		"DTSTAMP:20250301T081500Z",
 		"SEQUENCE:0",
-		"X-MICROSOFT-CDO-ALLDAYEVENT:TRUE",
-		"END:VEVENT",
-		"END:VCALENDAR",
-		"",
-	}, "\r\n"))
+	}
+	lines = append(lines, props...)
+	return strings.Join(append(lines, "END:VEVENT", "END:VCALENDAR", ""), "\r\n")
+}
 
 // An invite calendar refuses is taken and declined in the room's language.
 func TestAllDayDeclined(t *testing.T) {
@@ -268,7 +274,12 @@ func TestNoUIDDeclinedToSender(t *testing.T) {
 	addr := f.serve("127.0.0.1:0")
 	data := bytes.Replace(allDay, []byte("UID:040000008200E00074C5B7101A82E0080000000012345678\r\n"), nil, 1)
 	data = bytes.Replace(data, []byte("From: Kari Nordmann <"+kari+">"), []byte("From: =?utf-8?Q?Ola_Hansen?= <ola.hansen@example.org>"), 1)
+	// From another envelope sender, From is an address the sender merely
+	// wrote: it gets nothing.
 	if c, msg := code(t, sendSMTP(t, addr, "bounces@example.org", bridge, data)); c != 250 {
+		t.Fatalf("answer %d %s", c, msg)
+	}
+	if c, msg := code(t, sendSMTP(t, addr, "ola.hansen@example.org", bridge, data)); c != 250 {
 		t.Fatalf("answer %d %s", c, msg)
 	}
 	got := f.received(1)[0]

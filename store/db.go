@@ -132,6 +132,10 @@ CREATE TABLE occurrences (
 ) WITHOUT ROWID;
 CREATE INDEX occurrences_time ON occurrences (start_at, end_at);
 `,
+	4: `
+-- Who may send invites for a room's owner: a JSON list of addresses.
+ALTER TABLE rooms ADD COLUMN delegates TEXT NOT NULL DEFAULT '[]';
+`,
 }
 
 // Open opens the database at path, creating it and its folder if needed,

@@ -103,7 +103,7 @@ func hashed(p string) string {
 }
 
 func (r *Rooms) load() (map[string]config.Room, error) {
-	rows, err := r.db.sql.Query(`SELECT extension, name, email, voicemail, pin_hash, host_pin_hash, sensitive, settings FROM rooms`)
+	rows, err := r.db.sql.Query(`SELECT extension, name, email, delegates, voicemail, pin_hash, host_pin_hash, sensitive, settings FROM rooms`)
 	if err != nil {
 		return nil, fmt.Errorf("store: loading rooms: %w", err)
 	}
@@ -111,10 +111,16 @@ func (r *Rooms) load() (map[string]config.Room, error) {
 	rooms := make(map[string]config.Room)
 	for rows.Next() {
 		var room config.Room
-		var settings []byte
-		if err := rows.Scan(&room.Extension, &room.Name, &room.Email, &room.Voicemail,
+		var settings, delegates []byte
+		if err := rows.Scan(&room.Extension, &room.Name, &room.Email, &delegates, &room.Voicemail,
 			&room.PIN, &room.HostPIN, &room.Sensitive, &settings); err != nil {
 			return nil, fmt.Errorf("store: loading rooms: %w", err)
+		}
+		if err := json.Unmarshal(delegates, &room.Delegates); err != nil {
+			return nil, fmt.Errorf("store: room %s: delegates: %w", room.Extension, err)
+		}
+		if len(room.Delegates) == 0 {
+			room.Delegates = nil
 		}
 		// Start from today's defaults so a setting added to brygga after
 		// the row was written gets its default rather than a zero.
@@ -137,18 +143,26 @@ func upsert(ctx context.Context, tx *sql.Tx, room config.Room, replace bool) err
 	if err != nil {
 		return err
 	}
+	list := room.Delegates
+	if list == nil {
+		list = []string{}
+	}
+	delegates, err := json.Marshal(list)
+	if err != nil {
+		return err
+	}
 	conflict := `DO NOTHING`
 	if replace {
-		conflict = `DO UPDATE SET name = excluded.name, email = excluded.email,
+		conflict = `DO UPDATE SET name = excluded.name, email = excluded.email, delegates = excluded.delegates,
 			voicemail = excluded.voicemail, pin_hash = excluded.pin_hash,
 			host_pin_hash = excluded.host_pin_hash, sensitive = excluded.sensitive,
 			settings = excluded.settings, updated = excluded.updated`
 	}
 	t := now()
-	_, err = tx.ExecContext(ctx, `INSERT INTO rooms (extension, name, email, voicemail, pin_hash,
+	_, err = tx.ExecContext(ctx, `INSERT INTO rooms (extension, name, email, delegates, voicemail, pin_hash,
 		host_pin_hash, sensitive, settings, created, updated)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (extension) `+conflict,
-		room.Extension, room.Name, room.Email, room.Voicemail, room.PIN, room.HostPIN,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (extension) `+conflict,
+		room.Extension, room.Name, room.Email, string(delegates), room.Voicemail, room.PIN, room.HostPIN,
 		room.Sensitive, settings, t, t)
 	return err
 }
@@ -237,6 +251,7 @@ func (r *Rooms) Put(room config.Room, pins PINChange) (created bool, err error) 
 		room.HostPIN = *pins.HostPIN
 	}
 	room.Settings = cloneSettings(room.Settings)
+	room.Delegates = slices.Clone(room.Delegates)
 	if err := validate(room, pins.PIN == nil, pins.HostPIN == nil); err != nil {
 		return false, err
 	}

@@ -69,7 +69,8 @@ func TestOpenMigrateReopen(t *testing.T) {
 	r := newRooms(t, db, config.Default())
 	s := config.Default().Defaults
 	s.WarnMinutes, s.EndWithHost, s.Lobby = []int{10, 2}, true, true
-	room := config.Room{Extension: "100", Name: "Ola", Email: "ola@example.org", Voicemail: "mailto:ola@example.org", Settings: s}
+	room := config.Room{Extension: "100", Name: "Ola", Email: "ola@example.org", Delegates: []string{"kari@example.org"},
+		Voicemail: "mailto:ola@example.org", Settings: s}
 	if created, err := r.Put(room, PINChange{PIN: ptr("1357")}); err != nil || !created {
 		t.Fatalf("Put: %v %v", created, err)
 	}
@@ -93,7 +94,7 @@ func TestOpenMigrateReopen(t *testing.T) {
 	if !ok {
 		t.Fatal("room 100 did not survive a reopen")
 	}
-	if got.Name != "Ola" || got.Email != room.Email || got.Voicemail != room.Voicemail ||
+	if got.Name != "Ola" || got.Email != room.Email || got.Voicemail != room.Voicemail || !slices.Equal(got.Delegates, room.Delegates) ||
 		!slices.Equal(got.Settings.WarnMinutes, []int{10, 2}) || !got.Settings.EndWithHost || !got.Settings.Lobby {
 		t.Fatalf("after reopen: %+v", got)
 	}
