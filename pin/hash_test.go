@@ -219,3 +219,44 @@ func TestCheckRemembersAnEnteredPIN(t *testing.T) {
 		t.Errorf("a new hash: %d derivations, want 2", n)
 	}
 }
+
+// Meeting PINs hashed like another share its salt, and a Matcher checks
+// an entered PIN against all of them with one derivation per salt, right
+// or wrong, while each still matches only its own PIN.
+func TestMatcherSharesDerivations(t *testing.T) {
+	first := Hash("111111")
+	room := []string{first, HashLike("222222", first), HashLike("333333", first)}
+	other := Hash("444444") // another salt: one more derivation
+	if strings.Split(room[1], "$")[2] != strings.Split(first, "$")[2] || room[1] == HashLike("222222", other) {
+		t.Fatalf("HashLike did not take the salt: %q, %q", first, room[1])
+	}
+	if !IsHash(HashLike("5", "not a hash")) {
+		t.Fatal("HashLike of a non-hash is no hash")
+	}
+	n := 0
+	real := derive
+	derive = func(p string, salt []byte, iter int) []byte {
+		n++
+		return real(p, salt, iter)
+	}
+	defer func() { derive = real }()
+	for _, c := range []struct {
+		entered string
+		want    int // index into all that matches; -1 none
+	}{{"111111", 0}, {"333333", 2}, {"444444", 3}, {"999999", -1}, {"", -1}} {
+		n = 0
+		m := NewMatcher(c.entered)
+		all := append(append([]string{}, room...), other, "", "55")
+		for i, h := range all {
+			if got := m.Matches(h); got != (i == c.want) {
+				t.Errorf("PIN %q against %d: %v", c.entered, i, got)
+			}
+		}
+		if n != 2 {
+			t.Errorf("PIN %q: %d derivations, want 2 (one per salt)", c.entered, n)
+		}
+	}
+	if !NewMatcher("55").Matches("55") || NewMatcher("5").Matches("55") {
+		t.Error("plain PINs")
+	}
+}

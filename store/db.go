@@ -132,6 +132,17 @@ CREATE TABLE occurrences (
 ) WITHOUT ROWID;
 CREATE INDEX occurrences_time ON occurrences (start_at, end_at);
 `,
+	4: `
+-- Meeting PINs are stored as pin.Hash from here on, like the rooms' PINs;
+-- hashMeetingPINs (Go, in the same transaction) hashes the plain ones.
+-- The clear PIN exists only when a meeting is booked and mailed.
+`,
+}
+
+// migrationCode is work a migration does in Go after its SQL, in the same
+// transaction: what SQL cannot compute.
+var migrationCode = map[int]func(context.Context, *sql.Tx) error{
+	4: hashMeetingPINs,
 }
 
 // Open opens the database at path, creating it and its folder if needed,
@@ -217,6 +228,11 @@ func (db *DB) apply(ctx context.Context, v int) error {
 	defer tx.Rollback()
 	if _, err := tx.ExecContext(ctx, migrations[v]); err != nil {
 		return err
+	}
+	if code := migrationCode[v]; code != nil {
+		if err := code(ctx, tx); err != nil {
+			return err
+		}
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM schema_version`); err != nil {
 		return err
