@@ -21,6 +21,8 @@ type DB struct {
 	sql  *sql.DB
 	path string
 
+	tightened []Tightened // what Open narrowed; see Tightened
+
 	onError atomic.Pointer[func(error)] // OnError's function
 }
 
@@ -153,7 +155,8 @@ func Open(path string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: %s: %w", path, err)
 	}
-	if err := os.MkdirAll(filepath.Dir(abs), 0o750); err != nil {
+	tightened, err := private(abs)
+	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
 	// A file: URI so that '?' or '#' in a folder name stay part of the
@@ -168,13 +171,48 @@ func Open(path string) (*DB, error) {
 	// SQLite has one writer at a time anyway; one connection turns what
 	// would be SQLITE_BUSY between our own connections into queueing.
 	s.SetMaxOpenConns(1)
-	db := &DB{sql: s, path: path}
+	db := &DB{sql: s, path: path, tightened: tightened}
 	if err := db.migrate(); err != nil {
 		s.Close()
 		return nil, err
 	}
 	return db, nil
 }
+
+// private readies the folder and file of the database at abs for Open: the
+// folder made or narrowed to DirMode, the database made empty with
+// FileMode when missing (SQLite would make it 0644 less the umask), and an
+// existing database and its -wal and -shm files narrowed to FileMode.
+// SQLite gives the -wal and -shm files it creates the database's mode.
+func private(abs string) ([]Tightened, error) {
+	var out []Tightened
+	t, err := PrivateDir(filepath.Dir(abs))
+	if err != nil {
+		return nil, err
+	}
+	if t != nil {
+		out = append(out, *t)
+	}
+	f, err := os.OpenFile(abs, os.O_RDONLY|os.O_CREATE, FileMode)
+	if err != nil {
+		return nil, err
+	}
+	f.Close()
+	for _, p := range []string{abs, abs + "-wal", abs + "-shm"} {
+		t, err := PrivateFile(p)
+		if err != nil {
+			return nil, err
+		}
+		if t != nil {
+			out = append(out, *t)
+		}
+	}
+	return out, nil
+}
+
+// Tightened lists the folder and files whose permissions Open narrowed
+// because group or others could reach them, for the caller to log.
+func (db *DB) Tightened() []Tightened { return db.tightened }
 
 // Close closes the database.
 func (db *DB) Close() error { return db.sql.Close() }
