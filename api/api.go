@@ -14,6 +14,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"strings"
 	"time"
 
@@ -286,10 +287,12 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Write(append(b, '\n'))
 }
 
-// decode reads one JSON object into v. An empty body leaves v alone when
-// optional, so actions whose parameters all have defaults can be sent with
-// no body at all. It writes the error response itself and reports whether
-// the handler may go on.
+// decode reads one JSON object into v; every route's JSON body goes
+// through it. An empty body leaves v alone when optional, so actions whose
+// parameters all have defaults can be sent with no body at all. Before
+// encoding/json sees the body, strict refuses what it would let pass:
+// duplicate keys, keys in the wrong case, unknown keys and null. It writes
+// the error response itself and reports whether the handler may go on.
 func decode(w http.ResponseWriter, r *http.Request, v any, optional bool) bool {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	if err != nil {
@@ -306,6 +309,10 @@ func decode(w http.ResponseWriter, r *http.Request, v any, optional bool) bool {
 			return true
 		}
 		writeError(w, http.StatusBadRequest, "a JSON body is required")
+		return false
+	}
+	if err := strict(body, reflect.TypeOf(v)); err != nil {
+		writeError(w, http.StatusBadRequest, "bad JSON: "+err.Error())
 		return false
 	}
 	dec := json.NewDecoder(strings.NewReader(string(body)))
