@@ -164,15 +164,23 @@ func HashLike(p, like string) string {
 // plain ones from a config file). Each salt and iteration count costs one
 // key derivation, whichever hash brings it first and whether or not any
 // matches, so the time taken depends on the stored hashes, not on the
-// entered PIN. Not safe for concurrent use.
+// entered PIN; except that, as with Check's cache, a PIN that has matched
+// a hash of that salt since start is not derived again, so a meeting's
+// callers after the first cost no derivation. Not safe for concurrent use.
 type Matcher struct {
 	entered string
-	keys    map[string][]byte // iterations$salt → derived key
+	keys    map[saltKey][]byte // derived key of entered per salt
+}
+
+// saltKey names a salt and iteration count.
+type saltKey struct {
+	iter int
+	salt string
 }
 
 // NewMatcher returns a Matcher for entered.
 func NewMatcher(entered string) *Matcher {
-	return &Matcher{entered: entered, keys: map[string][]byte{}}
+	return &Matcher{entered: entered, keys: map[saltKey][]byte{}}
 }
 
 // Matches reports whether the PIN stored as want is the entered one. An
@@ -182,11 +190,43 @@ func (m *Matcher) Matches(want string) bool {
 	if !ok {
 		return want != "" && equal(want, m.entered)
 	}
-	memo := strconv.Itoa(iter) + "$" + string(salt)
+	memo := saltKey{iter, string(salt)}
 	got, done := m.keys[memo]
 	if !done {
-		got = derive(m.entered, salt, iter)
+		var known bool
+		if got, known = knownKey(memo, m.entered); !known {
+			got = derive(m.entered, salt, iter)
+		}
 		m.keys[memo] = got
 	}
-	return subtle.ConstantTimeCompare(got, key) == 1
+	if subtle.ConstantTimeCompare(got, key) != 1 {
+		return false
+	}
+	rememberKey(memo, m.entered, got)
+	return true
+}
+
+// Derived keys of PINs that matched a hash, by salt, iterations and PIN;
+// only in memory, bounded like known.
+var derivedKnown = map[derivedKey][]byte{}
+
+type derivedKey struct {
+	saltKey
+	entered string
+}
+
+func knownKey(memo saltKey, entered string) ([]byte, bool) {
+	knownMu.RLock()
+	defer knownMu.RUnlock()
+	k, ok := derivedKnown[derivedKey{memo, entered}]
+	return k, ok
+}
+
+func rememberKey(memo saltKey, entered string, key []byte) {
+	knownMu.Lock()
+	defer knownMu.Unlock()
+	if len(derivedKnown) >= maxKnown {
+		clear(derivedKnown)
+	}
+	derivedKnown[derivedKey{memo, entered}] = key
 }
