@@ -94,7 +94,7 @@ func (r *Recorder) logger() *slog.Logger {
 func (r *Recorder) private() error {
 	t, err := store.PrivateDir(r.Dir)
 	if t != nil {
-		r.logger().Warn("data: permissions narrowed", t.LogAttrs()...)
+		t.Log(r.logger())
 	}
 	return err
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 )
 
@@ -16,16 +17,25 @@ const (
 	FileMode fs.FileMode = 0o600
 )
 
-// Tightened is a file or folder whose permissions were narrowed because
-// they granted group or others access.
+// Tightened is a file or folder whose permissions granted group or others
+// access: narrowed, or, when Err is set, left as they were because they
+// could not be changed (a file of another user). Start-up goes on either
+// way: refusing to start over a mode would take the bridge down for what
+// a warning lets the operator fix.
 type Tightened struct {
 	Path     string
 	Was, Now fs.FileMode
+	Err      error
 }
 
-// LogAttrs are t as attributes of the log line that reports it.
-func (t Tightened) LogAttrs() []any {
-	return []any{"path", t.Path, "was", fmt.Sprintf("%04o", uint32(t.Was)), "now", fmt.Sprintf("%04o", uint32(t.Now))}
+// Log writes t as a warning.
+func (t Tightened) Log(log *slog.Logger) {
+	attrs := []any{"path", t.Path, "was", fmt.Sprintf("%04o", uint32(t.Was)), "now", fmt.Sprintf("%04o", uint32(t.Now))}
+	if t.Err != nil {
+		log.Warn("data: permissions too open and could not be narrowed", append(attrs, "err", t.Err)...)
+		return
+	}
+	log.Warn("data: permissions narrowed", attrs...)
 }
 
 // PrivateDir makes dir (with its missing parents) with DirMode, or narrows
@@ -62,7 +72,7 @@ func narrow(path string, mode fs.FileMode) (*Tightened, error) {
 	}
 	now := was & mode
 	if err := os.Chmod(path, now); err != nil {
-		return nil, fmt.Errorf("narrowing the permissions of %s (mode %04o): %w", path, was, err)
+		return &Tightened{Path: path, Was: was, Now: was, Err: err}, nil
 	}
 	return &Tightened{Path: path, Was: was, Now: now}, nil
 }

@@ -65,7 +65,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	defer db.Close()
 	for _, t := range db.Tightened() {
-		log.Warn("data: permissions narrowed", t.LogAttrs()...)
+		t.Log(log)
 	}
 	rooms, err := store.NewRooms(db, cfg)
 	if err != nil {
