@@ -14,6 +14,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"strings"
 	"time"
 
@@ -129,8 +130,11 @@ func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
 
 // auth checks the bearer token; change marks routes only operators may
 // use. Every authenticated change attempt, refused or not, gets one audit
-// line with the status it ended with.
-func (s *server) auth(change bool, action string, h http.HandlerFunc) http.Handler {
+// line with the status it ended with and the object it was aimed at: the
+// room, the participant, the recording or schedule ({id}, logged under
+// object), the lockout's scope and key, and what a handler adds with
+// auditNote (the UIDs of a submitted calendar object).
+func (s *server) auth(change bool, action, object string, h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
 		tok, ok := s.token(r)
@@ -150,36 +154,65 @@ func (s *server) auth(change bool, action string, h http.HandlerFunc) http.Handl
 			return
 		}
 		sw := &statusWriter{ResponseWriter: w}
+		notes := &auditNotes{}
 		// Anything but "operator" reads only, so a mistyped role
 		// grants less, not more.
 		if tok.Role != "operator" {
 			writeError(sw, http.StatusForbidden, "token "+tok.Name+" may only read")
 		} else {
-			h(sw, r)
+			h(sw, r.WithContext(context.WithValue(r.Context(), auditKey{}, notes)))
 		}
-		room := r.PathValue("room")
-		if room == "" {
-			room = r.PathValue("ext")
-		}
-		var participant string
-		if strings.Contains(r.Pattern, "/participants/") {
-			participant = r.PathValue("id")
-		}
-		// A lifted PIN lockout names its room, or its source.
-		var source string
-		switch r.PathValue("scope") {
-		case pin.ScopeRoom:
-			room = r.PathValue("key")
-		case pin.ScopeSource:
-			source = r.PathValue("key")
-		}
-		attrs := []any{"who", tok.Name, "action", action, "room", room,
-			"participant", participant, "status", sw.status()}
-		if source != "" {
-			attrs = append(attrs, "source", source)
-		}
-		s.log.Info("api change", attrs...)
+		s.log.Info("api change", auditAttrs(r, tok.Name, action, object, sw.status(), notes.attrs)...)
 	})
+}
+
+// auditAttrs are the attributes of an audit line. room and participant
+// are always there (empty when the route has none), so a log query can
+// rely on them; the rest only when the route names such an object.
+func auditAttrs(r *http.Request, who, action, object string, status int, extra []any) []any {
+	room := r.PathValue("room")
+	if room == "" {
+		room = r.PathValue("ext")
+	}
+	var participant string
+	if object == "participant" {
+		participant = r.PathValue("id")
+	}
+	// A lifted PIN lockout names its room, or its source.
+	scope, key := r.PathValue("scope"), r.PathValue("key")
+	var source string
+	switch scope {
+	case pin.ScopeRoom:
+		room = key
+	case pin.ScopeSource:
+		source = key
+	}
+	attrs := []any{"who", who, "action", action, "room", room, "participant", participant}
+	if object != "" && object != "participant" {
+		attrs = append(attrs, object, r.PathValue("id"))
+	}
+	if scope != "" {
+		attrs = append(attrs, "scope", scope, "key", key)
+	}
+	if source != "" {
+		attrs = append(attrs, "source", source)
+	}
+	attrs = append(attrs, extra...)
+	return append(attrs, "status", status)
+}
+
+// auditNotes collect what a handler learns about the object of a change
+// only from its body, for the audit line written after it returns.
+type auditNotes struct{ attrs []any }
+
+type auditKey struct{}
+
+// auditNote adds key and value to the audit line of the request r is part
+// of; outside an audited route it does nothing.
+func auditNote(r *http.Request, key string, value any) {
+	if n, ok := r.Context().Value(auditKey{}).(*auditNotes); ok {
+		n.attrs = append(n.attrs, key, value)
+	}
 }
 
 // token finds the configured token the request presents. Every token is
@@ -254,10 +287,12 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Write(append(b, '\n'))
 }
 
-// decode reads one JSON object into v. An empty body leaves v alone when
-// optional, so actions whose parameters all have defaults can be sent with
-// no body at all. It writes the error response itself and reports whether
-// the handler may go on.
+// decode reads one JSON object into v; every route's JSON body goes
+// through it. An empty body leaves v alone when optional, so actions whose
+// parameters all have defaults can be sent with no body at all. Before
+// encoding/json sees the body, strict refuses what it would let pass:
+// duplicate keys, keys in the wrong case, unknown keys and null. It writes
+// the error response itself and reports whether the handler may go on.
 func decode(w http.ResponseWriter, r *http.Request, v any, optional bool) bool {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	if err != nil {
@@ -274,6 +309,10 @@ func decode(w http.ResponseWriter, r *http.Request, v any, optional bool) bool {
 			return true
 		}
 		writeError(w, http.StatusBadRequest, "a JSON body is required")
+		return false
+	}
+	if err := strict(body, reflect.TypeOf(v)); err != nil {
+		writeError(w, http.StatusBadRequest, "bad JSON: "+err.Error())
 		return false
 	}
 	dec := json.NewDecoder(strings.NewReader(string(body)))

@@ -225,13 +225,13 @@ func TestOpenAPIRequestBodiesMatchDecoders(t *testing.T) {
 			schema := resolve(doc, rb["content"].(obj)["application/json"].(obj)["schema"].(obj))
 			e := newEnv(t, nil)
 			r := e.do(t, method, url, opSecret, `{"surely_not_a_key": 1}`)
-			if r.code != 400 || !strings.Contains(string(r.body), "unknown field") {
+			if r.code != 400 || !strings.Contains(string(r.body), "unknown key") {
 				t.Errorf("%s %s with an unknown key: %d %s", method, path, r.code, r.body)
 			}
 			for name, ps := range schema["properties"].(obj) {
 				body := fmt.Sprintf(`{%q: %s}`, name, sampleJSON(doc, ps.(obj)))
 				r := newEnv(t, nil).do(t, method, url, opSecret, body)
-				if strings.Contains(string(r.body), "unknown field") {
+				if strings.Contains(string(r.body), "unknown key") {
 					t.Errorf("%s %s: documented key %s refused: %s", method, path, name, r.body)
 				}
 				checked++

@@ -41,6 +41,7 @@ type route struct {
 	summary      string
 	access       access
 	action       string  // the audit line's action; operator routes only
+	object       string  // the audit line's key for the {id} path value: participant, recording, schedule
 	body         any     // pointer to what the handler decodes; nil: it reads no body
 	rawBody      string  // media type of a body that is not JSON (the handler reads it itself)
 	bodyRequired bool    // an empty body is a 400
@@ -99,7 +100,7 @@ func (s *server) routes() []route {
 	}
 	for _, a := range participantActions {
 		rs = append(rs, route{method: "POST", path: "/api/v1/conferences/{room}/participants/{id}/" + a.path, summary: a.summary,
-			access: operator, action: a.name, body: &noBody{},
+			access: operator, action: a.name, object: "participant", body: &noBody{},
 			replies: replies(ok(actionResult{}), errs(http.StatusNotFound, http.StatusConflict, http.StatusInternalServerError)),
 			h:       s.participantAction(a)})
 	}
@@ -145,7 +146,7 @@ func (s *server) routes() []route {
 		route{method: "GET", path: "/api/v1/schedules/{id}", summary: "One scheduled meeting",
 			access: viewer, replies: replies(ok(scheduleJSON{}), roomReplies), h: s.needs(s.o.Schedules != nil, "this bridge keeps no schedules", s.getSchedule)},
 		route{method: "DELETE", path: "/api/v1/schedules/{id}", summary: "Delete a scheduled meeting (no mail is sent)",
-			access: operator, action: "schedule.delete",
+			access: operator, action: "schedule.delete", object: "schedule",
 			replies: replies(reply{code: http.StatusNoContent}, roomReplies), h: s.needs(s.o.Schedules != nil, "this bridge keeps no schedules", s.deleteSchedule)},
 
 		route{method: "GET", path: "/api/v1/recordings", summary: "List recordings, newest first, with their delivery state",
@@ -154,16 +155,16 @@ func (s *server) routes() []route {
 		route{method: "GET", path: "/api/v1/recordings/{id}", summary: "One recording and its delivery",
 			access: viewer, replies: replies(ok(recordingJSON{}), recReplies), h: s.needs(s.o.Recordings != nil, "this bridge keeps no recordings", s.getRecording)},
 		route{method: "GET", path: "/api/v1/recordings/{id}/audio", summary: "A recording's WAV (8 kHz 16-bit mono; range requests served); operators only, each download audited",
-			access: operator, action: "recording.download",
+			access: operator, action: "recording.download", object: "recording",
 			replies: replies(reply{code: http.StatusOK, media: "audio/wav", desc: "the recording"},
 				[]reply{{code: http.StatusPartialContent, media: "audio/wav", desc: "the requested range"}},
 				errs(http.StatusGone), recReplies),
 			h: s.needs(s.o.Recordings != nil, "this bridge keeps no recordings", s.recordingAudio)},
 		route{method: "DELETE", path: "/api/v1/recordings/{id}", summary: "Delete a recording and its file; 409 while it is being written",
-			access: operator, action: "recording.delete",
+			access: operator, action: "recording.delete", object: "recording",
 			replies: replies(reply{code: http.StatusNoContent}, errs(http.StatusConflict), recReplies), h: s.needs(s.o.Recordings != nil, "this bridge keeps no recordings", s.deleteRecording)},
 		route{method: "POST", path: "/api/v1/recordings/{id}/retry", summary: "Deliver a recording again now (failed, undeliverable, waiting, or delivered and wanted again)",
-			access: operator, action: "recording.retry", body: &noBody{},
+			access: operator, action: "recording.retry", object: "recording", body: &noBody{},
 			replies: replies(ok(recordingJSON{}), errs(http.StatusConflict), recReplies), h: s.needs(s.o.Recordings != nil, "this bridge keeps no recordings", s.retryRecording)},
 
 		route{method: "GET", path: "/api/v1/lockouts", summary: "PIN lockouts in force: rooms by extension, then sources by address",
@@ -198,9 +199,9 @@ func register(mux *http.ServeMux, s *server, table []route) {
 		h := http.Handler(rt.h)
 		switch rt.access {
 		case viewer:
-			h = s.auth(false, "", rt.h)
+			h = s.auth(false, "", "", rt.h)
 		case operator:
-			h = s.auth(true, rt.action, rt.h)
+			h = s.auth(true, rt.action, rt.object, rt.h)
 		}
 		mux.Handle(rt.method+" "+rt.path, h)
 		if rt.access == public {
@@ -217,7 +218,7 @@ func register(mux *http.ServeMux, s *server, table []route) {
 			methods = append(methods, http.MethodHead)
 		}
 		allowed := strings.Join(methods, ", ")
-		mux.Handle(p, s.auth(false, "", func(w http.ResponseWriter, r *http.Request) {
+		mux.Handle(p, s.auth(false, "", "", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Allow", allowed)
 			writeError(w, http.StatusMethodNotAllowed, r.Method+" is not allowed here; use "+allowed)
 		}))
@@ -225,7 +226,7 @@ func register(mux *http.ServeMux, s *server, table []route) {
 	notFound := func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such path")
 	}
-	mux.Handle("/api/", s.auth(false, "", notFound))
+	mux.Handle("/api/", s.auth(false, "", "", notFound))
 	mux.HandleFunc("/", notFound)
 }
 

@@ -141,6 +141,14 @@ func (s *server) submitSchedule(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, err)
 		return
 	}
+	// The object of a submission is only known from its body: the
+	// meetings' UIDs and rooms name it in the audit line.
+	uids, rooms := make([]string, 0, len(outs)), make([]string, 0, len(outs))
+	for _, o := range outs {
+		uids, rooms = append(uids, o.UID), append(rooms, o.Room)
+	}
+	auditNote(r, "uids", uids)
+	auditNote(r, "rooms", rooms)
 	out := make([]outcomeJSON, 0, len(outs))
 	for _, o := range outs {
 		out = append(out, outcomeJSON{UID: o.UID, Room: o.Room, Action: o.Action, Reason: o.Reason,

@@ -51,8 +51,14 @@ type Result struct {
 	Ignored  bool
 	Reason   string   // why declined or ignored, in English, for the reply and the log
 	Notes    []string // what the organizer should know about an accepted meeting, in English
-	PIN      string   // the meeting's PIN to mail; "" when the meeting uses the room's PIN
-	Err      error
+	// PIN is the meeting's own PIN in plain text, to mail, when it was
+	// drawn by this decision; the store keeps only its hash, so this is
+	// the one moment it is known. PINKept says the meeting has its own PIN
+	// from an earlier answer (an update or a repeated invite), which
+	// cannot be mailed again. Both unset: the meeting uses the room's PIN.
+	PIN     string
+	PINKept bool
+	Err     error
 }
 
 func (r Result) decline(reason string) Result {
@@ -71,7 +77,8 @@ func (r Result) fail(err error) Result {
 }
 
 func (r Result) accept(a Action, s store.Schedule, notes []string) Result {
-	r.Action, r.Accepted, r.Schedule, r.PIN, r.Notes = a, true, s, s.PIN, notes
+	r.Action, r.Accepted, r.Schedule, r.Notes = a, true, s, notes
+	r.PIN, r.PINKept = "", s.PIN != ""
 	return r
 }
 
@@ -192,15 +199,21 @@ func (b *Booker) save(r Result, a Action, m calendar.Meeting, s store.Schedule, 
 	case reason != "":
 		return r.decline(reason + clash)
 	}
+	var drawn string
 	if s.PIN == "" && !b.roomPINs() {
-		if s.PIN, err = b.newPIN(room); err != nil {
+		if drawn, err = b.newPIN(room); err != nil {
 			return r.fail(err)
 		}
+		s.PIN = drawn // PutSchedule stores its hash
 	}
 	if s, err = b.DB.PutSchedule(s); err != nil {
 		return r.fail(err)
 	}
-	return r.accept(a, s, b.notes(m, s, room))
+	r = r.accept(a, s, b.notes(m, s, room))
+	if drawn != "" {
+		r.PIN, r.PINKept = drawn, false
+	}
+	return r
 }
 
 // update books a newer version of a stored meeting. A version that
@@ -251,7 +264,7 @@ func (b *Booker) cancel(m calendar.Meeting) Result {
 		return r.fail(err)
 	}
 	r = r.accept(ActionCancelled, s, nil)
-	r.PIN = ""
+	r.PINKept = false
 	return r
 }
 
@@ -422,8 +435,9 @@ func span(o store.Occurrence, loc *time.Location) string {
 }
 
 // newPIN draws a meeting PIN for room that differs from the room's own
-// PINs (stored as hashes, so each candidate is checked with pin.Check) and
-// from the PINs of the room's other active meetings.
+// PINs and from the PINs of the room's other active meetings, all stored
+// as hashes, so each candidate is checked with pin.Check and a
+// pin.Matcher (one derivation for all the meetings: they share a salt).
 func (b *Booker) newPIN(room config.Room) (string, error) {
 	others, err := b.DB.RoomSchedules(room.Extension)
 	if err != nil {
@@ -436,8 +450,9 @@ func (b *Booker) newPIN(room config.Room) (string, error) {
 	secrets := pin.Secrets{PIN: room.PIN, HostPIN: room.HostPIN}
 	for range 100 {
 		p := draw()
+		m := pin.NewMatcher(p)
 		taken := slices.ContainsFunc(others, func(s store.Schedule) bool {
-			return s.State == store.ScheduleActive && s.PIN == p
+			return s.State == store.ScheduleActive && m.Matches(s.PIN)
 		})
 		if !taken && pin.Check(secrets, p) == pin.None {
 			return p, nil

@@ -8,8 +8,11 @@ import (
 
 // DialIn is what the human answer to an invite says.
 type DialIn struct {
-	Number    string // the number to call from outside; the Extension when empty
-	PIN       string // participant PIN; empty for an open room
+	Number string // the number to call from outside; the Extension when empty
+	PIN    string // participant PIN; empty for an open room
+	// PINKept: the meeting has its own PIN, sent with the first answer
+	// and not known any more (brygga keeps only its hash); PIN is empty.
+	PINKept   bool
 	Extension string // the room, also the first half of the one-step string
 
 	Meeting     Meeting
@@ -80,16 +83,23 @@ func Message(lang string, d DialIn) (subject, body string) {
 	if number == "" {
 		number = d.Extension
 	}
-	if d.PIN == "" {
-		line(t.callOpen, number)
-	} else {
+	switch {
+	case d.PIN != "":
 		line(t.call, number, d.PIN)
+	case d.PINKept:
+		line(t.callKept, number)
+	default:
+		line(t.callOpen, number)
 	}
 	if d.Extension != "" && d.Number != "" && d.Number != d.Extension {
 		line(t.internal, d.Extension)
 	}
-	if d.PIN != "" && d.Extension != "" {
+	switch {
+	case d.Extension == "":
+	case d.PIN != "":
 		line(t.oneStep, d.Extension+"*"+d.PIN)
+	case d.PINKept:
+		line(t.oneStepKept, d.Extension)
 	}
 	if d.EarlyJoinMinutes > 0 {
 		line(t.early, d.EarlyJoinMinutes)
@@ -178,6 +188,7 @@ type messageTexts struct {
 	when, repeats, repeatsOne      string
 	next                           string
 	call, callOpen, internal       string
+	callKept, oneStepKept          string
 	oneStep, early, limit          string
 	record, sensitive, noRecording string
 	weekdays                       [7]string
@@ -203,6 +214,8 @@ var texts = map[string]messageTexts{
 		callOpen:    "To join, call %s. No PIN is needed.",
 		internal:    "From a phone inside the organisation, dial %s.",
 		oneStep:     "In one step: dial %s to go straight into the meeting.",
+		callKept:    "To join, call %s and enter the meeting's PIN followed by #. The PIN was in the first answer to this invitation; it is not repeated, as brygga keeps it only in a form that cannot be read back.",
+		oneStepKept: "In one step: dial %s*PIN, with the meeting's PIN, to go straight into the meeting.",
 		early:       "The meeting room opens %d minutes before the start.",
 		limit:       "The meeting is booked for %d minutes, but phone meetings stop after %d minutes. Everyone hears a warning before the end.",
 		record:      "Recording ([record]): the meeting is recorded. Everyone hears that recording is on, and the recording is sent by e-mail afterwards.",
@@ -231,6 +244,8 @@ var texts = map[string]messageTexts{
 		callOpen:    "Ring %s. Ingen PIN-kode trengs.",
 		internal:    "Fra en intern telefon ringer du %s.",
 		oneStep:     "I ett steg: ring %s, så kommer du rett inn i møtet.",
+		callKept:    "Ring %s og tast inn møtets PIN-kode etterfulgt av #. PIN-koden stod i det første svaret på denne invitasjonen; den gjentas ikke, fordi brygga bare lagrer den i en form som ikke kan leses tilbake.",
+		oneStepKept: "I ett steg: ring %s*PIN med møtets PIN-kode, så kommer du rett inn i møtet.",
 		early:       "Møterommet åpner %d minutter før start.",
 		limit:       "Møtet er booket for %d minutter, men telefonmøter avsluttes etter %d minutter. Alle hører en advarsel før slutt.",
 		record:      "Opptak ([opptak]): møtet tas opp. Alle hører at opptak pågår, og opptaket sendes på e-post etterpå.",
@@ -259,6 +274,8 @@ var texts = map[string]messageTexts{
 		callOpen:    "Ring %s. Ingen PIN-kod behövs.",
 		internal:    "Från en intern telefon ringer du %s.",
 		oneStep:     "I ett steg: ring %s för att komma direkt in i mötet.",
+		callKept:    "Ring %s och ange mötets PIN-kod följd av #. PIN-koden stod i det första svaret på den här inbjudan; den upprepas inte, eftersom brygga bara sparar den i en form som inte kan läsas tillbaka.",
+		oneStepKept: "I ett steg: ring %s*PIN med mötets PIN-kod för att komma direkt in i mötet.",
 		early:       "Mötesrummet öppnar %d minuter före start.",
 		limit:       "Mötet är bokat i %d minuter, men telefonmöten avslutas efter %d minuter. Alla hör en varning innan mötet tar slut.",
 		record:      "Inspelning ([inspelning]): mötet spelas in. Alla hör att inspelning pågår, och inspelningen skickas med e-post efteråt.",

@@ -182,6 +182,13 @@ type API struct {
 	// TLS, when a certificate is set, serves the API (and /metrics on
 	// its listener) over HTTPS only.
 	TLS TLS
+	// Hosts are the host names (or addresses) the API answers to besides
+	// Listen's own host, the address a request reached and, on a loopback
+	// address, "localhost": a request whose Host header names anything
+	// else is refused, so a web page whose name was rebound to the
+	// bridge's address (DNS rebinding) cannot use a browser to reach it.
+	// Lower case, without a trailing dot.
+	Hosts []string
 }
 
 // Token is one bearer token of the admin API.

@@ -560,6 +560,9 @@ func TestDocExample(t *testing.T) {
 	if !c.API.Tokens[0].Match("test") {
 		t.Error("the sha256 token in the example is not sha256(\"test\")")
 	}
+	if !slices.Equal(c.API.Hosts, []string{"brygga.example.org", "2001:db8::10"}) {
+		t.Errorf("API.Hosts = %q", c.API.Hosts)
+	}
 }
 
 func TestPrefixes(t *testing.T) {

@@ -104,6 +104,7 @@ type dumpAPI struct {
 	Listen  string      `yaml:"listen"`
 	Metrics string      `yaml:"metrics,omitempty"`
 	TLS     *dumpTLS    `yaml:"tls,omitempty"`
+	Hosts   []string    `yaml:"hosts,omitempty"`
 	Tokens  []dumpToken `yaml:"tokens"`
 }
 
@@ -225,7 +226,7 @@ func (c *Config) dump(redact bool) string {
 			RTPTimeout:  formatDuration(c.Media.RTPTimeout),
 			HoldTimeout: formatDuration(c.Media.HoldTimeout),
 		},
-		API: dumpAPI{Listen: c.API.Listen, Metrics: c.API.Metrics, TLS: dumpTLSOf(c.API.TLS), Tokens: []dumpToken{}},
+		API: dumpAPI{Listen: c.API.Listen, Metrics: c.API.Metrics, TLS: dumpTLSOf(c.API.TLS), Hosts: c.API.Hosts, Tokens: []dumpToken{}},
 		Mail: dumpMail{
 			SMTP:       c.Mail.SMTP,
 			From:       c.Mail.From,

@@ -70,6 +70,12 @@ func TestFileErrors(t *testing.T) {
 		// api
 		{"api.listen", "api: {listen: localhost}\n", "host:port"},
 		{"api.metrics", "api: {metrics: on}\n", "host:port"},
+		{"api.hosts[0]", "api: {hosts: [\"brygga.example.org:8080\"]}\n", "no port"},
+		{"api.hosts[0]", "api: {hosts: [\"https://brygga.example.org\"]}\n", "neither a host name"},
+		{"api.hosts[0]", "api: {hosts: [\"*.example.org\"]}\n", "no wildcard"},
+		{"api.hosts[0]", "api: {hosts: [\"fe80::1%eth0\"]}\n", "zone"},
+		{"api.hosts[1]", "api: {hosts: [Brygga.Example.org, brygga.example.org.]}\n", "listed twice"},
+		{"api.hosts", "api: {hosts: brygga.example.org}\n", "want a list"},
 		{"api.tokens[0].role", "api: {tokens: [{name: a, token: x, role: admin}]}\n", "operator, viewer"},
 		{"api.tokens[0].role", "api: {tokens: [{name: a, token: x}]}\n", "missing"},
 		{"api.tokens[0].name", "api: {tokens: [{token: x, role: viewer}]}\n", "missing"},

@@ -310,22 +310,7 @@ func formatDuration(d time.Duration) string {
 // never what was meant.
 func prefixField(dst *[]netip.Prefix, emptyOK bool) func(*yaml.Node, string) error {
 	return func(n *yaml.Node, p string) error {
-		out := []netip.Prefix{}
-		err := list(n, p, func(item *yaml.Node, ip string) error {
-			s, err := text(item, ip)
-			if err != nil {
-				return err
-			}
-			pr, err := parsePrefix(s)
-			if err != nil {
-				return nodeErr(ip, item, "%v", err)
-			}
-			if slices.Contains(out, pr) {
-				return nodeErr(ip, item, "%s is listed twice", pr)
-			}
-			out = append(out, pr)
-			return nil
-		})
+		out, err := uniqueList(n, p, parsePrefix)
 		if err != nil {
 			return err
 		}
@@ -375,6 +360,7 @@ func (c *Config) decodeAPI(n *yaml.Node, path string) error {
 			return checkHostPort(s, false)
 		})},
 		{"tls", tlsField(&c.API.TLS)},
+		{"hosts", hostsField(&c.API.Hosts)},
 		{"tokens", func(n *yaml.Node, p string) error {
 			tokens := []Token{}
 			err := list(n, p, func(item *yaml.Node, ip string) error {
@@ -410,6 +396,41 @@ func (c *Config) decodeAPI(n *yaml.Node, path string) error {
 			return nil
 		}},
 	})
+}
+
+// hostsField reads a list of host names or IP addresses (no ports),
+// normalized to lower case without a trailing dot.
+func hostsField(dst *[]string) func(*yaml.Node, string) error {
+	return func(n *yaml.Node, p string) error {
+		out, err := uniqueList(n, p, checkHostName)
+		if err != nil {
+			return err
+		}
+		*dst = emptyNil(out)
+		return nil
+	}
+}
+
+// uniqueList reads a list of texts, each parsed by parse; an item equal to
+// an earlier one once parsed is an error naming it.
+func uniqueList[T comparable](n *yaml.Node, p string, parse func(string) (T, error)) ([]T, error) {
+	out := []T{}
+	err := list(n, p, func(item *yaml.Node, ip string) error {
+		s, err := text(item, ip)
+		if err != nil {
+			return err
+		}
+		v, err := parse(s)
+		if err != nil {
+			return nodeErr(ip, item, "%v", err)
+		}
+		if slices.Contains(out, v) {
+			return nodeErr(ip, item, "%v is listed twice", v)
+		}
+		out = append(out, v)
+		return nil
+	})
+	return out, err
 }
 
 func (c *Config) decodeMail(n *yaml.Node, path string) error {

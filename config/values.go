@@ -115,6 +115,22 @@ func checkHostPort(s string, needHost bool) error {
 	return nil
 }
 
+// checkHostName accepts a host name or an IP address as a Host header
+// names it, without a port, and returns it in the form compared: lower
+// case, no trailing dot, an IPv6 address without brackets.
+func checkHostName(s string) (string, error) {
+	if a, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(s, "["), "]")); err == nil {
+		if a.Zone() != "" {
+			return "", errorf("address %q has a zone; use an address without %%zone", s)
+		}
+		return a.Unmap().String(), nil
+	}
+	if !isHostname(s) {
+		return "", errorf("%q is neither a host name nor an IP address (no port, no scheme, no wildcard)", s)
+	}
+	return strings.ToLower(strings.TrimSuffix(s, ".")), nil
+}
+
 func isHostname(s string) bool {
 	if len(s) == 0 || len(s) > 253 {
 		return false

@@ -147,7 +147,9 @@ func (d *Desk) submit(ctx context.Context, req *calendar.Request, rejected error
 		default:
 			sent++
 			d.answer(ctx, &o, d.reply(r))
-			if l, due := d.notice(r, by); due && sent < maxReplies {
+			if o.Retry && r.PIN != "" && r.Action == booking.ActionBooked {
+				d.unbook(&o, r)
+			} else if l, due := d.notice(r, by); due && sent < maxReplies {
 				sent++
 				d.answer(ctx, &Outcome{UID: o.UID, Room: o.Room, Action: "announced"}, l)
 			}
@@ -185,6 +187,22 @@ func (d *Desk) notice(r booking.Result, by string) (l letter, due bool) {
 	subject, body := calendar.Notice(lang, c)
 	return letter{to: r.Room.Email, toName: r.Room.Name, subject: subject, body: body,
 		uid: r.Meeting.UID, partstat: "notice"}, true
+}
+
+// unbook undoes a new booking whose answer, the only place its PIN is
+// ever written in clear (the store keeps a hash), could not be mailed for
+// now: the request comes again and is booked afresh, with a PIN of its
+// own that its answer then carries; were the booking kept, the repeat
+// would be a duplicate whose PIN nobody knows. Should the sender give up,
+// the organizer gets its bounce and nothing stays booked.
+func (d *Desk) unbook(o *Outcome, r booking.Result) {
+	if err := d.Booker.Delete(r.Schedule.ID); err != nil {
+		d.log().Error("invites: a booking whose answer was not sent could not be undone; its PIN is lost",
+			"uid", r.Meeting.UID, "schedule", r.Schedule.ID, "error", err)
+		return
+	}
+	o.Action, o.PIN = string(booking.ActionFailed), ""
+	o.Reason = "not kept: the answer with the meeting's PIN could not be mailed; the meeting is booked when the invitation comes again"
 }
 
 // rejected answers an invite that parsing refused.
@@ -241,7 +259,7 @@ func (d *Desk) reply(r booking.Result) letter {
 	}
 	dial := calendar.DialIn{
 		Meeting: r.Meeting, Declined: !r.Accepted, Reason: r.Reason,
-		PIN: r.PIN, Extension: r.Room.Extension, Number: d.number(r.Room.Extension),
+		PIN: r.PIN, PINKept: r.PINKept, Extension: r.Room.Extension, Number: d.number(r.Room.Extension),
 		Occurrences: next(r, d.now()), Record: r.Meeting.Record, Sensitive: r.Schedule.Sensitive,
 		LimitMinutes: r.Room.Settings.MaxMinutes, EarlyJoinMinutes: r.Room.Settings.EarlyJoinMinutes,
 		Location: localZone(lang, r.Meeting),

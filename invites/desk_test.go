@@ -13,6 +13,7 @@ import (
 	"brygga/calendar"
 	"brygga/mailer"
 	"brygga/mailer/mailertest"
+	"brygga/pin"
 )
 
 // submit parses one test mail as the intake does and hands it to Submit.
@@ -61,25 +62,31 @@ func TestSubmitReplyRefused(t *testing.T) {
 	if o.Action != string(booking.ActionBooked) || o.Replied || o.Retry || !strings.Contains(o.MailError, "refused the recipient") {
 		t.Errorf("outcome %+v", o)
 	}
-	if s := f.schedule(o.UID); s.PIN != o.PIN {
+	if s := f.schedule(o.UID); !pin.NewMatcher(o.PIN).Matches(s.PIN) {
 		t.Errorf("stored %+v", s)
 	}
 }
 
-// A reply that failed for now goes out when the invite comes again: the
-// repeat is a duplicate, answered as before with the same PIN.
+// A reply that failed for now goes out when the invite comes again. The
+// store keeps only the PIN's hash, so the first booking is undone rather
+// than kept with a PIN nobody was told: the repeat books the meeting
+// afresh and its answer carries the new PIN.
 func TestSubmitRetriedReplySent(t *testing.T) {
 	f := newFixture(t, march2025, mailertest.Options{RcptCode: 451})
 	first := f.submit(opptak)[0]
-	if first.Replied || !first.Retry || first.MailError == "" {
+	if first.Replied || !first.Retry || first.MailError == "" || first.Action != string(booking.ActionFailed) || first.PIN != "" {
 		t.Fatalf("first outcome %+v", first)
+	}
+	if list, err := f.desk.Booker.List(); err != nil || len(list) != 0 {
+		t.Fatalf("after the failed answer %d schedules stay (%v)", len(list), err)
 	}
 	later := mailertest.Start(t, mailertest.Options{})
 	f.desk.Mail = &mailer.Server{URL: "smtp://" + later.Addr}
 	again := f.submit(opptak)[0]
-	if again.Action != string(booking.ActionDuplicate) || !again.Replied || again.Retry || again.PIN != first.PIN {
+	if again.Action != string(booking.ActionBooked) || !again.Replied || again.Retry || !sixDigits.MatchString(again.PIN) {
 		t.Fatalf("second outcome %+v", again)
 	}
+	first = again
 	got, _ := later.Received()
 	if len(got) != 1 {
 		t.Fatalf("%d replies", len(got))
@@ -130,5 +137,34 @@ func TestSubmitRejectedCancelNotAnswered(t *testing.T) {
 	}
 	if got, _ := f.out.Received(); len(got) != 0 {
 		t.Errorf("%d replies", len(got))
+	}
+}
+
+// A repeated invite is answered without the PIN, which the store keeps
+// only as a hash: the answer says it was in the first one, and the PIN
+// mailed then still opens the meeting.
+func TestSubmitDuplicateAnswerKeepsPIN(t *testing.T) {
+	f := newFixture(t, march2025, mailertest.Options{})
+	first := f.submit(opptak)[0]
+	again := f.submit(opptak)[0]
+	if first.Action != string(booking.ActionBooked) || !sixDigits.MatchString(first.PIN) ||
+		again.Action != string(booking.ActionDuplicate) || !again.Replied || again.PIN != "" {
+		t.Fatalf("outcomes %+v, %+v", first, again)
+	}
+	got, _ := f.out.Received()
+	if len(got) != 2 {
+		t.Fatalf("%d replies", len(got))
+	}
+	r := readReply(t, got[1].Data)
+	for _, want := range []string{"tast inn møtets PIN-kode", "PIN-koden stod i det første svaret", "ring 4711*PIN med møtets PIN-kode"} {
+		if !strings.Contains(r.text, want) {
+			t.Errorf("second answer lacks %q:\n%s", want, r.text)
+		}
+	}
+	if strings.Contains(r.text, "Ingen PIN-kode trengs") {
+		t.Errorf("second answer says no PIN is needed:\n%s", r.text)
+	}
+	if s := f.schedule(first.UID); !pin.NewMatcher(first.PIN).Matches(s.PIN) {
+		t.Errorf("stored %+v does not match the mailed PIN", s)
 	}
 }

@@ -143,3 +143,90 @@ var derive = func(p string, salt []byte, iter int) []byte {
 	}
 	return key
 }
+
+// HashLike is Hash with the salt and iteration count of like, when like is
+// a hash; else Hash. The PINs of one room's scheduled meetings share a
+// salt this way, so a caller's PIN is checked against all of them with one
+// key derivation (see Matcher) instead of one per meeting, however many
+// meetings the room has booked over time. It gives up only that an
+// offline search tests a guess against all of one room's meeting PINs at
+// once, which for PINs of a few digits changes little; meeting PINs within
+// a room differ by construction, so no two of them look equal either.
+func HashLike(p, like string) string {
+	iter, salt, _, ok := parseHash(like)
+	if !ok {
+		return Hash(p)
+	}
+	return hashPrefix + strconv.Itoa(iter) + "$" + b64.EncodeToString(salt) + "$" + b64.EncodeToString(derive(p, salt, iter))
+}
+
+// Matcher checks one entered PIN against many stored ones (hashes, or
+// plain ones from a config file). Each salt and iteration count costs one
+// key derivation, whichever hash brings it first and whether or not any
+// matches, so the time taken depends on the stored hashes, not on the
+// entered PIN; except that, as with Check's cache, a PIN that has matched
+// a hash of that salt since start is not derived again, so a meeting's
+// callers after the first cost no derivation. Not safe for concurrent use.
+type Matcher struct {
+	entered string
+	keys    map[saltKey][]byte // derived key of entered per salt
+}
+
+// saltKey names a salt and iteration count.
+type saltKey struct {
+	iter int
+	salt string
+}
+
+// NewMatcher returns a Matcher for entered.
+func NewMatcher(entered string) *Matcher {
+	return &Matcher{entered: entered, keys: map[saltKey][]byte{}}
+}
+
+// Matches reports whether the PIN stored as want is the entered one. An
+// empty want matches nothing.
+func (m *Matcher) Matches(want string) bool {
+	iter, salt, key, ok := parseHash(want)
+	if !ok {
+		return want != "" && equal(want, m.entered)
+	}
+	memo := saltKey{iter, string(salt)}
+	got, done := m.keys[memo]
+	if !done {
+		var known bool
+		if got, known = knownKey(memo, m.entered); !known {
+			got = derive(m.entered, salt, iter)
+		}
+		m.keys[memo] = got
+	}
+	if subtle.ConstantTimeCompare(got, key) != 1 {
+		return false
+	}
+	rememberKey(memo, m.entered, got)
+	return true
+}
+
+// Derived keys of PINs that matched a hash, by salt, iterations and PIN;
+// only in memory, bounded like known.
+var derivedKnown = map[derivedKey][]byte{}
+
+type derivedKey struct {
+	saltKey
+	entered string
+}
+
+func knownKey(memo saltKey, entered string) ([]byte, bool) {
+	knownMu.RLock()
+	defer knownMu.RUnlock()
+	k, ok := derivedKnown[derivedKey{memo, entered}]
+	return k, ok
+}
+
+func rememberKey(memo saltKey, entered string, key []byte) {
+	knownMu.Lock()
+	defer knownMu.Unlock()
+	if len(derivedKnown) >= maxKnown {
+		clear(derivedKnown)
+	}
+	derivedKnown[derivedKey{memo, entered}] = key
+}

@@ -106,9 +106,22 @@ func TestCheckTamperedHash(t *testing.T) {
 	}
 }
 
+// countDerivations counts the key derivations run until the test ends.
+func countDerivations(t *testing.T) *int {
+	n := new(int)
+	real := derive
+	derive = func(p string, salt []byte, iter int) []byte {
+		*n++
+		return real(p, salt, iter)
+	}
+	t.Cleanup(func() { derive = real })
+	return n
+}
+
 func forgetKnown() {
 	knownMu.Lock()
 	clear(known)
+	clear(derivedKnown)
 	knownMu.Unlock()
 }
 
@@ -119,27 +132,21 @@ func forgetKnown() {
 // has a host PIN.
 func TestCheckEvenWork(t *testing.T) {
 	hp, hh := Hash("2468"), Hash("97531")
-	real := derive
-	n := 0
-	derive = func(p string, salt []byte, iter int) []byte {
-		n++
-		return real(p, salt, iter)
-	}
-	defer func() { derive = real }()
+	n := countDerivations(t)
 	for _, s := range []Secrets{{PIN: hp, HostPIN: hh}, {PIN: hp}, {HostPIN: hh}, {PIN: "2468", HostPIN: hh}, {PIN: hp, HostPIN: "97531"}} {
 		for _, in := range []string{"2468", "97531", "0000", ""} {
 			forgetKnown()
-			n = 0
+			*n = 0
 			Check(s, in)
-			if n != 2 {
-				t.Errorf("Check(%q/%q, %q) ran %d derivations, want 2", s.PIN, s.HostPIN, in, n)
+			if *n != 2 {
+				t.Errorf("Check(%q/%q, %q) ran %d derivations, want 2", s.PIN, s.HostPIN, in, *n)
 			}
 		}
 	}
-	n = 0
+	*n = 0
 	Check(Secrets{PIN: "2468", HostPIN: "97531"}, "2468")
-	if n != 0 {
-		t.Errorf("plain PINs ran %d derivations; a config-file room should not pay for hashing", n)
+	if *n != 0 {
+		t.Errorf("plain PINs ran %d derivations; a config-file room should not pay for hashing", *n)
 	}
 }
 
@@ -193,29 +200,82 @@ func FuzzIsHash(f *testing.F) {
 func TestCheckRemembersAnEnteredPIN(t *testing.T) {
 	forgetKnown()
 	hp, hh := Hash("2468"), Hash("97531")
-	real := derive
-	n := 0
-	derive = func(p string, salt []byte, iter int) []byte {
-		n++
-		return real(p, salt, iter)
-	}
-	defer func() { derive = real }()
+	n := countDerivations(t)
 	s := Secrets{PIN: hp, HostPIN: hh}
 	if Check(s, "2468") != Participant || Check(s, "97531") != Host {
 		t.Fatal("first right entries refused")
 	}
-	n = 0
+	*n = 0
 	for in, want := range map[string]Role{"2468": Participant, "97531": Host, "0000": None, "": None, "24680": None} {
 		if got := Check(s, in); got != want {
 			t.Errorf("remembered room: Check(%q) = %v, want %v", in, got, want)
 		}
 	}
-	if n != 0 {
-		t.Errorf("a room whose PINs were entered ran %d derivations", n)
+	if *n != 0 {
+		t.Errorf("a room whose PINs were entered ran %d derivations", *n)
 	}
 	changed := Secrets{PIN: Hash("2468"), HostPIN: hh}
-	n = 0
-	if Check(changed, "1111") != None || n != 2 {
-		t.Errorf("a new hash: %d derivations, want 2", n)
+	*n = 0
+	if Check(changed, "1111") != None || *n != 2 {
+		t.Errorf("a new hash: %d derivations, want 2", *n)
+	}
+}
+
+// Meeting PINs hashed like another share its salt, and a Matcher checks
+// an entered PIN against all of them with one derivation per salt, right
+// or wrong, while each still matches only its own PIN.
+func TestMatcherSharesDerivations(t *testing.T) {
+	first := Hash("111111")
+	room := []string{first, HashLike("222222", first), HashLike("333333", first)}
+	other := Hash("444444") // another salt: one more derivation
+	if strings.Split(room[1], "$")[2] != strings.Split(first, "$")[2] || room[1] == HashLike("222222", other) {
+		t.Fatalf("HashLike did not take the salt: %q, %q", first, room[1])
+	}
+	if !IsHash(HashLike("5", "not a hash")) {
+		t.Fatal("HashLike of a non-hash is no hash")
+	}
+	n := countDerivations(t)
+	forgetKnown()
+	for _, c := range []struct {
+		entered string
+		want    int // index into all that matches; -1 none
+	}{{"111111", 0}, {"333333", 2}, {"444444", 3}, {"999999", -1}, {"", -1}} {
+		forgetKnown()
+		*n = 0
+		m := NewMatcher(c.entered)
+		all := append(append([]string{}, room...), other, "", "55")
+		for i, h := range all {
+			if got := m.Matches(h); got != (i == c.want) {
+				t.Errorf("PIN %q against %d: %v", c.entered, i, got)
+			}
+		}
+		if *n != 2 {
+			t.Errorf("PIN %q: %d derivations, want 2 (one per salt)", c.entered, *n)
+		}
+	}
+	if !NewMatcher("55").Matches("55") || NewMatcher("5").Matches("55") {
+		t.Error("plain PINs")
+	}
+}
+
+// A PIN that matched a meeting's hash is not derived again for that salt
+// (the next caller of the meeting costs nothing); a wrong one always is.
+func TestMatcherRemembersRightPINs(t *testing.T) {
+	forgetKnown()
+	defer forgetKnown()
+	h := Hash("121212")
+	n := countDerivations(t)
+	for i, c := range []struct {
+		entered string
+		match   bool
+		derives int
+	}{{"121212", true, 1}, {"121212", true, 0}, {"343434", false, 1}, {"343434", false, 1}, {"121212", true, 0}} {
+		*n = 0
+		if got := NewMatcher(c.entered).Matches(h); got != c.match || *n != c.derives {
+			t.Errorf("try %d, PIN %s: match %v after %d derivations, want %v after %d", i, c.entered, got, *n, c.match, c.derives)
+		}
+	}
+	if NewMatcher("121212").Matches(HashLike("565656", h)) {
+		t.Error("a remembered key matched another PIN's hash of the same salt")
 	}
 }

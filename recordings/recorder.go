@@ -89,13 +89,23 @@ func (r *Recorder) logger() *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
+// private makes the recordings' folder, or narrows one that others can
+// reach (left by an older brygga): recordings are meetings.
+func (r *Recorder) private() error {
+	t, err := store.PrivateDir(r.Dir)
+	if t != nil {
+		t.Log(r.logger())
+	}
+	return err
+}
+
 // Start begins a recording of room. onError is called once, from the
 // writer's goroutine, if writing fails (disk full): the recording has
 // stopped then, and what was written so far will still be delivered.
 func (r *Recorder) Start(room Room, onError func(error)) (*Session, error) {
 	now := r.now()
 	id := fmt.Sprintf("%s-%s-%s", room.Extension, now.UTC().Format("20060102T150405Z"), randomHex(2))
-	if err := os.MkdirAll(r.Dir, 0o750); err != nil {
+	if err := r.private(); err != nil {
 		return nil, fmt.Errorf("recordings: %w", err)
 	}
 	path := filepath.Join(r.Dir, id+".wav")
@@ -227,6 +237,9 @@ func (s *Session) Finish() error {
 // queued, as if the meeting had ended when the file was last written.
 // It returns how many it repaired.
 func (r *Recorder) Recover() (int, error) {
+	if err := r.private(); err != nil {
+		return 0, fmt.Errorf("recordings: %w", err)
+	}
 	active, err := r.DB.ActiveRecordings()
 	if err != nil {
 		return 0, err

@@ -61,7 +61,7 @@ type wavFile interface {
 
 // CreateWAV creates (or truncates) path as an empty WAV.
 func CreateWAV(path string) (*WAVWriter, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o640)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600) // a meeting: for brygga alone
 	if err != nil {
 		return nil, err
 	}

@@ -21,6 +21,8 @@ type DB struct {
 	sql  *sql.DB
 	path string
 
+	tightened []Tightened // what Open narrowed; see Tightened
+
 	onError atomic.Pointer[func(error)] // OnError's function
 }
 
@@ -136,6 +138,17 @@ CREATE INDEX occurrences_time ON occurrences (start_at, end_at);
 -- Who may send invites for a room's owner: a JSON list of addresses.
 ALTER TABLE rooms ADD COLUMN delegates TEXT NOT NULL DEFAULT '[]';
 `,
+	5: `
+-- Meeting PINs are stored as pin.Hash from here on, like the rooms' PINs;
+-- hashMeetingPINs (Go, in the same transaction) hashes the plain ones.
+-- The clear PIN exists only when a meeting is booked and mailed.
+`,
+}
+
+// migrationCode is work a migration does in Go after its SQL, in the same
+// transaction: what SQL cannot compute.
+var migrationCode = map[int]func(context.Context, *sql.Tx) error{
+	5: hashMeetingPINs,
 }
 
 // Open opens the database at path, creating it and its folder if needed,
@@ -146,7 +159,8 @@ func Open(path string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: %s: %w", path, err)
 	}
-	if err := os.MkdirAll(filepath.Dir(abs), 0o750); err != nil {
+	tightened, err := private(abs)
+	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
 	// A file: URI so that '?' or '#' in a folder name stay part of the
@@ -161,13 +175,48 @@ func Open(path string) (*DB, error) {
 	// SQLite has one writer at a time anyway; one connection turns what
 	// would be SQLITE_BUSY between our own connections into queueing.
 	s.SetMaxOpenConns(1)
-	db := &DB{sql: s, path: path}
+	db := &DB{sql: s, path: path, tightened: tightened}
 	if err := db.migrate(); err != nil {
 		s.Close()
 		return nil, err
 	}
 	return db, nil
 }
+
+// private readies the folder and file of the database at abs for Open: the
+// folder made or narrowed to DirMode, the database made empty with
+// FileMode when missing (SQLite would make it 0644 less the umask), and an
+// existing database and its -wal and -shm files narrowed to FileMode.
+// SQLite gives the -wal and -shm files it creates the database's mode.
+func private(abs string) ([]Tightened, error) {
+	var out []Tightened
+	t, err := PrivateDir(filepath.Dir(abs))
+	if err != nil {
+		return nil, err
+	}
+	if t != nil {
+		out = append(out, *t)
+	}
+	f, err := os.OpenFile(abs, os.O_RDONLY|os.O_CREATE, FileMode)
+	if err != nil {
+		return nil, err
+	}
+	f.Close()
+	for _, p := range []string{abs, abs + "-wal", abs + "-shm"} {
+		t, err := PrivateFile(p)
+		if err != nil {
+			return nil, err
+		}
+		if t != nil {
+			out = append(out, *t)
+		}
+	}
+	return out, nil
+}
+
+// Tightened lists the folder and files whose permissions Open narrowed
+// because group or others could reach them, for the caller to log.
+func (db *DB) Tightened() []Tightened { return db.tightened }
 
 // Close closes the database.
 func (db *DB) Close() error { return db.sql.Close() }
@@ -221,6 +270,11 @@ func (db *DB) apply(ctx context.Context, v int) error {
 	defer tx.Rollback()
 	if _, err := tx.ExecContext(ctx, migrations[v]); err != nil {
 		return err
+	}
+	if code := migrationCode[v]; code != nil {
+		if err := code(ctx, tx); err != nil {
+			return err
+		}
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM schema_version`); err != nil {
 		return err

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"brygga/pin"
 )
 
 // States of a schedule.
@@ -28,9 +30,12 @@ type Schedule struct {
 	Sequence      int       // SEQUENCE of the version stored
 	Stamp         time.Time // its DTSTAMP; zero when the invite had none
 	Zone          string    // IANA name of the meeting's zone, for showing its times
-	// PIN is the meeting's own PIN in plain text ("" when the meeting uses
-	// the room's PIN). It is mailed to the organizer with every reply,
-	// updates included, so it is kept readable, unlike the rooms' PINs.
+	// PIN is the meeting's own PIN as stored, a pin.Hash ("" when the
+	// meeting uses the room's PIN); PutSchedule hashes a plain one, with
+	// the salt of the room's other meeting PINs (pin.HashLike), so a
+	// caller's PIN is checked against all of them with one derivation.
+	// The plain PIN is only known to whoever booked the meeting, which
+	// mails it to the organizer then; it cannot be read back.
 	PIN               string
 	Record, Sensitive bool
 	State             string // ScheduleActive or ScheduleCancelled
@@ -116,6 +121,11 @@ func (db *DB) PutSchedule(s Schedule) (Schedule, error) {
 	if s.ID == "" {
 		if s.ID, err = freeScheduleID(ctx, tx); err != nil {
 			return s, fmt.Errorf("store: schedule %s: %w", s.UID, err)
+		}
+	}
+	if s.PIN != "" && !pin.IsHash(s.PIN) {
+		if s.PIN, err = hashMeetingPIN(ctx, tx, s.Room, s.PIN); err != nil {
+			return s, fmt.Errorf("store: schedule %s: %w", s.ID, err)
 		}
 	}
 	t := now()
@@ -309,6 +319,52 @@ func (db *DB) DeleteSchedule(id string) error {
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return fmt.Errorf("store: schedule %s: %w", id, ErrNotFound)
+	}
+	return nil
+}
+
+// hashMeetingPIN hashes the plain meeting PIN p of a meeting in room with
+// the salt of another meeting PIN of that room, if there is one.
+func hashMeetingPIN(ctx context.Context, tx *sql.Tx, room, p string) (string, error) {
+	var like string
+	err := tx.QueryRowContext(ctx, `SELECT pin FROM schedules WHERE room = ? AND pin LIKE 'pbkdf2-%' LIMIT 1`, room).Scan(&like)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return "", err
+	}
+	return pin.HashLike(p, like), nil
+}
+
+// hashMeetingPINs is migration 5: it hashes the meeting PINs that earlier
+// versions stored in plain text, room by room with one salt each.
+func hashMeetingPINs(ctx context.Context, tx *sql.Tx) error {
+	rows, err := tx.QueryContext(ctx, `SELECT id, room, pin FROM schedules WHERE pin != '' ORDER BY room, id`)
+	if err != nil {
+		return err
+	}
+	type plain struct{ id, room, pin string }
+	var todo []plain
+	for rows.Next() {
+		var p plain
+		if err := rows.Scan(&p.id, &p.room, &p.pin); err != nil {
+			rows.Close()
+			return err
+		}
+		if !pin.IsHash(p.pin) {
+			todo = append(todo, p)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, p := range todo {
+		h, err := hashMeetingPIN(ctx, tx, p.room, p.pin)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE schedules SET pin = ? WHERE id = ?`, h, p.id); err != nil {
+			return fmt.Errorf("schedule %s: %w", p.id, err)
+		}
 	}
 	return nil
 }

@@ -1,12 +1,19 @@
 package store
 
 import (
+	"bytes"
+	"database/sql"
 	"errors"
+	"fmt"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
 	"time"
+
+	"brygga/pin"
 )
 
 var monday = time.Date(2025, 1, 6, 9, 0, 0, 0, time.UTC)
@@ -39,7 +46,7 @@ func TestSchedulePutGetReplace(t *testing.T) {
 	if !regexp.MustCompile(`^m-[0-9a-f]{8}$`).MatchString(s.ID) {
 		t.Fatalf("ID %q is not m- and 8 hex digits", s.ID)
 	}
-	if s.State != ScheduleActive || s.PIN != "123456" || !s.Record || s.Zone != "Europe/Oslo" ||
+	if s.State != ScheduleActive || !pin.IsHash(s.PIN) || !pin.NewMatcher("123456").Matches(s.PIN) || !s.Record || s.Zone != "Europe/Oslo" ||
 		len(s.Occurrences) != 3 || !s.Occurrences[2].Start.Equal(monday.AddDate(0, 0, 14)) ||
 		!s.Stamp.Equal(monday.Add(-72*time.Hour)) || s.Created.IsZero() {
 		t.Fatalf("stored %+v", s)
@@ -99,7 +106,7 @@ func TestScheduleBookedSlots(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("room 4711, first two weeks", slots, a.ID+"@01-06T09:00", a.ID+"@01-13T09:00")
-	if slots[0].Schedule.Summary != "Weekly a" || slots[0].Schedule.PIN != "123456" || slots[0].Schedule.Occurrences != nil {
+	if slots[0].Schedule.Summary != "Weekly a" || !pin.NewMatcher("123456").Matches(slots[0].Schedule.PIN) || slots[0].Schedule.Occurrences != nil {
 		t.Fatalf("slot schedule %+v", slots[0].Schedule)
 	}
 
@@ -157,5 +164,104 @@ func TestScheduleBookedSlots(t *testing.T) {
 	var orphans int
 	if err := db.sql.QueryRow(`SELECT count(*) FROM occurrences WHERE schedule_id = ?`, b.ID).Scan(&orphans); err != nil || orphans != 0 {
 		t.Fatalf("occurrences left after delete: %d %v", orphans, err)
+	}
+}
+
+// saltOf is the salt field of a pin.Hash.
+func saltOf(h string) string {
+	parts := strings.Split(h, "$")
+	if len(parts) != 4 {
+		return ""
+	}
+	return parts[2]
+}
+
+// A meeting PIN is stored hashed, with the salt of the room's other
+// meeting PINs; a replacement keeps the stored hash as it is.
+func TestScheduleMeetingPINHashed(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "b.db")
+	db := open(t, path)
+	a := put(t, db, weekly("a", "4711", 1))
+	bw := weekly("b", "4711", 1)
+	bw.PIN = "654321"
+	b := put(t, db, bw)
+	c := put(t, db, weekly("c", "4712", 1))
+	if saltOf(a.PIN) == "" || saltOf(a.PIN) != saltOf(b.PIN) || saltOf(c.PIN) == saltOf(a.PIN) {
+		t.Fatalf("salts: 4711 %q %q, 4712 %q; want one per room", a.PIN, b.PIN, c.PIN)
+	}
+	if !pin.NewMatcher("654321").Matches(b.PIN) || pin.NewMatcher("123456").Matches(b.PIN) {
+		t.Fatal("b's hash does not match its own PIN only")
+	}
+	a.Summary = "Renamed"
+	if again := put(t, db, a); again.PIN != a.PIN {
+		t.Fatalf("a replacement rehashed the stored hash: %q, was %q", again.PIN, a.PIN)
+	}
+	db.Close()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wal, _ := os.ReadFile(path + "-wal")
+	for _, p := range []string{"123456", "654321"} {
+		if bytes.Contains(raw, []byte(p)) || bytes.Contains(wal, []byte(p)) {
+			t.Errorf("the database file holds the plain PIN %s", p)
+		}
+	}
+}
+
+// A database written before meeting PINs were hashed (schema 3, PINs in
+// plain text) is migrated on open: every meeting PIN is hashed, one salt
+// per room, each still matches its PIN, and no plain PIN is left.
+func TestMigrateHashesPlainMeetingPINs(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "old.db")
+	old, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What brygga with three migrations left on disk: its schema, its
+	// version row, and meetings with plain PINs.
+	stmts := []string{`CREATE TABLE schema_version (version INTEGER NOT NULL)`, migrations[1], migrations[2], migrations[3],
+		`INSERT INTO schema_version (version) VALUES (3)`}
+	for i, m := range map[string][2]string{"m-00000001": {"4711", "111111"}, "m-00000002": {"4711", "222222"},
+		"m-00000003": {"4712", "333333"}, "m-00000004": {"4712", ""}} {
+		stmts = append(stmts, fmt.Sprintf(`INSERT INTO schedules (id, uid, room, pin, state, created, updated)
+			VALUES ('%s', 'uid-%s', '%s', '%s', 'active', '2025-01-01T00:00:00Z', '2025-01-01T00:00:00Z')`, i, i, m[0], m[1]))
+	}
+	for _, s := range stmts {
+		if _, err := old.Exec(s); err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+	}
+	old.Close()
+
+	db := open(t, path)
+	want := map[string]string{"m-00000001": "111111", "m-00000002": "222222", "m-00000003": "333333", "m-00000004": ""}
+	salts := map[string]string{}
+	for id, p := range want {
+		s, err := db.Schedule(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p == "" {
+			if s.PIN != "" {
+				t.Errorf("%s had no PIN and now has %q", id, s.PIN)
+			}
+			continue
+		}
+		if !pin.IsHash(s.PIN) || !pin.NewMatcher(p).Matches(s.PIN) || pin.NewMatcher("000000").Matches(s.PIN) {
+			t.Errorf("%s: stored %q does not hash %s", id, s.PIN, p)
+		}
+		if prev, ok := salts[s.Room]; ok && prev != saltOf(s.PIN) {
+			t.Errorf("room %s has two salts", s.Room)
+		}
+		salts[s.Room] = saltOf(s.PIN)
+	}
+	var v int
+	if err := db.sql.QueryRow(`SELECT version FROM schema_version`).Scan(&v); err != nil || v != len(migrations)-1 {
+		t.Fatalf("schema version %d (%v)", v, err)
+	}
+	var plain int
+	if err := db.sql.QueryRow(`SELECT count(*) FROM schedules WHERE pin IN ('111111', '222222', '333333')`).Scan(&plain); err != nil || plain != 0 {
+		t.Fatalf("%d plain PINs left (%v)", plain, err)
 	}
 }

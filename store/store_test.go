@@ -379,3 +379,47 @@ func TestReadsDuringWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Open makes the folder 0700 and the database 0600, with SQLite's -wal
+// and -shm files following the database; loose ones left by an older
+// brygga are narrowed and reported.
+func TestOpenPrivate(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	path := filepath.Join(dir, "brygga.db")
+	db := open(t, path)
+	if _, err := NewRooms(db, testConfig()); err != nil { // a write, so the -wal file exists
+		t.Fatal(err)
+	}
+	perm := func(p string) os.FileMode {
+		st, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.Mode().Perm()
+	}
+	want := map[string]os.FileMode{dir: 0o700, path: 0o600, path + "-wal": 0o600, path + "-shm": 0o600}
+	for p, m := range want {
+		if got := perm(p); got != m {
+			t.Errorf("%s: %04o, want %04o", p, got, m)
+		}
+	}
+	if len(db.Tightened()) != 0 {
+		t.Errorf("a fresh database reports narrowing: %v", db.Tightened())
+	}
+	for p := range want {
+		os.Chmod(p, perm(p)|0o044)
+	}
+	again := open(t, path)
+	narrowed := map[string]bool{}
+	for _, n := range again.Tightened() {
+		narrowed[n.Path] = true
+		if n.Now != want[n.Path] || n.Was != want[n.Path]|0o044 {
+			t.Errorf("reported %+v", n)
+		}
+	}
+	for p, m := range want {
+		if got := perm(p); got != m || !narrowed[p] {
+			t.Errorf("%s: %04o after reopening (reported %v), want %04o", p, got, narrowed[p], m)
+		}
+	}
+}

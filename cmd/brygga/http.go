@@ -8,6 +8,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
+	"slices"
 	"time"
 
 	"brygga/api"
@@ -33,11 +35,11 @@ func startHTTP(cfg *config.Config, o api.Options, m *metrics.Metrics, stdout io.
 	default:
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", m.Handler())
-		if err := w.listen("metrics", cfg.API.Metrics, mux, nil, stdout); err != nil {
+		if err := w.listen("metrics", cfg.API.Metrics, api.HostCheck(cfg.API.Metrics, apiHosts(cfg), mux), nil, stdout); err != nil {
 			return nil, err
 		}
 	}
-	if err := w.listen("api", cfg.API.Listen, m.API(api.New(o)), cfg.API.TLS.Config(), stdout); err != nil {
+	if err := w.listen("api", cfg.API.Listen, m.API(api.HostCheck(cfg.API.Listen, apiHosts(cfg), api.New(o))), cfg.API.TLS.Config(), stdout); err != nil {
 		w.close()
 		return nil, err
 	}
@@ -81,4 +83,15 @@ func (w *webServers) close() {
 		}
 		cancel()
 	}
+}
+
+// apiHosts are the host names the web listeners answer to besides their
+// own addresses (api.HostCheck): api.hosts, and the host of
+// recordings.link_url, which is how mail readers reach the API.
+func apiHosts(cfg *config.Config) []string {
+	hosts := slices.Clone(cfg.API.Hosts)
+	if u, err := url.Parse(cfg.Recordings.LinkURL); err == nil && u.Hostname() != "" {
+		hosts = append(hosts, u.Hostname())
+	}
+	return hosts
 }

@@ -53,7 +53,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		fmt.Fprintf(stderr, "brygga: %v\n", &config.Error{Key: "media.symmetric", Msg: err.Error()})
 		return exitConfig
 	}
-	if err := os.MkdirAll(cfg.Data, 0o750); err != nil {
+	if err := os.MkdirAll(cfg.Data, store.DirMode); err != nil {
 		fmt.Fprintf(stderr, "brygga: %v\n", &config.Error{Key: "data", Msg: err.Error()})
 		return exitConfig
 	}
@@ -64,6 +64,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return exitRuntime
 	}
 	defer db.Close()
+	for _, t := range db.Tightened() {
+		t.Log(log)
+	}
 	rooms, err := store.NewRooms(db, cfg)
 	if err != nil {
 		fmt.Fprintln(stderr, "brygga:", err)

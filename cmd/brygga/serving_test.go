@@ -1,0 +1,54 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"regexp"
+	"testing"
+	"time"
+)
+
+// serving is an in-process `brygga serve` started by startServe.
+type serving struct {
+	api       string // the API's base URL as serve printed it
+	out, errb *syncWriter
+}
+
+// startServe runs serve with args (plus free loopback ports) and waits
+// until it reports its API listener; the test's cleanup stops it the way
+// SIGTERM does and expects exit 0.
+func startServe(t *testing.T, rtpPorts string, args ...string) *serving {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &serving{out: &syncWriter{b: new(bytes.Buffer)}, errb: &syncWriter{b: new(bytes.Buffer)}}
+	done := make(chan int, 1)
+	all := append([]string{"serve", "--sip", "127.0.0.1:0", "--rtp-ports", rtpPorts, "--log-level", "info"}, args...)
+	go func() { done <- run(ctx, all, noEnv, s.out, s.errb) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case code := <-done:
+			if code != exitOK {
+				t.Errorf("serve exited %d; stderr:\n%s", code, s.errb.String())
+			}
+		case <-time.After(20 * time.Second):
+			t.Error("serve did not stop")
+		}
+	})
+	re := regexp.MustCompile(`api listening on (https?://\S+)`)
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if m := re.FindStringSubmatch(s.out.String()); m != nil {
+			s.api = m[1]
+			return s
+		}
+		select {
+		case code := <-done:
+			done <- code
+			t.Fatalf("serve exited with %d: %s", code, s.errb.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve did not report its API listener; stderr:\n%s", s.errb.String())
+		}
+	}
+}
