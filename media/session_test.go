@@ -865,3 +865,65 @@ func TestTotalsKeepClosedSessions(t *testing.T) {
 		t.Fatalf("packets out went from %d to %d when the session closed", live.PacketsOut, after.PacketsOut)
 	}
 }
+
+// No reflection: an SDP address off the SIP source's IP gets nothing until
+// RTP comes from it (a stranger's RTP does not count), then at once; with
+// trusted signalling it gets RTP from the start. RFC 2543 hold (0.0.0.0)
+// and resume keep both the permission and who is heard.
+func TestSessionNoReflection(t *testing.T) {
+	frame := make([]byte, 160)
+	t.Run("untrusted", func(t *testing.T) {
+		named := newPeerOn(t, "127.0.0.77") // the address the SDP names
+		stranger := newPeerOn(t, "127.0.0.66")
+		s := newTestSession(t, SessionConfig{SignalIP: sipFromLoopback})
+		remote := Remote{Addr: named.addr(), Codec: codec.PCMU, Send: true}
+		s.SetRemote(remote)
+		s.Start()
+		for range 5 {
+			s.WriteFrame(frame)
+		}
+		if named.recv(50*time.Millisecond) != nil || s.Destination() != nil {
+			t.Fatal("sent to an address nobody vouched for")
+		}
+		stranger.sendAudio(s.LocalAddr(), make([]int16, 160))
+		waitFor(t, "stranger", func() bool { return s.Stats().Strangers == 1 })
+		s.WriteFrame(frame)
+		if named.recv(50*time.Millisecond) != nil || stranger.recv(10*time.Millisecond) != nil {
+			t.Fatal("a stranger's RTP opened the way")
+		}
+		// RTP from the named IP, another port (SIPp sends from one port).
+		other := newPeerOn(t, "127.0.0.77")
+		other.sendAudio(s.LocalAddr(), make([]int16, 160))
+		waitFor(t, "named IP heard", func() bool { return s.Stats().PacketsIn == 1 })
+		s.WriteFrame(frame)
+		if named.recv(time.Second) == nil {
+			t.Fatal("nothing sent once RTP came from the SDP's IP")
+		}
+		// Hold with 0.0.0.0, then resume: nothing sent on hold, then at once.
+		s.SetRemote(Remote{Addr: &net.UDPAddr{IP: net.IPv4zero, Port: named.addr().Port}, Codec: codec.PCMU})
+		s.WriteFrame(frame)
+		if named.recv(50*time.Millisecond) != nil {
+			t.Fatal("sent on hold")
+		}
+		other.sendAudio(s.LocalAddr(), make([]int16, 160)) // still the caller while held
+		waitFor(t, "heard on hold", func() bool { return s.Stats().PacketsIn == 2 })
+		s.SetRemote(remote)
+		s.WriteFrame(frame)
+		if named.recv(time.Second) == nil {
+			t.Fatal("nothing sent after resume")
+		}
+		if st := s.Stats(); st.PacketsOut != 2 {
+			t.Errorf("packets out %d, want 2", st.PacketsOut)
+		}
+	})
+	t.Run("trusted", func(t *testing.T) {
+		named := newPeerOn(t, "127.0.0.77")
+		s := newTestSession(t, SessionConfig{SignalIP: net.IPv4(127, 0, 0, 5), Trusted: true})
+		s.SetRemote(Remote{Addr: named.addr(), Codec: codec.PCMU, Send: true})
+		s.Start()
+		s.WriteFrame(frame)
+		if named.recv(time.Second) == nil {
+			t.Fatal("trusted signalling's SDP address not sent to")
+		}
+	})
+}
