@@ -44,9 +44,18 @@ func (r Remote) payloadType() uint8 {
 type SessionConfig struct {
 	Pool      *PortPool // nil binds an ephemeral loopback port (tests)
 	Symmetric Symmetric
-	SignalIP  net.IP           // source IP of the SIP request, for Symmetric auto
-	OnDigit   func(digit byte) // once per digit, from ReadFrame or Stats (whoever drains the socket); must not block
-	Logger    *slog.Logger
+	// SignalIP is the source IP of the SIP request: it decides Symmetric
+	// auto, and RTP may go to an SDP address on it at once (the caller
+	// proved it owns that address by answering our SIP).
+	SignalIP net.IP
+	// Trusted says the signalling came from sip.trusted (the PBX or its
+	// proxy): the SDP's address is believed and sent to at once, and any
+	// source may be learnt where symmetric RTP applies. Otherwise RTP goes
+	// to an SDP address off SignalIP only once RTP came from it (no
+	// reflection), and only SignalIP and the SDP's IP are learnt.
+	Trusted bool
+	OnDigit func(digit byte) // once per digit, from ReadFrame or Stats (whoever drains the socket); must not block
+	Logger  *slog.Logger
 }
 
 // Stats describes a session's RTP so far.
@@ -61,7 +70,8 @@ type Stats struct {
 	Concealed  uint64        // frames replaced by a faded repeat
 	Resyncs    uint64        // jitter buffer overflows (playout skipped ahead)
 	Underruns  uint64        // jitter buffer ran dry
-	Ignored    uint64        // packets not RTP, of unknown payload type, or from a stranger after latching
+	Ignored    uint64        // packets not RTP, of unknown payload type, or from a stranger (Strangers)
+	Strangers  uint64        // packets (RTP or RTCP) from a source that is not the call's: strict RTP
 	Resets     uint64        // new streams: SSRC changes, sequence or timestamp restarts
 	Digits     uint64        // digits reported to OnDigit
 	Jitter     time.Duration // RFC 3550 interarrival jitter estimate
@@ -85,9 +95,12 @@ const (
 // nobody reads (between answer and IVR, or IVR and room, a few ms) packets
 // wait in the socket's receive buffer, digits included.
 //
-// Where RTP goes follows SessionConfig.Symmetric: once latched, only the latched
-// source is heard; without latching packets from any source are heard (SIPp
-// sends all its calls' RTP from one port) and replies go to the SDP address.
+// Who is heard is strict (see strict.go): without symmetric RTP only
+// packets from the SDP's IP, any port on it (SIPp sends all its calls' RTP
+// from one port, whatever their SDP says), and replies go to the SDP
+// address; with symmetric RTP only the source learnt from the packets,
+// and replies go there. Nothing is sent to an address the caller has not
+// vouched for (see SessionConfig.Trusted): no reflection.
 //
 // All methods are safe for concurrent use: the room's tick (ReadFrame,
 // WriteFrame) and signalling (SetRemote, Stats, Close) meet here.
@@ -99,14 +112,17 @@ type Session struct {
 	local *net.UDPAddr
 	epoch time.Time
 
-	// mu guards the remote side as SDP and latching set it.
-	mu      sync.Mutex
-	remote  Remote
-	sdpAddr netip.AddrPort // from SDP
-	dest    netip.AddrPort // where RTP goes: SDP address or latched source
-	latch   bool           // symmetric RTP applies
-	latched bool           // dest and the accepted source are the first packet's source
-	rate    int
+	// mu guards the remote side as SDP and learning set it.
+	mu        sync.Mutex
+	remote    Remote
+	sdpAddr   netip.AddrPort // from SDP: the last one that was not 0.0.0.0 (hold)
+	dest      netip.AddrPort // where RTP goes: SDP address or learnt source
+	permitted bool           // dest may be sent to: vouched for, or RTP came from it
+	latch     bool           // symmetric RTP applies: learn the source
+	learn     learner
+	heardIP   netip.Addr // source IP of the last packet heard
+	signal    netip.Addr // SignalIP
+	rate      int
 
 	// play guards reading the socket, the receive state below, the
 	// jitter buffer and the in-band detector.
@@ -152,6 +168,7 @@ type Session struct {
 	packetsOut atomic.Uint64
 	bytesOut   atomic.Uint64
 	ignored    atomic.Uint64
+	strangers  atomic.Uint64
 	digits     atomic.Uint64
 	jitterBits atomic.Uint64 // float64 seconds
 
@@ -199,6 +216,11 @@ func NewSession(cfg SessionConfig) (*Session, error) {
 	}
 	s.out.Version = 2
 	s.out.SSRC = s.ssrc
+	s.signal, _ = netip.AddrFromSlice(cfg.SignalIP)
+	s.signal = s.signal.Unmap()
+	if !cfg.Trusted {
+		s.learn.allow = s.learnable
+	}
 	register(s)
 	return s, nil
 }
@@ -207,7 +229,9 @@ func NewSession(cfg SessionConfig) (*Session, error) {
 func (s *Session) LocalAddr() *net.UDPAddr { return s.local }
 
 // SetRemote applies the caller's SDP: at the INVITE and at every re-INVITE.
-// A new address or port drops any latching so it is decided afresh.
+// A new address or port starts learning afresh, and sending to it waits
+// until it is vouched for. An SDP address of 0.0.0.0 (RFC 2543 hold)
+// changes neither: the caller is heard where it was.
 func (s *Session) SetRemote(r Remote) {
 	var sdp netip.AddrPort
 	if r.Addr != nil {
@@ -218,18 +242,19 @@ func (s *Session) SetRemote(r Remote) {
 	if r.Codec != nil && r.Codec.ClockRate() > 0 {
 		rate = r.Codec.ClockRate()
 	}
-	signal, _ := netip.AddrFromSlice(s.cfg.SignalIP)
 
 	s.mu.Lock()
-	moved := sdp != s.sdpAddr
+	moved := sdp.IsValid() && !sdp.Addr().IsUnspecified() && sdp != s.sdpAddr
 	quietChanged := (!r.Send || r.Silent) != (!s.remote.Send || s.remote.Silent)
 	s.remote = r
-	s.sdpAddr = sdp
-	if moved || !s.latched {
-		s.latch = shouldLatch(s.cfg.Symmetric, sdp.Addr(), signal.Unmap())
-		s.latched = false
+	if moved {
+		s.sdpAddr = sdp
+		s.latch = shouldLatch(s.cfg.Symmetric, sdp.Addr(), s.signal)
+		s.learn.reset()
 		s.dest = sdp
+		s.permitted = s.vouched(sdp.Addr()) || !s.latch && s.heardIP == sdp.Addr()
 	}
+	permitted := s.permitted
 	rateChanged := rate != s.rate
 	s.rate = rate
 	s.mu.Unlock()
@@ -238,7 +263,7 @@ func (s *Session) SetRemote(r Remote) {
 	}
 
 	if moved {
-		s.log.Debug("rtp remote", "addr", sdp, "symmetric", s.cfg.Symmetric, "latch", s.latch)
+		s.log.Debug("rtp remote", "addr", sdp, "symmetric", s.cfg.Symmetric, "learn", s.latch, "send", permitted)
 	}
 	if rateChanged {
 		s.play.Lock()
@@ -246,6 +271,21 @@ func (s *Session) SetRemote(r Remote) {
 		s.detector = dtmf.NewDetector(rate)
 		s.play.Unlock()
 	}
+}
+
+// vouched reports whether RTP may go to a on the signalling's word alone:
+// it is the SIP request's source, or the signalling is trusted. s.mu is
+// held.
+func (s *Session) vouched(a netip.Addr) bool {
+	return s.cfg.Trusted || (s.signal.IsValid() && a == s.signal)
+}
+
+// learnable reports whether a source on a may become the call's where
+// symmetric RTP applies: the SIP request's source or the SDP's IP. A
+// NAT'd caller's RTP comes from the NAT's address, which is the one its
+// SIP came from. s.mu is held (the learner runs under it).
+func (s *Session) learnable(a netip.Addr) bool {
+	return a == s.signal || a == s.sdpAddr.Addr()
 }
 
 // Codec returns the codec of the current remote (nil before SetRemote).
@@ -256,11 +296,11 @@ func (s *Session) Codec() codec.Codec {
 }
 
 // Destination returns where RTP is sent now: the SDP address, or the
-// latched source; nil while there is none.
+// learnt source; nil while there is none or it is not yet vouched for.
 func (s *Session) Destination() *net.UDPAddr {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.dest.IsValid() {
+	if !s.dest.IsValid() || !s.permitted {
 		return nil
 	}
 	return net.UDPAddrFromAddrPort(s.dest)
@@ -295,9 +335,9 @@ func (s *Session) datagram(b []byte, src netip.AddrPort, at time.Time) {
 // datagrams too short or not version 2, with CSRC, extension or padding
 // lengths beyond their end (pion/rtp checks those), truncated on the way
 // in (longer than maxDatagram), of a payload type neither negotiated nor a
-// known static one, or from a stranger once latched. Only valid packets
-// from the caller count as hearing it (Silence); RTCP multiplexed on the
-// RTP port (RFC 5761) does too, but is not read further.
+// known static one, or from a stranger (strict RTP: accept). Only valid
+// packets from the caller count as hearing it (Silence); RTCP multiplexed
+// on the RTP port (RFC 5761) does too, but is not read further.
 func (s *Session) packet(b []byte, src netip.AddrPort, at time.Time) {
 	if len(b) < rtcpHeaderLen || b[0]>>6 != 2 {
 		s.ignored.Add(1)
@@ -307,7 +347,7 @@ func (s *Session) packet(b []byte, src netip.AddrPort, at time.Time) {
 	// RTCP types 200-207 land on RTP payload types 72-79 with the marker
 	// set; RFC 5761 §4 keeps RTP off those.
 	if pt := b[1]; pt >= 200 && pt <= 207 {
-		if _, ok := s.accept(src, false); ok && rtcpValid(b) && (s.rx == nil || s.rx.rtcp(b)) {
+		if _, ok := s.accept(src, nil); ok && rtcpValid(b) && (s.rx == nil || s.rx.rtcp(b)) {
 			s.hear(at)
 		}
 		s.ignored.Add(1)
@@ -326,7 +366,7 @@ func (s *Session) packet(b []byte, src netip.AddrPort, at time.Time) {
 		s.ignored.Add(1)
 		return
 	}
-	r, ok := s.accept(src, true)
+	r, ok := s.accept(src, &s.in.Header)
 	if !ok {
 		s.ignored.Add(1)
 		return
@@ -384,21 +424,47 @@ func (s *Session) packet(b []byte, src netip.AddrPort, at time.Time) {
 	}
 }
 
-// accept applies symmetric RTP to a packet from src: once latched only
-// the latched source is heard; before that, the first RTP packet (not
-// RTCP, with latch false) latches when symmetric RTP applies. It returns
-// the remote as negotiated, read under the same lock: one lock a packet.
-func (s *Session) accept(src netip.AddrPort, latch bool) (Remote, bool) {
+// accept applies strict RTP to a packet from src: an RTP packet's header
+// h, or nil for RTCP. Without symmetric RTP the SDP's IP is heard; with
+// it, the learner decides, and a newly locked source becomes where RTP
+// goes. What is heard vouches for its address: sending may start. It
+// returns the remote as negotiated, read under the same lock: one lock a
+// packet. A stranger's packet is counted in Strangers (a candidate's on
+// its way to lock is not); the caller counts either as Ignored.
+func (s *Session) accept(src netip.AddrPort, h *rtp.Header) (Remote, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	var ok, learning bool
 	switch {
-	case s.latched:
-		return s.remote, src == s.dest
-	case s.latch && latch:
-		s.latched = true
-		s.dest = src
-		s.log.Info("rtp latched", "source", src, "sdp", s.sdpAddr)
+	case !s.latch:
+		ok = s.sdpAddr.IsValid() && src.Addr() == s.sdpAddr.Addr()
+		if ok && !s.permitted {
+			s.permitted = true
+			s.log.Info("rtp from the SDP address: sending", "source", src, "sdp", s.sdpAddr)
+		}
+	case h == nil:
+		ok = s.learn.rtcp(src)
+	default:
+		switch s.learn.rtp(src, h.SSRC, h.SequenceNumber) {
+		case pending:
+			learning = true
+		case hear:
+			ok = true
+		case locked:
+			ok = true
+			if s.dest != src {
+				s.log.Info("rtp source learnt", "source", src, "previous", s.dest, "sdp", s.sdpAddr)
+			}
+			s.dest, s.permitted = src, true
+		}
 	}
+	if !ok {
+		if !learning {
+			s.strangers.Add(1)
+		}
+		return s.remote, false
+	}
+	s.heardIP = src.Addr()
 	return s.remote, true
 }
 
@@ -477,7 +543,7 @@ func (s *Session) WriteFrame(payload []byte) {
 
 func (s *Session) writeLocked(payload []byte) {
 	s.mu.Lock()
-	dest, send, rate, c, pt := s.dest, s.remote.Send, s.rate, s.remote.Codec, s.remote.payloadType()
+	dest, send, rate, c, pt := s.dest, s.remote.Send && s.permitted, s.rate, s.remote.Codec, s.remote.payloadType()
 	s.mu.Unlock()
 
 	ts := s.ts
@@ -559,6 +625,7 @@ func (s *Session) Stats() Stats {
 		Resyncs:    js.Resyncs,
 		Underruns:  js.Underruns,
 		Ignored:    s.ignored.Load(),
+		Strangers:  s.strangers.Load(),
 		Resets:     js.Resets,
 		Digits:     s.digits.Load(),
 		Jitter:     time.Duration(math.Float64frombits(s.jitterBits.Load()) * float64(time.Second)),

@@ -79,6 +79,10 @@ func (p *peer) recv(wait time.Duration) *rtp.Packet {
 	return &pkt
 }
 
+// sipFromLoopback is the SIP source of the tests' calls: their peers'
+// SDP addresses are on it, so RTP may go there before any comes back.
+var sipFromLoopback = net.IPv4(127, 0, 0, 1)
+
 func newTestSession(t *testing.T, cfg SessionConfig) *Session {
 	t.Helper()
 	s, err := NewSession(cfg)
@@ -341,7 +345,7 @@ func TestSessionInbandDigits(t *testing.T) {
 
 func TestSessionWriteFrameContinuity(t *testing.T) {
 	p := newPeer(t)
-	s := newTestSession(t, SessionConfig{})
+	s := newTestSession(t, SessionConfig{SignalIP: sipFromLoopback})
 	s.SetRemote(Remote{Addr: p.addr(), Codec: codec.PCMA, Send: true})
 	payload := make([]byte, 160)
 	var first *rtp.Packet
@@ -430,88 +434,128 @@ func TestParseSymmetric(t *testing.T) {
 	}
 }
 
+// newPeerOn is a peer on another loopback address: a stranger to a call
+// whose caller is on 127.0.0.1.
+func newPeerOn(t *testing.T, ip string) *peer {
+	t.Helper()
+	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.ParseIP(ip)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &peer{t: t, conn: c, seq: 7000, ts: 90000, ssrc: 0x5eed}
+}
+
 // Each mode over loopback: the caller's packets come from src while its
-// SDP names sdp (a reachable socket, or a private address nobody serves).
+// SDP names sdp (a reachable socket, or a private address nobody serves);
+// a stranger on 127.0.0.66 sends to the call's port too.
 func TestSessionSymmetricModes(t *testing.T) {
 	for _, tc := range []struct {
 		mode       Symmetric
 		privateSDP bool   // SDP names 10.0.0.9, unreachable from here
 		signal     string // SIP source
-		latch      bool   // replies go to src
+		learn      bool   // the source is learnt, replies go to src
+		heard      bool   // src is heard (learnt, or on the SDP's IP)
 	}{
-		{SymmetricAuto, true, "127.0.0.1", true},
-		{SymmetricAuto, true, "10.0.0.9", false},
-		{SymmetricAuto, false, "127.0.0.1", false},
-		{SymmetricAlways, false, "127.0.0.1", true},
-		{SymmetricNever, true, "127.0.0.1", false},
-		{SymmetricNever, false, "127.0.0.1", false},
+		{SymmetricAuto, true, "127.0.0.1", true, true},
+		{SymmetricAuto, true, "10.0.0.9", false, false},
+		{SymmetricAuto, false, "127.0.0.1", false, true},
+		{SymmetricAlways, false, "127.0.0.1", true, true},
+		{SymmetricNever, true, "127.0.0.1", false, false},
+		{SymmetricNever, false, "127.0.0.1", false, true},
 	} {
 		t.Run(fmt.Sprintf("%v private=%v signal=%s", tc.mode, tc.privateSDP, tc.signal), func(t *testing.T) {
-			src, sdp, stranger := newPeer(t), newPeer(t), newPeer(t)
+			src, sdp, stranger := newPeer(t), newPeer(t), newPeerOn(t, "127.0.0.66")
 			remote := sdp.addr()
 			if tc.privateSDP {
 				remote = &net.UDPAddr{IP: net.IPv4(10, 0, 0, 9), Port: 4000}
 			}
 			s := newTestSession(t, SessionConfig{Symmetric: tc.mode, SignalIP: net.ParseIP(tc.signal)})
 			// Nothing is sent towards 10.0.0.9: a test must not leak packets.
-			send := !tc.privateSDP || tc.latch
+			send := !tc.privateSDP || tc.learn
 			s.SetRemote(Remote{Addr: remote, Codec: codec.PCMU, Send: send})
 			s.Start()
 			frame := make([]int16, 160)
-			src.sendAudio(s.LocalAddr(), frame)
-			waitFor(t, "first packet", func() bool { return s.Stats().PacketsIn == 1 })
-
-			want := remote
-			if tc.latch {
-				want = src.addr()
+			// The stranger first: it must win nothing.
+			for range learnRun + 1 {
+				stranger.sendAudio(s.LocalAddr(), frame)
 			}
-			if got := s.Destination(); got.String() != want.String() {
-				t.Fatalf("destination %v, want %v", got, want)
+			waitFor(t, "stranger ignored", func() bool { return s.Stats().Strangers == learnRun+1 })
+			for range learnRun {
+				src.sendAudio(s.LocalAddr(), frame)
 			}
-			stranger.sendAudio(s.LocalAddr(), frame)
-			if tc.latch {
-				waitFor(t, "stranger ignored", func() bool { return s.Stats().Ignored == 1 })
-			} else {
-				// Without latching any source is heard (SIPp sends from one port
-				// for all its calls).
-				waitFor(t, "stranger heard", func() bool { return s.Stats().PacketsIn == 2 })
-			}
-			if !send {
+			if !tc.heard {
+				waitFor(t, "src ignored", func() bool { return s.Stats().Strangers == 2*learnRun+1 })
+				if st := s.Stats(); st.PacketsIn != 0 {
+					t.Fatalf("heard %d packets from off the SDP's IP", st.PacketsIn)
+				}
 				return
+			}
+			want := uint64(learnRun)
+			if tc.learn {
+				want = 1 // the packets before the lock are not heard
+			}
+			waitFor(t, "src heard", func() bool { return s.Stats().PacketsIn == want })
+			if st := s.Stats(); st.Strangers != learnRun+1 {
+				t.Errorf("strangers %d, want %d", st.Strangers, learnRun+1)
+			}
+
+			dest := remote
+			if tc.learn {
+				dest = src.addr()
+			}
+			if got := s.Destination(); got.String() != dest.String() {
+				t.Fatalf("destination %v, want %v", got, dest)
+			}
+			// Learnt, or not: the stranger is still nobody.
+			before := s.Stats().PacketsIn
+			stranger.sendAudio(s.LocalAddr(), frame)
+			waitFor(t, "stranger ignored again", func() bool { return s.Stats().Strangers == learnRun+2 })
+			if s.Stats().PacketsIn != before {
+				t.Error("stranger heard")
 			}
 			s.WriteFrame(make([]byte, 160))
 			to, other := sdp, src
-			if tc.latch {
+			if tc.learn {
 				to, other = src, sdp
 			}
 			if to.recv(time.Second) == nil {
 				t.Error("reply not received where expected")
 			}
-			if other.recv(50*time.Millisecond) != nil {
+			if other.recv(50*time.Millisecond) != nil || stranger.recv(10*time.Millisecond) != nil {
 				t.Error("reply sent to the wrong place")
 			}
 		})
 	}
 }
 
-// A re-INVITE moving the media must be followed, dropping the old latch.
+// A re-INVITE moving the media must be followed: the source is learnt
+// afresh, and the new SDP address (the SIP source's IP) is sent to at once.
 func TestSessionReinviteMovesMedia(t *testing.T) {
 	a, b := newPeer(t), newPeer(t)
-	s := newTestSession(t, SessionConfig{Symmetric: SymmetricAlways})
+	b.ssrc = 0xb0b
+	s := newTestSession(t, SessionConfig{Symmetric: SymmetricAlways, SignalIP: sipFromLoopback})
 	s.SetRemote(Remote{Addr: a.addr(), Codec: codec.PCMU, Send: true})
 	s.Start()
-	a.sendAudio(s.LocalAddr(), make([]int16, 160))
-	waitFor(t, "latch", func() bool { return s.Stats().PacketsIn == 1 })
+	for range learnRun {
+		a.sendAudio(s.LocalAddr(), make([]int16, 160))
+	}
+	waitFor(t, "learnt", func() bool { return s.Stats().PacketsIn == 1 })
 	s.SetRemote(Remote{Addr: b.addr(), Codec: codec.PCMU, Send: true})
 	s.WriteFrame(make([]byte, 160))
 	if b.recv(time.Second) == nil {
 		t.Fatal("not sent to the new address")
 	}
-	b.sendAudio(s.LocalAddr(), make([]int16, 160))
-	waitFor(t, "relatch", func() bool { return s.Stats().PacketsIn == 2 })
+	for range learnRun {
+		b.sendAudio(s.LocalAddr(), make([]int16, 160))
+	}
+	waitFor(t, "learnt again", func() bool { return s.Stats().PacketsIn == 2 })
 	if got := s.Destination(); got.String() != b.addr().String() {
 		t.Errorf("destination %v", got)
 	}
+	// a is a stranger now.
+	a.sendAudio(s.LocalAddr(), make([]int16, 160))
+	waitFor(t, "old source ignored", func() bool { return s.Stats().Strangers == 1 })
 }
 
 func testPool(t *testing.T, ports int) (*PortPool, int) {
@@ -802,7 +846,7 @@ func BenchmarkSessionReadFrame(b *testing.B) {
 
 func TestTotalsKeepClosedSessions(t *testing.T) {
 	before, _, _ := Totals()
-	a, err := NewSession(SessionConfig{})
+	a, err := NewSession(SessionConfig{SignalIP: sipFromLoopback})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -820,4 +864,66 @@ func TestTotalsKeepClosedSessions(t *testing.T) {
 	if after.PacketsOut < live.PacketsOut {
 		t.Fatalf("packets out went from %d to %d when the session closed", live.PacketsOut, after.PacketsOut)
 	}
+}
+
+// No reflection: an SDP address off the SIP source's IP gets nothing until
+// RTP comes from it (a stranger's RTP does not count), then at once; with
+// trusted signalling it gets RTP from the start. RFC 2543 hold (0.0.0.0)
+// and resume keep both the permission and who is heard.
+func TestSessionNoReflection(t *testing.T) {
+	frame := make([]byte, 160)
+	t.Run("untrusted", func(t *testing.T) {
+		named := newPeerOn(t, "127.0.0.77") // the address the SDP names
+		stranger := newPeerOn(t, "127.0.0.66")
+		s := newTestSession(t, SessionConfig{SignalIP: sipFromLoopback})
+		remote := Remote{Addr: named.addr(), Codec: codec.PCMU, Send: true}
+		s.SetRemote(remote)
+		s.Start()
+		for range 5 {
+			s.WriteFrame(frame)
+		}
+		if named.recv(50*time.Millisecond) != nil || s.Destination() != nil {
+			t.Fatal("sent to an address nobody vouched for")
+		}
+		stranger.sendAudio(s.LocalAddr(), make([]int16, 160))
+		waitFor(t, "stranger", func() bool { return s.Stats().Strangers == 1 })
+		s.WriteFrame(frame)
+		if named.recv(50*time.Millisecond) != nil || stranger.recv(10*time.Millisecond) != nil {
+			t.Fatal("a stranger's RTP opened the way")
+		}
+		// RTP from the named IP, another port (SIPp sends from one port).
+		other := newPeerOn(t, "127.0.0.77")
+		other.sendAudio(s.LocalAddr(), make([]int16, 160))
+		waitFor(t, "named IP heard", func() bool { return s.Stats().PacketsIn == 1 })
+		s.WriteFrame(frame)
+		if named.recv(time.Second) == nil {
+			t.Fatal("nothing sent once RTP came from the SDP's IP")
+		}
+		// Hold with 0.0.0.0, then resume: nothing sent on hold, then at once.
+		s.SetRemote(Remote{Addr: &net.UDPAddr{IP: net.IPv4zero, Port: named.addr().Port}, Codec: codec.PCMU})
+		s.WriteFrame(frame)
+		if named.recv(50*time.Millisecond) != nil {
+			t.Fatal("sent on hold")
+		}
+		other.sendAudio(s.LocalAddr(), make([]int16, 160)) // still the caller while held
+		waitFor(t, "heard on hold", func() bool { return s.Stats().PacketsIn == 2 })
+		s.SetRemote(remote)
+		s.WriteFrame(frame)
+		if named.recv(time.Second) == nil {
+			t.Fatal("nothing sent after resume")
+		}
+		if st := s.Stats(); st.PacketsOut != 2 {
+			t.Errorf("packets out %d, want 2", st.PacketsOut)
+		}
+	})
+	t.Run("trusted", func(t *testing.T) {
+		named := newPeerOn(t, "127.0.0.77")
+		s := newTestSession(t, SessionConfig{SignalIP: net.IPv4(127, 0, 0, 5), Trusted: true})
+		s.SetRemote(Remote{Addr: named.addr(), Codec: codec.PCMU, Send: true})
+		s.Start()
+		s.WriteFrame(frame)
+		if named.recv(time.Second) == nil {
+			t.Fatal("trusted signalling's SDP address not sent to")
+		}
+	})
 }

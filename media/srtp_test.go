@@ -90,7 +90,7 @@ func TestSessionSRTP(t *testing.T) {
 		t.Run(suite, func(t *testing.T) {
 			ours, theirs := testKey(1), testKey(100)
 			p := newSRTPPeer(t, suite, theirs, ours)
-			s := newTestSession(t, SessionConfig{})
+			s := newTestSession(t, SessionConfig{SignalIP: sipFromLoopback})
 			s.SetRemote(Remote{Addr: p.addr(), Codec: codec.PCMU, Send: true})
 			if err := s.SetSRTP(SRTP{Suite: suite, Local: ours, Remote: theirs}); err != nil {
 				t.Fatal(err)

@@ -11,15 +11,17 @@ import (
 )
 
 // Symmetric says when a session sends its RTP to where the caller's packets
-// come from instead of to the address in the caller's SDP.
+// come from instead of to the address in the caller's SDP. Where it does,
+// that source is learnt strictly (strict.go); where it does not, only the
+// SDP's IP is heard.
 type Symmetric int
 
 const (
-	// SymmetricAuto latches onto the packets' source only when the SDP
-	// address is private and differs from the SIP request's source: the
-	// caller is behind NAT and advertised an address nobody can reach.
+	// SymmetricAuto learns the packets' source only when the SDP address
+	// is private and differs from the SIP request's source: the caller is
+	// behind NAT and advertised an address nobody can reach.
 	SymmetricAuto Symmetric = iota
-	// SymmetricAlways latches onto the source of the first packet.
+	// SymmetricAlways learns the source for every call.
 	SymmetricAlways
 	// SymmetricNever always sends to the SDP address.
 	SymmetricNever

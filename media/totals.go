@@ -43,6 +43,7 @@ func (t *Stats) add(s Stats) {
 	t.Resyncs += s.Resyncs
 	t.Underruns += s.Underruns
 	t.Ignored += s.Ignored
+	t.Strangers += s.Strangers
 	t.Resets += s.Resets
 	t.Digits += s.Digits
 }

@@ -31,11 +31,15 @@ type Metrics struct {
 	api     *prometheus.CounterVec
 	deliver *prometheus.CounterVec
 	lockout *prometheus.CounterVec
+	refused *prometheus.CounterVec
 	store   prometheus.Counter
 }
 
 // CallResults are the values of brygga_calls_total's result label.
 var CallResults = []string{"answered", "bad_pin", "insecure", "rejected", "failed"}
+
+// Refusals are the values of brygga_sip_refused_total's reason label.
+var Refusals = []string{"media_address", "foreign_source"}
 
 // DeliveryResults are the values of brygga_recording_deliveries_total's
 // result label.
@@ -70,6 +74,13 @@ func New(rooms Rooms) *Metrics {
 		Name: "brygga_store_errors_total",
 		Help: "Writes the store (SQLite) refused, such as a recording's row at its start or end; calls go on, and the log says what failed.",
 	})
+	m.refused = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "brygga_sip_refused_total",
+		Help: "SIP requests refused so that the bridge cannot be turned on others, by reason: media_address (an SDP address that is multicast, broadcast, unspecified or someone else's loopback: 488), foreign_source (a request in a dialog from another source than the dialog's: 403).",
+	}, []string{"reason"})
+	for _, r := range Refusals {
+		m.refused.WithLabelValues(r)
+	}
 	m.lockout.WithLabelValues("source")
 	m.lockout.WithLabelValues("room")
 	for _, r := range DeliveryResults {
@@ -78,7 +89,7 @@ func New(rooms Rooms) *Metrics {
 	for _, r := range CallResults {
 		m.calls.WithLabelValues(r) // present at 0 from the start
 	}
-	m.reg.MustRegister(m.calls, m.prompts, m.api, m.deliver, m.lockout, m.store,
+	m.reg.MustRegister(m.calls, m.prompts, m.api, m.deliver, m.lockout, m.refused, m.store,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&scrape{rooms: rooms})
@@ -99,6 +110,9 @@ func (m *Metrics) DeliveryResult(result string) { m.deliver.WithLabelValues(resu
 
 // PINLockout counts one lockout ("source" or "room").
 func (m *Metrics) PINLockout(scope string) { m.lockout.WithLabelValues(scope).Inc() }
+
+// Refused counts one SIP request refused for a reason (one of Refusals).
+func (m *Metrics) Refused(reason string) { m.refused.WithLabelValues(reason).Inc() }
 
 // StoreError counts one write the store refused.
 func (m *Metrics) StoreError() { m.store.Inc() }
@@ -156,6 +170,7 @@ var (
 	descLate        = prometheus.NewDesc("brygga_rtp_late_packets_total", "RTP packets from callers that arrived after their audio was due.", nil, nil)
 	descConcealed   = prometheus.NewDesc("brygga_rtp_concealed_frames_total", "Frames of callers' audio replaced by concealment.", nil, nil)
 	descIgnored     = prometheus.NewDesc("brygga_rtp_ignored_packets_total", "Datagrams that were not usable RTP for the call.", nil, nil)
+	descStrangers   = prometheus.NewDesc("brygga_rtp_stranger_packets_total", "RTP and RTCP packets from a source that is not the call's (strict RTP); counted among the ignored too.", nil, nil)
 	descSessions    = prometheus.NewDesc("brygga_rtp_sessions", "Calls with an open RTP socket.", nil, nil)
 	descJitter      = prometheus.NewDesc("brygga_rtp_jitter_worst_seconds", "The largest RFC 3550 interarrival jitter among live calls.", nil, nil)
 	descLateness    = prometheus.NewDesc("brygga_mixer_tick_lateness_seconds", "How long after its deadline each room tick started.", nil, nil)
@@ -164,7 +179,7 @@ var (
 
 func (s *scrape) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descConferences, descPeople, descPackets, descLost, descLate,
-		descConcealed, descIgnored, descSessions, descJitter, descLateness, descLateTicks} {
+		descConcealed, descIgnored, descStrangers, descSessions, descJitter, descLateness, descLateTicks} {
 		ch <- d
 	}
 }
@@ -183,6 +198,7 @@ func (s *scrape) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descLate, prometheus.CounterValue, float64(t.Late))
 	ch <- prometheus.MustNewConstMetric(descConcealed, prometheus.CounterValue, float64(t.Concealed))
 	ch <- prometheus.MustNewConstMetric(descIgnored, prometheus.CounterValue, float64(t.Ignored))
+	ch <- prometheus.MustNewConstMetric(descStrangers, prometheus.CounterValue, float64(t.Strangers))
 	ch <- prometheus.MustNewConstMetric(descSessions, prometheus.GaugeValue, float64(live))
 	ch <- prometheus.MustNewConstMetric(descJitter, prometheus.GaugeValue, jitter.Seconds())
 

@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -27,9 +28,10 @@ func TestScrape(t *testing.T) {
 	m.CallResult("answered")
 	m.CallResult("bad_pin")
 	m.PromptPlayed("conf-getpin")
+	m.Refused("foreign_source")
 
 	// One live RTP session that has sent three packets.
-	s, err := media.NewSession(media.SessionConfig{})
+	s, err := media.NewSession(media.SessionConfig{SignalIP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,6 +62,9 @@ func TestScrape(t *testing.T) {
 		`brygga_participants{where="lobby"} 3`,
 		`brygga_mixer_tick_lateness_seconds_bucket{le="0.02"}`,
 		`brygga_rtp_sessions`,
+		`brygga_rtp_stranger_packets_total`,
+		`brygga_sip_refused_total{reason="foreign_source"} 1`,
+		`brygga_sip_refused_total{reason="media_address"} 0`,
 		`go_goroutines`,
 	} {
 		if !strings.Contains(text, want) {

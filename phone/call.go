@@ -41,6 +41,9 @@ type Call struct {
 	reqMu sync.Mutex
 
 	crypto *sdp.Crypto // our SDES key when Config.SRTP; fixed for the call
+	// mediaAddr, when valid, is what our SDP names instead of our own RTP
+	// address (WithMediaAddress).
+	mediaAddr netip.AddrPort
 
 	mu         sync.Mutex // guards the fields below
 	ds         *sipgo.DialogClientSession
@@ -72,6 +75,32 @@ func (c *Call) EndedByRemote() bool { return c.byRemote.Load() }
 // RTPAddr is where the call receives RTP now.
 func (c *Call) RTPAddr() netip.AddrPort {
 	return c.stream.local().LocalAddr().(*net.UDPAddr).AddrPort()
+}
+
+// RemoteRTPAddr is where the call sends RTP: the bridge's address from its
+// SDP (invalid before the answer).
+func (c *Call) RemoteRTPAddr() netip.AddrPort {
+	if a := c.stream.remote.Load(); a != nil {
+		return *a
+	}
+	return netip.AddrPort{}
+}
+
+// Dialog returns the dialog's identifiers: Call-ID, our (From) tag and the
+// bridge's (To) tag; empty before the answer. A test that plays someone
+// who learnt them needs nothing more to forge a request in the dialog.
+func (c *Call) Dialog() (callID, localTag, remoteTag string) {
+	ds := c.established()
+	if ds == nil {
+		return c.id, "", ""
+	}
+	if f := ds.InviteRequest.From(); f != nil {
+		localTag, _ = f.Params.Get("tag")
+	}
+	if to := ds.InviteResponse.To(); to != nil {
+		remoteTag, _ = to.Params.Get("tag")
+	}
+	return c.id, localTag, remoteTag
 }
 
 // SetSource sets what the caller says: src fills one frame (20 ms of
@@ -266,6 +295,25 @@ func (c *Call) Reinvite(ctx context.Context, o ReinviteOptions) error {
 	return nil
 }
 
+// Rebind moves the call's RTP to a new local port without a re-INVITE,
+// as a NAT that rebinds does: the stream goes on (same SSRC, sequence and
+// timestamps) from another port while the SDP still names the old one,
+// which is closed. Only a bridge that follows the source hears it again.
+func (c *Call) Rebind() error {
+	select {
+	case <-c.done:
+		return errCallEnded
+	default:
+	}
+	fresh, err := c.p.listenRTP()
+	if err != nil {
+		return err
+	}
+	c.stream.listen(fresh)
+	c.stream.use(fresh)
+	return nil
+}
+
 func (c *Call) established() *sipgo.DialogClientSession {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -311,9 +359,13 @@ func (c *Call) offer(port int, dir sdp.Direction) ([]byte, error) {
 	if !c.p.cfg.InBandDTMF {
 		pt = c.p.cfg.DTMFPayloadType
 	}
+	addr := c.p.cfg.LocalIP
+	if c.mediaAddr.IsValid() {
+		addr, port = c.mediaAddr.Addr(), int(c.mediaAddr.Port())
+	}
 	return c.sdpBody(func(v uint64) ([]byte, error) {
 		return sdp.BuildOfferWith(sdp.OfferParams{
-			Addr:      c.p.cfg.LocalIP,
+			Addr:      addr,
 			Port:      port,
 			SessionID: c.sdpID,
 			Version:   v,

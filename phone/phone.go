@@ -330,6 +330,7 @@ type dialOptions struct {
 	headers     []sip.Header
 	onPacket    func(Packet)
 	proxy       string
+	mediaAddr   netip.AddrPort
 }
 
 // WithCancelAfter sends CANCEL when the call is not answered within d; Dial
@@ -353,6 +354,14 @@ func WithHeader(name, value string) DialOption {
 // proxy changes nothing.
 func WithOutboundProxy(proxy string) DialOption {
 	return func(o *dialOptions) { o.proxy = proxy }
+}
+
+// WithMediaAddress makes the call's SDP offers name addr as where it
+// receives RTP instead of its own socket, which still sends and receives:
+// a caller naming someone else's address, as an attacker who wants the
+// bridge to flood it would.
+func WithMediaAddress(addr netip.AddrPort) DialOption {
+	return func(o *dialOptions) { o.mediaAddr = addr }
 }
 
 // WithReceiveHook hands fn every RTP packet the call receives, from the
@@ -401,6 +410,7 @@ func (p *Phone) Dial(ctx context.Context, target string, opts ...DialOption) (*C
 		return nil, err
 	}
 	c.stream.hook = o.onPacket // set before the stream's goroutines exist
+	c.mediaAddr = o.mediaAddr
 	offer, err := c.offer(c.rtpPort(), sdp.SendRecv)
 	if err != nil {
 		c.end(false)

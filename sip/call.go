@@ -236,7 +236,8 @@ func (c *call) acked(req *ssip.Request) {
 	c.offered = c.offered && !due
 	secure := c.sess.Secure()
 	codecs := c.srv.opts.Codecs
-	if c.choice.Codec != nil {
+	started := c.choice.Codec != nil // a re-INVITE's answer may hold with 0.0.0.0
+	if started {
 		codecs = []codec.Codec{c.choice.Codec}
 	}
 	c.mu.Unlock()
@@ -250,6 +251,11 @@ func (c *call) acked(req *ssip.Request) {
 	}
 	if err == nil && (ch.SRTP != nil) != secure {
 		err = errors.New("the answer's SRTP does not match the offer")
+	}
+	if err == nil {
+		if why := c.srv.mediaRefusal(ans.Addr, c.source, started); why != "" {
+			err = errors.New(why)
+		}
 	}
 	if err == nil {
 		err = c.apply(ans, ch)
@@ -360,6 +366,10 @@ func (c *call) renegotiate(body []byte, cseq uint32) ([]byte, int) {
 	case errors.Is(err, sdp.ErrMalformed):
 		return nil, 400
 	case err != nil:
+		return nil, 488
+	}
+	if why := c.srv.mediaRefusal(offer.Addr, c.source, true); why != "" {
+		c.srv.log.Warn("media address refused", "call", c.id, "addr", offer.Addr, "why", why)
 		return nil, 488
 	}
 	c.mu.Lock()

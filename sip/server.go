@@ -74,6 +74,12 @@ type Options struct {
 	// (a final error response to the INVITE) or "failed" (accepted but
 	// never established). Nil: not counted.
 	OnCallResult func(result string)
+	// OnRefused counts requests refused to keep the bridge from being
+	// used against others: "media_address" (an SDP address that is
+	// multicast, broadcast, unspecified or someone's loopback: 488) and
+	// "foreign_source" (a request in a dialog from another source than
+	// the dialog's: 403). Nil: not counted.
+	OnRefused func(reason string)
 }
 
 // Server is the SIP side of the bridge.
@@ -95,6 +101,9 @@ type Server struct {
 	listeners []io
 	bound     []config.Listen
 	contacts  map[string]ssip.ContactHeader // by transport
+	// broadcasts are our interfaces' directed broadcast addresses, which
+	// no SDP may name (mediaRefusal); read once at New.
+	broadcasts []netip.Addr
 
 	draining atomic.Bool
 	wg       sync.WaitGroup
@@ -141,6 +150,8 @@ func New(o Options) (*Server, error) {
 		origins:   make(map[string]bool),
 		contacts:  make(map[string]ssip.ContactHeader),
 		limits:    newLimiter(o.RateLimit, nil),
+
+		broadcasts: directedBroadcasts(),
 	}
 	if len(o.AuthUsers) > 0 {
 		realm := o.AuthRealm
@@ -445,6 +456,41 @@ func (s *Server) result(r string) {
 	}
 }
 
+func (s *Server) refused(reason string) {
+	if s.opts.OnRefused != nil {
+		s.opts.OnRefused(reason)
+	}
+}
+
+// mediaRefusal applies mediaRefusal (mediaaddr.go) to an SDP address from
+// src, counting a refusal; hold allows 0.0.0.0 (a re-INVITE's).
+func (s *Server) mediaRefusal(a, src netip.Addr, hold bool) string {
+	why := mediaRefusal(a, src, inAny(src, s.opts.Trusted), hold, s.broadcasts)
+	if why != "" {
+		s.refused("media_address")
+	}
+	return why
+}
+
+// fromDialog reports whether an in-dialog request may act on c: it comes
+// from the source of c's INVITE, or from a trusted proxy. Knowing the
+// dialog's Call-ID and tags is not enough: they travel in the clear over
+// UDP, and whoever has them could hang up, move the media or key digits.
+// A refusal is answered 403 (none for an ACK) and logged with fixed keys
+// for fail2ban: msg="sip request from outside the dialog" source=ADDR.
+func (s *Server) fromDialog(c *call, req *ssip.Request, tx ssip.ServerTransaction) bool {
+	src := sourceAddr(req)
+	if src == c.source || inAny(src, s.opts.Trusted) {
+		return true
+	}
+	s.log.Warn("sip request from outside the dialog", "source", src, "method", req.Method, "call", c.id, "dialog_source", c.source)
+	s.refused("foreign_source")
+	if !req.IsAck() {
+		s.respond(req, tx, 403, "Forbidden", ssip.NewHeader("Warning", `399 brygga "not from the dialog's source"`))
+	}
+	return false
+}
+
 func (s *Server) respond(req *ssip.Request, tx ssip.ServerTransaction, code int, reason string, hdrs ...ssip.Header) {
 	if code >= 300 && req.IsInvite() {
 		if to := req.To(); to == nil || to.Params == nil || !to.Params.Has("tag") {
@@ -525,7 +571,7 @@ func (s *Server) findCall(req *ssip.Request) *call {
 }
 
 func (s *Server) onAck(req *ssip.Request, tx ssip.ServerTransaction) {
-	if c := s.findCall(req); c != nil {
+	if c := s.findCall(req); c != nil && s.fromDialog(c, req, tx) {
 		// The answer an ACK may carry is applied before ReadAck tells the
 		// INVITE handler the call is confirmed, so that the call has its
 		// media when the IVR starts.
@@ -540,6 +586,9 @@ func (s *Server) onBye(req *ssip.Request, tx ssip.ServerTransaction) {
 		s.respond(req, tx, 481, "Call/Transaction Does Not Exist")
 		return
 	}
+	if !s.fromDialog(c, req, tx) {
+		return
+	}
 	if err := c.dlg.ReadBye(req, tx); err != nil {
 		s.respond(req, tx, 500, "Server Internal Error")
 	}
@@ -549,6 +598,9 @@ func (s *Server) onInfo(req *ssip.Request, tx ssip.ServerTransaction) {
 	c := s.findCall(req)
 	if c == nil {
 		s.respond(req, tx, 481, "Call/Transaction Does Not Exist")
+		return
+	}
+	if !s.fromDialog(c, req, tx) {
 		return
 	}
 	ct := ""
@@ -628,6 +680,11 @@ func (s *Server) onInvite(req *ssip.Request, tx ssip.ServerTransaction) {
 			s.respond(req, tx, 488, "Not Acceptable Here", ssip.NewHeader("Warning", `305 brygga "incompatible media format"`))
 			return
 		}
+		if why := s.mediaRefusal(offer.Addr, src, false); why != "" {
+			log.Warn("media address refused", "addr", offer.Addr, "why", why)
+			s.respond(req, tx, 488, "Not Acceptable Here", ssip.NewHeader("Warning", `399 brygga "`+why+`"`))
+			return
+		}
 	}
 	c := &call{
 		srv:       s,
@@ -646,6 +703,7 @@ func (s *Server) onInvite(req *ssip.Request, tx ssip.ServerTransaction) {
 		Pool:      s.opts.Ports,
 		Symmetric: s.opts.Symmetric,
 		SignalIP:  net.IP(src.AsSlice()),
+		Trusted:   c.trusted,
 		OnDigit:   c.digit,
 		Logger:    log,
 	})
@@ -798,6 +856,9 @@ func (s *Server) onReinvite(req *ssip.Request, tx ssip.ServerTransaction) {
 		s.respond(req, tx, 481, "Call/Transaction Does Not Exist")
 		return
 	}
+	if !s.fromDialog(c, req, tx) {
+		return
+	}
 	if err := c.dlg.ReadRequest(req, tx); err != nil {
 		s.respond(req, tx, 500, "Server Internal Error", ssip.NewHeader("Retry-After", "1"))
 		return
@@ -843,6 +904,9 @@ func (s *Server) onUpdate(req *ssip.Request, tx ssip.ServerTransaction) {
 	c := s.findCall(req)
 	if c == nil {
 		s.respond(req, tx, 481, "Call/Transaction Does Not Exist")
+		return
+	}
+	if !s.fromDialog(c, req, tx) {
 		return
 	}
 	if len(req.Body()) == 0 {

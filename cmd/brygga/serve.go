@@ -137,6 +137,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		UserAgent:         userAgent(cfg.SIP.UserAgent),
 		Logger:            log,
 		OnCallResult:      m.CallResult,
+		OnRefused:         m.Refused,
 	})
 	if err != nil {
 		fmt.Fprintln(stderr, "brygga:", err)
