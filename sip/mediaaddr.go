@@ -17,9 +17,10 @@ var limitedBroadcast = netip.AddrFrom4([4]byte{255, 255, 255, 255})
 //     of each of our interfaces, in broadcasts) reach many hosts;
 //   - unspecified (0.0.0.0, ::) is RFC 2543 hold, which a re-INVITE may
 //     say (hold true) but an offer that starts a call has no business with;
-//   - loopback is the bridge's own host: only a trusted source (the
-//     default sip.trusted is 127.0.0.0/8, for a softphone on the same
-//     machine) or a caller naming its own loopback address may say it.
+//   - loopback is the bridge's own host: only a trusted source or a
+//     caller on this host's loopback itself may name it. A caller off
+//     this host naming it would aim the bridge's RTP at its own local
+//     services; a local process could send to them itself anyway.
 func mediaRefusal(a, src netip.Addr, trusted, hold bool, broadcasts []netip.Addr) string {
 	a = a.Unmap()
 	switch {
@@ -29,8 +30,8 @@ func mediaRefusal(a, src netip.Addr, trusted, hold bool, broadcasts []netip.Addr
 		return "broadcast media address"
 	case a.IsUnspecified() && !hold:
 		return "unspecified media address"
-	case a.IsLoopback() && !trusted && a != src:
-		return "loopback media address not the caller's"
+	case a.IsLoopback() && !trusted && !src.Unmap().IsLoopback():
+		return "loopback media address from a caller off this host"
 	}
 	return ""
 }
