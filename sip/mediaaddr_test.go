@@ -30,7 +30,7 @@ func TestMediaRefusal(t *testing.T) {
 		{"192.168.1.255", "192.168.1.7", true, false, true}, // our LAN's broadcast
 		{"0.0.0.0", "203.0.113.7", false, false, true},
 		{"::", "2001:db8::1", true, false, true},
-		{"0.0.0.0", "203.0.113.7", false, true, false}, // RFC 2543 hold in a re-INVITE
+		{"0.0.0.0", "203.0.113.7", false, true, false},   // RFC 2543 hold in a re-INVITE
 		{"127.0.0.1", "127.0.0.66", false, false, false}, // both on this host
 		{"127.0.0.1", "203.0.113.7", false, false, true},
 		{"::1", "2001:db8::1", false, false, true},
