@@ -1,6 +1,8 @@
 package store
 
 import (
+	"net"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -59,5 +61,21 @@ func TestOpenConcurrentMigratesOnce(t *testing.T) {
 				t.Fatalf("schema_version: %d rows, version %d", rows, version)
 			}
 		})
+	}
+}
+
+// A PostgreSQL server that cannot be reached stops Open with an error
+// that names the database without its password.
+func TestOpenPostgresUnreachable(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close() // nothing listens there now: refused at once
+	_, err = Open("postgres://brygga:hunter2-secret@" + addr + "/brygga?connect_timeout=5&sslmode=disable")
+	if err == nil || !strings.Contains(err.Error(), "postgres://brygga:***@"+addr+"/brygga") ||
+		strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("Open(unreachable) = %v", err)
 	}
 }
