@@ -1,6 +1,6 @@
 // Package pgtest gives tests a throw-away PostgreSQL server: Debian's
 // postgresql package's initdb into a temporary folder, the server on a
-// unix socket there and no TCP port, an empty database per test, and the
+// unix socket there and no TCP port, an empty schema per test, and the
 // folder removed when the test binary ends. One server serves a whole
 // test package; Main stops it.
 //
@@ -59,8 +59,10 @@ func Main(m *testing.M) int {
 	return code
 }
 
-// URL returns the postgres:// URL of a new, empty database on the
-// package's server, starting the server on first use. It skips the test
+// URL returns a postgres:// URL whose tables go to a new, empty schema on
+// the package's server (first in search_path), starting the server on
+// first use. A schema and not a database per test: CREATE DATABASE takes
+// a quarter of a second, CREATE SCHEMA next to nothing. It skips the test
 // when PostgreSQL is not installed (fails with CI=true).
 func URL(t testing.TB) string {
 	t.Helper()
@@ -73,16 +75,21 @@ func URL(t testing.TB) string {
 	case broken != nil:
 		t.Fatalf("PostgreSQL would not start: %v", broken)
 	}
-	name := fmt.Sprintf("t%d", seq.Add(1))
-	if _, err := srv.admin.Exec(`CREATE DATABASE ` + name); err != nil {
-		t.Fatalf("pgtest: create database %s: %v", name, err)
+	schema := fmt.Sprintf("t%d", seq.Add(1))
+	if _, err := srv.admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
+		t.Fatalf("pgtest: create schema %s: %v", schema, err)
 	}
-	return srv.url(name)
+	return srv.url(schema)
 }
 
-func (s *server) url(db string) string {
-	u := url.URL{Scheme: "postgres", User: url.User(superuser), Path: "/" + db,
-		RawQuery: url.Values{"host": {s.dir}, "sslmode": {"disable"}}.Encode()}
+// url is the URL of the server's postgres database, with schema first in
+// search_path when it is not "".
+func (s *server) url(schema string) string {
+	q := url.Values{"host": {s.dir}, "sslmode": {"disable"}}
+	if schema != "" {
+		q.Set("search_path", schema)
+	}
+	u := url.URL{Scheme: "postgres", User: url.User(superuser), Path: "/postgres", RawQuery: q.Encode()}
 	return u.String()
 }
 
@@ -187,7 +194,7 @@ func (s *server) run(bin string, cred *syscall.Credential) error {
 		return fmt.Errorf("postgres: %w", err)
 	}
 	go func() { s.cmd.Wait(); close(s.exit) }()
-	if s.admin, err = sql.Open("pgx", s.url("postgres")); err != nil {
+	if s.admin, err = sql.Open("pgx", s.url("")); err != nil {
 		s.stop()
 		return err
 	}
