@@ -25,8 +25,9 @@ import (
 // Config is the effective configuration of one `brygga serve`.
 type Config struct {
 	ConfigFile string // the file that was read; "" when none
-	Data       string // folder for the database, recordings and delivery logs
+	Data       string // folder for the SQLite database, recordings and delivery logs
 	LogLevel   string // debug, info, warn or error
+	Store      Store
 
 	SIP        SIP
 	Media      Media
@@ -241,7 +242,7 @@ type Mail struct {
 
 // String keeps the SMTP password out of logs.
 func (m Mail) String() string {
-	return "smtp=" + redactURL(m.SMTP) + " from=" + m.From + " listen=" + m.Listen + " address=" + m.Address + " authserv_id=" + m.AuthservID
+	return "smtp=" + RedactURL(m.SMTP) + " from=" + m.From + " listen=" + m.Listen + " address=" + m.Address + " authserv_id=" + m.AuthservID
 }
 
 // Recordings holds retention and delivery limits.
@@ -255,6 +256,14 @@ type Recordings struct {
 type Voicemail struct {
 	SIPProxy   string // outbound proxy for deposit calls; "" = the URI's host
 	MaxSeconds int    // longest message a mailbox takes; longer recordings go as parts
+}
+
+// Store says which database holds the directory, meetings and the
+// recordings' delivery queue.
+type Store struct {
+	// URL is "" for the SQLite file brygga.db in Data, sqlite:PATH for
+	// another SQLite file, or a postgres:// or postgresql:// URL.
+	URL string
 }
 
 // Mixer holds mixing settings shared by all rooms.

@@ -139,6 +139,9 @@ func TestFullExample(t *testing.T) {
 	if c.Voicemail.SIPProxy != "sip:pbx.example.org" {
 		t.Errorf("Voicemail = %+v", c.Voicemail)
 	}
+	if c.Store.URL != "postgres://brygga:pass@db.example.org:5432/brygga?sslmode=verify-full" {
+		t.Errorf("Store = %+v", c.Store)
+	}
 	r, ok := c.Room("4711")
 	want := Room{
 		Extension: "4711", Name: "Kari Nordmann", Email: "kari.nordmann@example.org",
@@ -154,12 +157,14 @@ func TestPrecedence(t *testing.T) {
 	const file = `
 data: /srv/file
 log_level: warn
+store: {url: "sqlite:/srv/file.db"}
 sip: {listen: ["udp:192.0.2.1:5070"]}
 media: {ip: 192.0.2.1, ports: 30000-30099}
 api: {listen: "192.0.2.1:9000"}
 `
 	env := map[string]string{
 		"BRYGGA_DATA":      "/srv/env",
+		"BRYGGA_STORE":     "postgres://env.example.org/brygga",
 		"BRYGGA_LOG_LEVEL": "error",
 		"BRYGGA_SIP":       "tcp:192.0.2.2:5080",
 		"BRYGGA_MEDIA_IP":  "192.0.2.2",
@@ -168,6 +173,7 @@ api: {listen: "192.0.2.1:9000"}
 	}
 	flags := []string{
 		"--data", "/srv/flag",
+		"--store", "postgresql://flag.example.org/brygga",
 		"--log-level", "debug",
 		"--sip", "192.0.2.3:5090",
 		"--media-ip", "192.0.2.3",
@@ -179,9 +185,10 @@ api: {listen: "192.0.2.1:9000"}
 		Listen              []Listen
 		IP                  netip.Addr
 		Lo, Hi              int
+		Store               string
 	}
 	get := func(c *Config) view {
-		return view{c.Data, c.LogLevel, c.API.Listen, c.SIP.Listen, c.Media.IP, c.Media.PortLo, c.Media.PortHi}
+		return view{c.Data, c.LogLevel, c.API.Listen, c.SIP.Listen, c.Media.IP, c.Media.PortLo, c.Media.PortHi, c.Store.URL}
 	}
 	d := Default()
 	cases := []struct {
@@ -192,12 +199,12 @@ api: {listen: "192.0.2.1:9000"}
 		want  view
 	}{
 		{"default", "", nil, nil, get(d)},
-		{"file beats default", file, nil, nil, view{"/srv/file", "warn", "192.0.2.1:9000", []Listen{{"udp", "192.0.2.1:5070"}}, netip.MustParseAddr("192.0.2.1"), 30000, 30099}},
-		{"env beats file", file, env, nil, view{"/srv/env", "error", "192.0.2.2:9001", []Listen{{"tcp", "192.0.2.2:5080"}}, netip.MustParseAddr("192.0.2.2"), 40000, 40099}},
-		{"env beats default", "", env, nil, view{"/srv/env", "error", "192.0.2.2:9001", []Listen{{"tcp", "192.0.2.2:5080"}}, netip.MustParseAddr("192.0.2.2"), 40000, 40099}},
-		{"flag beats env and file", file, env, flags, view{"/srv/flag", "debug", "192.0.2.3:9002", []Listen{{"udp", "192.0.2.3:5090"}, {"tcp", "192.0.2.3:5090"}}, netip.MustParseAddr("192.0.2.3"), 50000, 50099}},
-		{"flag beats default", "", nil, flags, view{"/srv/flag", "debug", "192.0.2.3:9002", []Listen{{"udp", "192.0.2.3:5090"}, {"tcp", "192.0.2.3:5090"}}, netip.MustParseAddr("192.0.2.3"), 50000, 50099}},
-		{"empty env var is unset", file, map[string]string{"BRYGGA_DATA": ""}, nil, view{"/srv/file", "warn", "192.0.2.1:9000", []Listen{{"udp", "192.0.2.1:5070"}}, netip.MustParseAddr("192.0.2.1"), 30000, 30099}},
+		{"file beats default", file, nil, nil, view{"/srv/file", "warn", "192.0.2.1:9000", []Listen{{"udp", "192.0.2.1:5070"}}, netip.MustParseAddr("192.0.2.1"), 30000, 30099, "sqlite:/srv/file.db"}},
+		{"env beats file", file, env, nil, view{"/srv/env", "error", "192.0.2.2:9001", []Listen{{"tcp", "192.0.2.2:5080"}}, netip.MustParseAddr("192.0.2.2"), 40000, 40099, "postgres://env.example.org/brygga"}},
+		{"env beats default", "", env, nil, view{"/srv/env", "error", "192.0.2.2:9001", []Listen{{"tcp", "192.0.2.2:5080"}}, netip.MustParseAddr("192.0.2.2"), 40000, 40099, "postgres://env.example.org/brygga"}},
+		{"flag beats env and file", file, env, flags, view{"/srv/flag", "debug", "192.0.2.3:9002", []Listen{{"udp", "192.0.2.3:5090"}, {"tcp", "192.0.2.3:5090"}}, netip.MustParseAddr("192.0.2.3"), 50000, 50099, "postgresql://flag.example.org/brygga"}},
+		{"flag beats default", "", nil, flags, view{"/srv/flag", "debug", "192.0.2.3:9002", []Listen{{"udp", "192.0.2.3:5090"}, {"tcp", "192.0.2.3:5090"}}, netip.MustParseAddr("192.0.2.3"), 50000, 50099, "postgresql://flag.example.org/brygga"}},
+		{"empty env var is unset", file, map[string]string{"BRYGGA_DATA": ""}, nil, view{"/srv/file", "warn", "192.0.2.1:9000", []Listen{{"udp", "192.0.2.1:5070"}}, netip.MustParseAddr("192.0.2.1"), 30000, 30099, "sqlite:/srv/file.db"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 type dumpFile struct {
 	Data       string         `yaml:"data"`
 	LogLevel   string         `yaml:"log_level"`
+	Store      dumpStore      `yaml:"store"`
 	SIP        dumpSIP        `yaml:"sip"`
 	Media      dumpMedia      `yaml:"media"`
 	API        dumpAPI        `yaml:"api"`
@@ -28,6 +29,10 @@ type dumpFile struct {
 	MeetingPIN string         `yaml:"meeting_pins"`
 	OpenRooms  string         `yaml:"open_rooms"`
 	Directory  []dumpRoom     `yaml:"directory"`
+}
+
+type dumpStore struct {
+	URL string `yaml:"url"`
 }
 
 type dumpSIP struct {
@@ -196,6 +201,7 @@ func (c *Config) dump(redact bool) string {
 	f := dumpFile{
 		Data:     c.Data,
 		LogLevel: c.LogLevel,
+		Store:    dumpStore(c.Store),
 		SIP: dumpSIP{
 			Listen:    []string{},
 			Trusted:   []string{},
@@ -248,7 +254,8 @@ func (c *Config) dump(redact bool) string {
 		f.Media.IP = c.Media.IP.String()
 	}
 	if redact {
-		f.Mail.SMTP = redactURL(c.Mail.SMTP)
+		f.Mail.SMTP = RedactURL(c.Mail.SMTP)
+		f.Store.URL = RedactURL(c.Store.URL)
 	}
 	for _, l := range c.SIP.Listen {
 		f.SIP.Listen = append(f.SIP.Listen, l.Transport+":"+l.Addr)

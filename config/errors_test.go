@@ -29,6 +29,11 @@ func TestFileErrors(t *testing.T) {
 
 		// data and log level
 		{"data", "data: \"\"\n", "must not be empty"},
+		{"store.url", "store: {url: \"mysql://db/brygga\"}\n", "sqlite:PATH or a postgres:// URL"},
+		{"store.url", "store: {url: \"sqlite:\"}\n", "needs the database file's path"},
+		{"store.url", "store: {url: \"postgres://db:port/brygga\"}\n", "is not a URL"},
+		{"store.url", "store: {url: \"postgres://db/brygga\\n\"}\n", "control character"},
+		{"store.path", "store: {path: /var/lib/brygga.db}\n", "unknown key"},
 		{"log_level", "log_level: verbose\n", "debug, info, warn, error"},
 
 		// sip
@@ -233,6 +238,7 @@ func TestFlagAndEnvErrors(t *testing.T) {
 		{"--api", "BRYGGA_API", "127.0.0.1:http", "0 to 65535"},
 		{"--log-level", "BRYGGA_LOG_LEVEL", "trace", "debug, info, warn, error"},
 		{"--data", "BRYGGA_DATA", "a\nb", "control character"},
+		{"--store", "BRYGGA_STORE", "/var/lib/brygga/brygga.db", "sqlite:PATH or a postgres:// URL"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.flag+"="+tc.value, func(t *testing.T) {
@@ -262,6 +268,8 @@ func TestErrorsHideSecrets(t *testing.T) {
 		"mail: {smtp: \"smtp://user:98x7654@host:99999999\", from: a@example.org}\n",
 		"mail: {smtp: \"smtp://user:98x7654@ho st\", from: a@example.org}\n",
 		"mail: {smtp: \"http://user:98x7654@host\", from: a@example.org}\n",
+		"store: {url: \"mysql://brygga:98x7654@db/brygga\"}\n",
+		"store: {url: \"postgres://brygga:98x7654@db:port/brygga\"}\n",
 	} {
 		_, err := parseWith(src, nil)
 		if err == nil || strings.Contains(err.Error(), "98x7654") {

@@ -124,6 +124,11 @@ func (c *Config) decodeTop(root *yaml.Node) error {
 			}
 			return nil
 		}},
+		{"store", func(n *yaml.Node, p string) error {
+			return decodeMap(n, p, []field{
+				{"url", textField(&c.Store.URL, checkStoreURL)},
+			})
+		}},
 		{"sip", c.decodeSIP},
 		{"media", c.decodeMedia},
 		{"api", c.decodeAPI},

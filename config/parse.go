@@ -25,6 +25,13 @@ var options = []option{
 		c.Data = v
 		return nil
 	}},
+	{"store", "BRYGGA_STORE", "URL", "database: sqlite:PATH or postgres://… (default DIR/brygga.db)", func(c *Config, v string) error {
+		if err := checkStoreURL(v); err != nil {
+			return err
+		}
+		c.Store.URL = v
+		return nil
+	}},
 	{"sip", "BRYGGA_SIP", "ADDR[,ADDR]", "SIP listeners: udp:host:port, tcp:host:port, or host:port for both (default 127.0.0.1:5060)", func(c *Config, v string) error {
 		ls, err := parseListenList(v)
 		if err != nil {

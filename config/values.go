@@ -483,8 +483,8 @@ func checkToken(s string) error {
 	return nil
 }
 
-// redactURL hides the password of a URL, keeping the rest for debugging.
-func redactURL(s string) string {
+// RedactURL hides the password of a URL, keeping the rest for debugging.
+func RedactURL(s string) string {
 	u, err := url.Parse(s)
 	if err != nil {
 		if s == "" {
@@ -498,4 +498,34 @@ func redactURL(s string) string {
 	// url escapes "*" in a password, so mark it with Redacted's "xxxxx" and
 	// swap that; the username is escaped and cannot hold ':' itself.
 	return strings.Replace(u.Redacted(), ":xxxxx@", ":***@", 1)
+}
+
+// StoreLocation says where store.url points: a SQLite file (path) or a
+// PostgreSQL server (postgres, the URL as given); the caller puts "" in
+// the data folder. Only the form is checked here: the server is asked
+// when the store is opened.
+func StoreLocation(s string) (path, postgres string, err error) {
+	if err := checkText(s, false); err != nil {
+		return "", "", err
+	}
+	switch {
+	case s == "":
+		return "", "", nil
+	case strings.HasPrefix(s, "sqlite:"):
+		if path = strings.TrimPrefix(s, "sqlite:"); path == "" {
+			return "", "", errors.New("sqlite: needs the database file's path, as in sqlite:/var/lib/brygga/brygga.db")
+		}
+		return path, "", nil
+	case strings.HasPrefix(s, "postgres://"), strings.HasPrefix(s, "postgresql://"):
+		if _, err := url.Parse(s); err != nil {
+			return "", "", errorf("%q is not a URL: %v", RedactURL(s), errors.Unwrap(err))
+		}
+		return "", s, nil
+	}
+	return "", "", errorf("want \"\" (brygga.db in the data folder), sqlite:PATH or a postgres:// URL, got %q", RedactURL(s))
+}
+
+func checkStoreURL(s string) error {
+	_, _, err := StoreLocation(s)
+	return err
 }

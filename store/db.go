@@ -12,14 +12,20 @@ import (
 	"sync/atomic"
 	"time"
 
-	_ "modernc.org/sqlite" // pure Go: no cgo, so the bridge stays one static binary
+	"brygga/config"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx" with database/sql
+	_ "modernc.org/sqlite"             // pure Go: no cgo, so the bridge stays one static binary
 )
 
-// DB is brygga's SQLite database: the directory of rooms now, schedules and
-// the delivery queue later. It is safe for concurrent use.
+// DB is brygga's database: the directory of rooms, meetings booked by
+// invites and the recordings' delivery queue. It is an embedded SQLite
+// file, or PostgreSQL for nodes that share one. It is safe for concurrent
+// use.
 type DB struct {
-	sql  *sql.DB
-	path string
+	sql     *conn
+	dialect dialect
+	name    string // the file, or the URL without its password, for messages
 
 	tightened []Tightened // what Open narrowed; see Tightened
 
@@ -50,7 +56,11 @@ func (db *DB) failed(err error) error {
 
 // migrations are applied in order, each once; schema_version holds how
 // many have run. Append only: a database in the field has run the old ones
-// and will never run an edited one again.
+// and will never run an edited one again. Each is written once for both
+// backends, as SQLite runs it; dialect.ddl says what PostgreSQL gets
+// instead ({flag} is a boolean column). Times are TEXT on both, UTC in
+// fixed-width or RFC 3339 form, so one set of statements compares and
+// reads them alike.
 var migrations = []string{
 	1: `
 CREATE TABLE rooms (
@@ -60,7 +70,7 @@ CREATE TABLE rooms (
 	voicemail     TEXT NOT NULL DEFAULT '',
 	pin_hash      TEXT NOT NULL DEFAULT '',
 	host_pin_hash TEXT NOT NULL DEFAULT '',
-	sensitive     INTEGER NOT NULL DEFAULT 0,
+	sensitive     {flag},
 	settings      TEXT NOT NULL,
 	created       TEXT NOT NULL,
 	updated       TEXT NOT NULL
@@ -114,8 +124,8 @@ CREATE TABLE schedules (
 	stamp          TEXT NOT NULL DEFAULT '',
 	zone           TEXT NOT NULL DEFAULT 'UTC',
 	pin            TEXT NOT NULL DEFAULT '',
-	record         INTEGER NOT NULL DEFAULT 0,
-	sensitive      INTEGER NOT NULL DEFAULT 0,
+	record         {flag},
+	sensitive      {flag},
 	state          TEXT NOT NULL,
 	created        TEXT NOT NULL,
 	updated        TEXT NOT NULL
@@ -129,7 +139,7 @@ CREATE TABLE occurrences (
 	occurrence  TEXT NOT NULL,
 	start_at    TEXT NOT NULL,
 	end_at      TEXT NOT NULL,
-	cancelled   INTEGER NOT NULL DEFAULT 0,
+	cancelled   {flag},
 	PRIMARY KEY (schedule_id, occurrence)
 ) WITHOUT ROWID;
 CREATE INDEX occurrences_time ON occurrences (start_at, end_at);
@@ -147,14 +157,33 @@ ALTER TABLE rooms ADD COLUMN delegates TEXT NOT NULL DEFAULT '[]';
 
 // migrationCode is work a migration does in Go after its SQL, in the same
 // transaction: what SQL cannot compute.
-var migrationCode = map[int]func(context.Context, *sql.Tx) error{
+var migrationCode = map[int]func(context.Context, *txn) error{
 	5: hashMeetingPINs,
 }
 
-// Open opens the database at path, creating it and its folder if needed,
-// and brings its schema up to date. A file that is not a brygga database,
-// or one written by a newer brygga, is an error naming the file.
-func Open(path string) (*DB, error) {
+// Open opens the database at location, creates what is missing and
+// brings its schema up to date. location is what store.url accepts (a
+// postgres:// or postgresql:// URL, or sqlite:PATH) or the path of a
+// SQLite file; the file and its folder are created when missing. A
+// database that is not brygga's, or one written by a newer brygga, is an
+// error naming it.
+func Open(location string) (*DB, error) {
+	path, postgres, err := location, "", error(nil)
+	if strings.HasPrefix(location, "sqlite:") || strings.HasPrefix(location, "postgres://") || strings.HasPrefix(location, "postgresql://") {
+		path, postgres, err = config.StoreLocation(location)
+	}
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("store: %w", err)
+	case postgres != "":
+		return openPostgres(postgres)
+	case path == "":
+		return nil, errors.New("store: no database named")
+	}
+	return openSQLite(path)
+}
+
+func openSQLite(path string) (*DB, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, fmt.Errorf("store: %s: %w", path, err)
@@ -175,7 +204,7 @@ func Open(path string) (*DB, error) {
 	// SQLite has one writer at a time anyway; one connection turns what
 	// would be SQLITE_BUSY between our own connections into queueing.
 	s.SetMaxOpenConns(1)
-	db := &DB{sql: s, path: path, tightened: tightened}
+	db := &DB{sql: newConn(s, dialectSQLite), dialect: dialectSQLite, name: path, tightened: tightened}
 	if err := db.migrate(); err != nil {
 		s.Close()
 		return nil, err
@@ -218,6 +247,9 @@ func private(abs string) ([]Tightened, error) {
 // because group or others could reach them, for the caller to log.
 func (db *DB) Tightened() []Tightened { return db.tightened }
 
+// Name is the database's file, or its URL without the password.
+func (db *DB) Name() string { return db.name }
+
 // Close closes the database.
 func (db *DB) Close() error { return db.sql.Close() }
 
@@ -225,50 +257,64 @@ func (db *DB) Close() error { return db.sql.Close() }
 func (db *DB) Ping(ctx context.Context) error {
 	var v int
 	if err := db.sql.QueryRowContext(ctx, `SELECT version FROM schema_version`).Scan(&v); err != nil {
-		return fmt.Errorf("store: %s: %w", db.path, err)
+		return fmt.Errorf("store: %s: %w", db.name, err)
 	}
 	return nil
 }
 
 func (db *DB) migrate() error {
 	ctx := context.Background()
-	if _, err := db.sql.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`); err != nil {
-		return db.openError(err)
+	for {
+		done, err := db.step(ctx)
+		if err != nil || done {
+			return err
+		}
 	}
-	have, err := db.version(ctx)
+}
+
+// migrationLock is the key of the PostgreSQL advisory lock that migrations
+// hold, so that of several nodes starting at once one migrates and the
+// others wait and then find the work done.
+const migrationLock int64 = 0x6272796767610001 // "brygga" and 1
+
+// step applies the next migration, if one is due, and records it in the
+// same transaction, so a crash leaves either both or neither. done says
+// the schema is up to date.
+func (db *DB) step(ctx context.Context) (done bool, err error) {
+	tx, err := db.sql.BeginTx(ctx, nil)
 	if err != nil {
-		return db.openError(err)
+		return false, db.openError(err)
+	}
+	defer tx.Rollback()
+	if db.dialect == dialectPostgres {
+		// Released at commit or rollback, and before the version is read.
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(?)`, migrationLock); err != nil {
+			return false, db.openError(err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`); err != nil {
+		return false, db.openError(err)
+	}
+	var have int
+	err = tx.QueryRowContext(ctx, `SELECT version FROM schema_version`).Scan(&have)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return false, db.openError(err)
 	}
 	want := len(migrations) - 1
 	if have > want {
-		return fmt.Errorf("store: %s has schema version %d; this brygga knows up to %d (a newer brygga wrote it)", db.path, have, want)
+		return false, fmt.Errorf("store: %s has schema version %d; this brygga knows up to %d (a newer brygga wrote it)", db.name, have, want)
 	}
-	for v := have + 1; v <= want; v++ {
-		if err := db.apply(ctx, v); err != nil {
-			return fmt.Errorf("store: %s: migration %d: %w", db.path, v, err)
-		}
+	if have == want {
+		return true, tx.Commit()
 	}
-	return nil
+	if err := db.apply(ctx, tx, have+1); err != nil {
+		return false, fmt.Errorf("store: %s: migration %d: %w", db.name, have+1, err)
+	}
+	return false, nil
 }
 
-func (db *DB) version(ctx context.Context) (int, error) {
-	var v int
-	err := db.sql.QueryRowContext(ctx, `SELECT version FROM schema_version`).Scan(&v)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, nil
-	}
-	return v, err
-}
-
-// apply runs one migration and records it in the same transaction, so a
-// crash leaves either both or neither.
-func (db *DB) apply(ctx context.Context, v int) error {
-	tx, err := db.sql.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, migrations[v]); err != nil {
+func (db *DB) apply(ctx context.Context, tx *txn, v int) error {
+	if _, err := tx.ExecContext(ctx, db.dialect.ddl(migrations[v])); err != nil {
 		return err
 	}
 	if code := migrationCode[v]; code != nil {
@@ -289,9 +335,9 @@ func (db *DB) apply(ctx context.Context, v int) error {
 // an operator can act on; the first statement is where it shows.
 func (db *DB) openError(err error) error {
 	if strings.Contains(err.Error(), "not a database") {
-		return fmt.Errorf("store: %s is not a SQLite database (damaged, or not brygga's): %w", db.path, err)
+		return fmt.Errorf("store: %s is not a SQLite database (damaged, or not brygga's): %w", db.name, err)
 	}
-	return fmt.Errorf("store: %s: %w", db.path, err)
+	return fmt.Errorf("store: %s: %w", db.name, err)
 }
 
 // now is the timestamp written to created and updated columns: UTC text,

@@ -2,7 +2,6 @@ package store
 
 import (
 	"errors"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -10,8 +9,10 @@ import (
 
 // A write the database refuses is passed to OnError once; an unknown ID
 // is not a store failure and is not.
-func TestOnErrorCountsFailedWrites(t *testing.T) {
-	db, err := Open(filepath.Join(t.TempDir(), "brygga.db"))
+func TestOnErrorCountsFailedWrites(t *testing.T) { eachBackend(t, testOnErrorCountsFailedWrites) }
+
+func testOnErrorCountsFailedWrites(t *testing.T, b backend) {
+	db, err := Open(b.new(t))
 	if err != nil {
 		t.Fatal(err)
 	}

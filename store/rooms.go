@@ -3,7 +3,6 @@ package store
 import (
 	"cmp"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -138,7 +137,7 @@ func (r *Rooms) load() (map[string]config.Room, error) {
 
 // upsert writes room with its PIN fields as given (hashes). With replace
 // unset an existing row is left alone.
-func upsert(ctx context.Context, tx *sql.Tx, room config.Room, replace bool) error {
+func upsert(ctx context.Context, tx *txn, room config.Room, replace bool) error {
 	settings, err := json.Marshal(room.Settings)
 	if err != nil {
 		return err

@@ -107,7 +107,7 @@ func newScheduleID() string {
 // schedule when s.ID is empty (the ID is drawn here), else a replacement
 // of schedule s.ID whose occurrences are replaced by s.Occurrences. A
 // State left empty is ScheduleActive. It returns the schedule as stored.
-// A UID that another schedule holds is an error.
+// A UID that another schedule holds is an error wrapping ErrExists.
 func (db *DB) PutSchedule(s Schedule) (Schedule, error) {
 	ctx := context.Background()
 	if s.State == "" {
@@ -140,7 +140,7 @@ func (db *DB) PutSchedule(s Schedule) (Schedule, error) {
 		s.ID, s.UID, s.Room, s.Organizer, s.OrganizerName, s.Summary, s.Sequence, formatTime(s.Stamp),
 		s.Zone, s.PIN, s.Record, s.Sensitive, s.State, t, t)
 	if err != nil {
-		return s, fmt.Errorf("store: schedule %s: %w", s.ID, err)
+		return s, fmt.Errorf("store: schedule %s: %w", s.ID, exists(err))
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM occurrences WHERE schedule_id = ?`, s.ID); err != nil {
 		return s, fmt.Errorf("store: schedule %s: %w", s.ID, err)
@@ -159,7 +159,7 @@ func (db *DB) PutSchedule(s Schedule) (Schedule, error) {
 
 // freeScheduleID draws IDs until one is unused; 32 bits make a second
 // draw rare and a third all but impossible.
-func freeScheduleID(ctx context.Context, tx *sql.Tx) (string, error) {
+func freeScheduleID(ctx context.Context, tx *txn) (string, error) {
 	for range 16 {
 		id := newScheduleID()
 		var n int
@@ -195,7 +195,7 @@ func (db *DB) oneSchedule(key, where string, arg any) (Schedule, error) {
 }
 
 // Schedules lists every schedule, cancelled ones too, by first occurrence.
-func (db *DB) Schedules() ([]Schedule, error) { return db.schedules(`1`) }
+func (db *DB) Schedules() ([]Schedule, error) { return db.schedules(`TRUE`) }
 
 // RoomSchedules lists the schedules of one room, cancelled ones too.
 func (db *DB) RoomSchedules(room string) ([]Schedule, error) {
@@ -256,7 +256,7 @@ func (db *DB) schedules(where string, args ...any) ([]Schedule, error) {
 func (db *DB) BookedSlots(room string, from, to time.Time, exclude string) ([]Slot, error) {
 	rows, err := db.sql.QueryContext(context.Background(), `SELECT `+scheduleColumns+`, `+occurrenceColumns+`
 		FROM occurrences o JOIN schedules s ON s.id = o.schedule_id
-		WHERE (? = '' OR s.room = ?) AND s.state = ? AND o.cancelled = 0
+		WHERE (? = '' OR s.room = ?) AND s.state = ? AND NOT o.cancelled
 			AND o.start_at < ? AND o.end_at > ? AND s.id != ?
 		ORDER BY o.start_at, s.id`,
 		room, room, ScheduleActive, formatSlot(to), formatSlot(from), exclude)
@@ -300,7 +300,7 @@ func (db *DB) CancelSchedule(id string, occurrences []time.Time, sequence int, s
 		return Schedule{}, fmt.Errorf("store: schedule %s: %w", id, ErrNotFound)
 	}
 	for _, o := range occurrences {
-		if _, err := tx.ExecContext(ctx, `UPDATE occurrences SET cancelled = 1 WHERE schedule_id = ? AND occurrence = ?`,
+		if _, err := tx.ExecContext(ctx, `UPDATE occurrences SET cancelled = TRUE WHERE schedule_id = ? AND occurrence = ?`,
 			id, formatSlot(o)); err != nil {
 			return Schedule{}, fmt.Errorf("store: schedule %s: %w", id, err)
 		}
@@ -325,7 +325,7 @@ func (db *DB) DeleteSchedule(id string) error {
 
 // hashMeetingPIN hashes the plain meeting PIN p of a meeting in room with
 // the salt of another meeting PIN of that room, if there is one.
-func hashMeetingPIN(ctx context.Context, tx *sql.Tx, room, p string) (string, error) {
+func hashMeetingPIN(ctx context.Context, tx *txn, room, p string) (string, error) {
 	var like string
 	err := tx.QueryRowContext(ctx, `SELECT pin FROM schedules WHERE room = ? AND pin LIKE 'pbkdf2-%' LIMIT 1`, room).Scan(&like)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
@@ -336,7 +336,7 @@ func hashMeetingPIN(ctx context.Context, tx *sql.Tx, room, p string) (string, er
 
 // hashMeetingPINs is migration 5: it hashes the meeting PINs that earlier
 // versions stored in plain text, room by room with one salt each.
-func hashMeetingPINs(ctx context.Context, tx *sql.Tx) error {
+func hashMeetingPINs(ctx context.Context, tx *txn) error {
 	rows, err := tx.QueryContext(ctx, `SELECT id, room, pin FROM schedules WHERE pin != '' ORDER BY room, id`)
 	if err != nil {
 		return err

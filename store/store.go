@@ -1,8 +1,8 @@
-// Package store is where brygga keeps what must outlive a call, in an
-// embedded SQLite database (DB): the directory of rooms (Rooms), which the
-// admin API changes while calls read it; recordings and their delivery
-// queue; and meetings scheduled from calendar invites with their
-// occurrences.
+// Package store is where brygga keeps what must outlive a call, in a
+// database (DB), an embedded SQLite file or PostgreSQL shared by several
+// nodes: the directory of rooms (Rooms), which the admin API changes while
+// calls read it; recordings and their delivery queue; and meetings
+// scheduled from calendar invites with their occurrences.
 package store
 
 import "brygga/config"

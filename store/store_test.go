@@ -57,8 +57,10 @@ func role(t *testing.T, r *Rooms, ext, entered string) pin.Role {
 	return pin.Check(pin.Secrets{PIN: room.PIN, HostPIN: room.HostPIN}, entered)
 }
 
-func TestOpenMigrateReopen(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "nested", "data", "brygga.db")
+func TestOpenMigrateReopen(t *testing.T) { eachBackend(t, testOpenMigrateReopen) }
+
+func testOpenMigrateReopen(t *testing.T, b backend) {
+	path := b.new(t)
 	db, err := Open(path)
 	if err != nil {
 		t.Fatal(err)
@@ -114,8 +116,10 @@ func TestOpenNotADatabase(t *testing.T) {
 	}
 }
 
-func TestOpenNewerSchema(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "brygga.db")
+func TestOpenNewerSchema(t *testing.T) { eachBackend(t, testOpenNewerSchema) }
+
+func testOpenNewerSchema(t *testing.T, b backend) {
+	path := b.new(t)
 	db := open(t, path)
 	if _, err := db.sql.Exec(`UPDATE schema_version SET version = 99`); err != nil {
 		t.Fatal(err)
@@ -126,8 +130,10 @@ func TestOpenNewerSchema(t *testing.T) {
 	}
 }
 
-func TestSeed(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "brygga.db")
+func TestSeed(t *testing.T) { eachBackend(t, testSeed) }
+
+func testSeed(t *testing.T, b backend) {
+	path := b.new(t)
 	cfg := testConfig()
 	db := open(t, path)
 	r := newRooms(t, db, cfg)
@@ -178,8 +184,10 @@ func TestSeed(t *testing.T) {
 	}
 }
 
-func TestPINChangeAppliesAtOnce(t *testing.T) {
-	r := newRooms(t, open(t, filepath.Join(t.TempDir(), "b.db")), testConfig())
+func TestPINChangeAppliesAtOnce(t *testing.T) { eachBackend(t, testPINChangeAppliesAtOnce) }
+
+func testPINChangeAppliesAtOnce(t *testing.T, b backend) {
+	r := newRooms(t, open(t, b.new(t)), testConfig())
 	if role(t, r, "4711", "2468") != pin.Participant {
 		t.Fatal("seeded PIN does not work")
 	}
@@ -207,9 +215,11 @@ func TestPINChangeAppliesAtOnce(t *testing.T) {
 	}
 }
 
-func TestListGetDelete(t *testing.T) {
+func TestListGetDelete(t *testing.T) { eachBackend(t, testListGetDelete) }
+
+func testListGetDelete(t *testing.T, b backend) {
 	cfg := testConfig()
-	r := newRooms(t, open(t, filepath.Join(t.TempDir(), "b.db")), cfg)
+	r := newRooms(t, open(t, b.new(t)), cfg)
 	for _, ext := range []string{"100", "99", "12345"} {
 		if _, err := r.Put(config.Room{Extension: ext, Settings: cfg.Defaults}, PINChange{}); err != nil {
 			t.Fatal(err)
@@ -258,16 +268,18 @@ func TestListGetDelete(t *testing.T) {
 		t.Fatal("Room(1): not in the directory nor the open-rooms pattern")
 	}
 	cfg.OpenRooms, cfg.OpenRoomsRE = "", nil
-	r = newRooms(t, open(t, filepath.Join(t.TempDir(), "c.db")), cfg)
+	r = newRooms(t, open(t, b.new(t)), cfg)
 	r.Delete("4711")
 	if _, ok := r.Room("4711"); ok {
 		t.Fatal("open rooms are off; a deleted room must be gone")
 	}
 }
 
-func TestPutInvalid(t *testing.T) {
+func TestPutInvalid(t *testing.T) { eachBackend(t, testPutInvalid) }
+
+func testPutInvalid(t *testing.T, b backend) {
 	cfg := testConfig()
-	r := newRooms(t, open(t, filepath.Join(t.TempDir(), "b.db")), cfg)
+	r := newRooms(t, open(t, b.new(t)), cfg)
 	d := cfg.Defaults
 	kari, _ := r.Get("4711")
 	sensitive := kari
@@ -330,9 +342,11 @@ func TestPutInvalid(t *testing.T) {
 
 // TestReadsDuringWrites is for -race: SIP lookups run while the API writes.
 // Every read must see one whole version of the room, never a mix.
-func TestReadsDuringWrites(t *testing.T) {
+func TestReadsDuringWrites(t *testing.T) { eachBackend(t, testReadsDuringWrites) }
+
+func testReadsDuringWrites(t *testing.T, b backend) {
 	cfg := testConfig()
-	r := newRooms(t, open(t, filepath.Join(t.TempDir(), "b.db")), cfg)
+	r := newRooms(t, open(t, b.new(t)), cfg)
 	const writes = 40
 	done := make(chan struct{})
 	var wg sync.WaitGroup

@@ -56,8 +56,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 func usage(w io.Writer) {
 	fmt.Fprint(w, `usage:
-  brygga [serve] [--config FILE] [--data DIR] [--sip ADDR] [--rtp-ports LO-HI]
-                 [--media-ip IP] [--api ADDR] [--log-level debug|info|warn|error]
+  brygga [serve] [--config FILE] [--data DIR] [--store URL] [--sip ADDR]
+                 [--rtp-ports LO-HI] [--media-ip IP] [--api ADDR]
+                 [--log-level debug|info|warn|error]
   brygga ctl     [--api URL] [--token T] [--json] <command> … (brygga ctl help)
   brygga load    [--target HOST:PORT] [--rooms R] [--per-room P] [--talkers T] … (brygga load -h)
   brygga load --reflect [--listen IP:PORT] [--rtp-ports LO-HI]

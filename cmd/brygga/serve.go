@@ -53,17 +53,25 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		fmt.Fprintf(stderr, "brygga: %v\n", &config.Error{Key: "media.symmetric", Msg: err.Error()})
 		return exitConfig
 	}
-	if err := os.MkdirAll(cfg.Data, store.DirMode); err != nil {
+	// The data folder holds the recordings and delivery logs whichever
+	// database there is, so it is made private here and not only by a
+	// SQLite store that happens to live in it.
+	tight, err := store.PrivateDir(cfg.Data)
+	if err != nil {
 		fmt.Fprintf(stderr, "brygga: %v\n", &config.Error{Key: "data", Msg: err.Error()})
 		return exitConfig
 	}
+	if tight != nil {
+		tight.Log(log)
+	}
 
-	db, err := store.Open(filepath.Join(cfg.Data, "brygga.db"))
+	db, err := store.Open(storeLocation(cfg))
 	if err != nil {
 		fmt.Fprintln(stderr, "brygga:", err)
 		return exitRuntime
 	}
 	defer db.Close()
+	log.Info("store opened", "db", db.Name())
 	for _, t := range db.Tightened() {
 		t.Log(log)
 	}
@@ -230,4 +238,13 @@ func ownerNames(dir string, log *slog.Logger) func(string) []int16 {
 		}
 		return pcm
 	}
+}
+
+// storeLocation is the database serve opens: store.url, else brygga.db in
+// the data folder.
+func storeLocation(cfg *config.Config) string {
+	if cfg.Store.URL != "" {
+		return cfg.Store.URL
+	}
+	return filepath.Join(cfg.Data, "brygga.db")
 }

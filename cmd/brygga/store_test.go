@@ -1,0 +1,77 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"brygga/internal/pgtest"
+)
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+// With store.url naming PostgreSQL, serve keeps its directory there: a
+// room created through the API is found after a restart, and the data
+// folder, which still takes the recordings, holds no SQLite database.
+func TestServeOnPostgres(t *testing.T) {
+	url := pgtest.URL(t)
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	const token = "postgres-test-token-1234"
+	cfg := filepath.Join(dir, "brygga.yaml")
+	yaml := "store: {url: \"" + url + "\"}\napi:\n  tokens:\n    - {name: ops, token: " + token + ", role: operator}\n"
+	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	call := func(t *testing.T, method, url, body string) (int, string) {
+		t.Helper()
+		req, err := http.NewRequest(method, url, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	serve := func(t *testing.T) *serving {
+		return startServe(t, "31330-31339", "--config", cfg, "--api", "127.0.0.1:0", "--data", data)
+	}
+
+	t.Run("first start", func(t *testing.T) {
+		s := serve(t)
+		if !strings.Contains(s.errb.String(), `db="postgres://postgres@/`) {
+			t.Errorf("serve did not log the PostgreSQL store it opened:\n%s", s.errb.String())
+		}
+		code, body := call(t, "PUT", s.api+"/api/v1/rooms/4712", `{"name": "Ola Nordmann", "pin": "1357"}`)
+		if code != http.StatusCreated {
+			t.Fatalf("PUT room: %d %s", code, body)
+		}
+	})
+	t.Run("after restart", func(t *testing.T) {
+		s := serve(t)
+		code, body := call(t, "GET", s.api+"/api/v1/rooms/4712", "")
+		var room struct {
+			Name   string `json:"name"`
+			HasPIN bool   `json:"has_pin"`
+		}
+		if code != http.StatusOK || json.Unmarshal([]byte(body), &room) != nil || room.Name != "Ola Nordmann" || !room.HasPIN {
+			t.Fatalf("GET room after restart: %d %s", code, body)
+		}
+	})
+	if _, err := os.Stat(filepath.Join(data, "brygga.db")); !os.IsNotExist(err) {
+		t.Errorf("a SQLite database appeared in the data folder: %v", err)
+	}
+	if m := mode(t, data); m != 0o700 {
+		t.Errorf("data folder %04o, want 0700", m)
+	}
+}
