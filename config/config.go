@@ -90,6 +90,22 @@ type SIP struct {
 	// Auth lets sources outside Allow and Trusted in with SIP digest
 	// authentication; without users they get 403.
 	Auth Auth
+	// Connections limits the TCP and TLS connections.
+	Connections Connections
+}
+
+// Connections are the limits of SIP's TCP and TLS connections. Sources in
+// Trusted are counted but never refused.
+type Connections struct {
+	// MessageTimeout: a message must be complete this long after its
+	// first byte; a new connection's first message (the TLS handshake
+	// included) this long after the connection was accepted.
+	MessageTimeout time.Duration
+	// IdleTimeout: a connection that carries no call may be quiet this
+	// long between messages.
+	IdleTimeout  time.Duration
+	Max          int // connections open at once; more are closed at once. 0: no cap
+	MaxPerSource int // from one address; 0: no cap
 }
 
 // Auth is the SIP digest realm and its accounts.
@@ -182,6 +198,10 @@ type API struct {
 	// TLS, when a certificate is set, serves the API (and /metrics on
 	// its listener) over HTTPS only.
 	TLS TLS
+	// MaxConnectionsPerSource caps the connections one address holds
+	// open to the API (and to a metrics listener of its own); more are
+	// closed at once. 0: no cap.
+	MaxConnectionsPerSource int
 }
 
 // Token is one bearer token of the admin API.
@@ -225,6 +245,9 @@ type Mail struct {
 	From    string // From header of outgoing mail
 	Listen  string // host:port (SMTP), lmtp:host:port or a unix socket path (LMTP)
 	Address string // the address invites must be sent to
+	// MaxConnectionsPerSource caps the connections one address holds
+	// open to the mail intake; more are closed at once. 0: no cap.
+	MaxConnectionsPerSource int
 }
 
 // String keeps the SMTP password out of logs.
@@ -343,6 +366,12 @@ func Default() *Config {
 				Window:       10 * time.Minute,
 				Lock:         15 * time.Minute,
 			},
+			Connections: Connections{
+				MessageTimeout: 10 * time.Second,
+				IdleTimeout:    2 * time.Minute,
+				Max:            1000,
+				MaxPerSource:   32,
+			},
 		},
 		Media: Media{
 			IP:         netip.MustParseAddr("127.0.0.1"),
@@ -351,7 +380,8 @@ func Default() *Config {
 			Symmetric:  "auto",
 			RTPTimeout: 30 * time.Second,
 		},
-		API:         API{Listen: "127.0.0.1:8080"},
+		API:         API{Listen: "127.0.0.1:8080", MaxConnectionsPerSource: 32},
+		Mail:        Mail{MaxConnectionsPerSource: 32},
 		Recordings:  Recordings{KeepDays: 30, MaxEmailMB: 10},
 		Voicemail:   Voicemail{MaxSeconds: 300},
 		MeetingPINs: "meeting",

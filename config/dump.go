@@ -38,6 +38,10 @@ type dumpSIP struct {
 	UserAgent string   `yaml:"user_agent"`
 
 	MaxCallsPerSource int            `yaml:"max_calls_per_source"`
+	MessageTimeout    string         `yaml:"message_timeout"`
+	IdleTimeout       string         `yaml:"idle_timeout"`
+	MaxConns          int            `yaml:"max_connections"`
+	MaxConnsPerSource int            `yaml:"max_connections_per_source"`
 	RateLimit         dumpRateLimit  `yaml:"rate_limit"`
 	PINLockout        dumpPINLockout `yaml:"pin_lockout"`
 	TLS               *dumpTLS       `yaml:"tls,omitempty"`
@@ -105,6 +109,8 @@ type dumpAPI struct {
 	Metrics string      `yaml:"metrics,omitempty"`
 	TLS     *dumpTLS    `yaml:"tls,omitempty"`
 	Tokens  []dumpToken `yaml:"tokens"`
+
+	MaxConnsPerSource int `yaml:"max_connections_per_source"`
 }
 
 type dumpToken struct {
@@ -118,6 +124,8 @@ type dumpMail struct {
 	From    string `yaml:"from"`
 	Listen  string `yaml:"listen"`
 	Address string `yaml:"address"`
+
+	MaxConnsPerSource int `yaml:"max_connections_per_source"`
 }
 
 type dumpRecordings struct {
@@ -201,6 +209,10 @@ func (c *Config) dump(redact bool) string {
 			UserAgent: c.SIP.UserAgent,
 
 			MaxCallsPerSource: c.SIP.MaxCallsPerSource,
+			MessageTimeout:    formatDuration(c.SIP.Connections.MessageTimeout),
+			IdleTimeout:       formatDuration(c.SIP.Connections.IdleTimeout),
+			MaxConns:          c.SIP.Connections.Max,
+			MaxConnsPerSource: c.SIP.Connections.MaxPerSource,
 			TLS:               dumpTLSOf(c.SIP.TLS),
 			Auth:              dumpAuthOf(c.SIP.Auth, secret),
 			RateLimit: dumpRateLimit{
@@ -223,12 +235,15 @@ func (c *Config) dump(redact bool) string {
 			RTPTimeout:  formatDuration(c.Media.RTPTimeout),
 			HoldTimeout: formatDuration(c.Media.HoldTimeout),
 		},
-		API: dumpAPI{Listen: c.API.Listen, Metrics: c.API.Metrics, TLS: dumpTLSOf(c.API.TLS), Tokens: []dumpToken{}},
+		API: dumpAPI{Listen: c.API.Listen, Metrics: c.API.Metrics, TLS: dumpTLSOf(c.API.TLS), Tokens: []dumpToken{},
+			MaxConnsPerSource: c.API.MaxConnectionsPerSource},
 		Mail: dumpMail{
 			SMTP:    c.Mail.SMTP,
 			From:    c.Mail.From,
 			Listen:  c.Mail.Listen,
 			Address: c.Mail.Address,
+
+			MaxConnsPerSource: c.Mail.MaxConnectionsPerSource,
 		},
 		Recordings: dumpRecordings(c.Recordings),
 		Voicemail:  dumpVoicemail(c.Voicemail),

@@ -242,6 +242,10 @@ func (c *Config) decodeSIP(n *yaml.Node, path string) error {
 		{"max_calls", intField(&c.SIP.MaxCalls, 1, 1000000)},
 		{"user_agent", textField(&c.SIP.UserAgent, func(s string) error { return checkText(s, true) })},
 		{"max_calls_per_source", intField(&c.SIP.MaxCallsPerSource, 0, 1000000)},
+		{"message_timeout", durationField(&c.SIP.Connections.MessageTimeout, time.Second, 5*time.Minute)},
+		{"idle_timeout", durationField(&c.SIP.Connections.IdleTimeout, time.Second, 24*time.Hour)},
+		{"max_connections", intField(&c.SIP.Connections.Max, 0, 1000000)},
+		{"max_connections_per_source", intField(&c.SIP.Connections.MaxPerSource, 0, 1000000)},
 		{"tls", tlsField(&c.SIP.TLS)},
 		{"auth", authField(&c.SIP.Auth)},
 		{"rate_limit", func(n *yaml.Node, p string) error {
@@ -375,6 +379,7 @@ func (c *Config) decodeAPI(n *yaml.Node, path string) error {
 			return checkHostPort(s, false)
 		})},
 		{"tls", tlsField(&c.API.TLS)},
+		{"max_connections_per_source", intField(&c.API.MaxConnectionsPerSource, 0, 1000000)},
 		{"tokens", func(n *yaml.Node, p string) error {
 			tokens := []Token{}
 			err := list(n, p, func(item *yaml.Node, ip string) error {
@@ -428,6 +433,7 @@ func (c *Config) decodeMail(n *yaml.Node, path string) error {
 			}
 			return checkBareAddress(s)
 		})},
+		{"max_connections_per_source", intField(&c.Mail.MaxConnectionsPerSource, 0, 1000000)},
 	})
 	if err != nil {
 		return err

@@ -1,6 +1,6 @@
 // Package metrics is brygga's Prometheus endpoint: calls by result,
-// conferences and participants, RTP and mixer health, prompt plays and
-// admin API requests, with the Go runtime's own metrics beside them.
+// conferences and participants, RTP and mixer health, prompt plays, admin
+// API requests and connection limits, with the Go runtime's own metrics beside them.
 //
 // Figures that already exist elsewhere (RTP counters per session, the
 // mixer's tick lateness) are read when Prometheus scrapes, not counted
@@ -32,6 +32,8 @@ type Metrics struct {
 	deliver *prometheus.CounterVec
 	lockout *prometheus.CounterVec
 	store   prometheus.Counter
+	refused *prometheus.CounterVec
+	cut     *prometheus.CounterVec
 }
 
 // CallResults are the values of brygga_calls_total's result label.
@@ -70,6 +72,22 @@ func New(rooms Rooms) *Metrics {
 		Name: "brygga_store_errors_total",
 		Help: "Writes the store (SQLite) refused, such as a recording's row at its start or end; calls go on, and the log says what failed.",
 	})
+	m.refused = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "brygga_connections_refused_total",
+		Help: "Connections closed at once after accept for a cap, by listener (sip, api, metrics, mail) and reason: total (the listener's max_connections) or source (max_connections_per_source).",
+	}, []string{"listener", "reason"})
+	m.cut = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "brygga_sip_connections_cut_total",
+		Help: "SIP TCP and TLS connections closed by a deadline, by reason: message (a message not complete within sip.message_timeout), idle (no message for sip.idle_timeout and no call), write (the peer took nothing for sip.message_timeout).",
+	}, []string{"reason"})
+	for _, l := range []string{"sip", "api", "mail"} {
+		for _, r := range []string{"total", "source"} {
+			m.refused.WithLabelValues(l, r)
+		}
+	}
+	for _, r := range []string{"message", "idle", "write"} {
+		m.cut.WithLabelValues(r)
+	}
 	m.lockout.WithLabelValues("source")
 	m.lockout.WithLabelValues("room")
 	for _, r := range DeliveryResults {
@@ -78,7 +96,7 @@ func New(rooms Rooms) *Metrics {
 	for _, r := range CallResults {
 		m.calls.WithLabelValues(r) // present at 0 from the start
 	}
-	m.reg.MustRegister(m.calls, m.prompts, m.api, m.deliver, m.lockout, m.store,
+	m.reg.MustRegister(m.calls, m.prompts, m.api, m.deliver, m.lockout, m.store, m.refused, m.cut,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&scrape{rooms: rooms})
@@ -102,6 +120,25 @@ func (m *Metrics) PINLockout(scope string) { m.lockout.WithLabelValues(scope).In
 
 // StoreError counts one write the store refused.
 func (m *Metrics) StoreError() { m.store.Inc() }
+
+// ConnectionRefused counts one connection closed for a cap; listener is
+// sip, api, metrics or mail, reason total or source.
+func (m *Metrics) ConnectionRefused(listener, reason string) {
+	m.refused.WithLabelValues(listener, reason).Inc()
+}
+
+// SIPConnectionCut counts one SIP connection closed by a deadline
+// (message, idle or write).
+func (m *Metrics) SIPConnectionCut(reason string) { m.cut.WithLabelValues(reason).Inc() }
+
+// SIPConnections exports open as the gauge of open SIP TCP and TLS
+// connections, read at each scrape. Call it once.
+func (m *Metrics) SIPConnections(open func() int) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "brygga_sip_connections",
+		Help: "SIP TCP and TLS connections open.",
+	}, func() float64 { return float64(open()) }))
+}
 
 // PromptPlayed counts one prompt played.
 func (m *Metrics) PromptPlayed(name string) { m.prompts.WithLabelValues(name).Inc() }

@@ -38,8 +38,9 @@ func newSchedules(cfg *config.Config, db *store.DB, rooms *store.Rooms, log *slo
 	}
 	return &schedules{
 		booker: b,
-		desk:   &invites.Desk{Booker: b, Mail: out, From: cfg.Mail.From, Address: cfg.Mail.Address, Defaults: cfg.Defaults, Logger: log},
-		log:    log,
+		desk: &invites.Desk{Booker: b, Mail: out, From: cfg.Mail.From, Address: cfg.Mail.Address, Defaults: cfg.Defaults, Logger: log,
+			MaxConnsPerSource: cfg.Mail.MaxConnectionsPerSource},
+		log: log,
 	}
 }
 
