@@ -183,3 +183,47 @@ func TestStreamDeadlines(t *testing.T) {
 		})
 	}
 }
+
+// TestStreamWriteDeadline: a peer that stops reading holds a write for
+// message_timeout at most; the connection is then closed and the cut
+// counted.
+func TestStreamWriteDeadline(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got cuts
+	lim := &streamLimits{message: 300 * time.Millisecond, idle: time.Minute, onTimeout: got.add, log: slog.New(slog.DiscardHandler)}
+	l := streamListener{Listener: connlimit.Wrap(ln, connlimit.Limits{}), lim: lim}
+	defer l.Close()
+	peer, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close() // and never read from
+	c, err := l.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	done := make(chan error, 1)
+	go func() {
+		// More than any socket buffer holds.
+		_, err := c.Write(make([]byte, 64<<20))
+		done <- err
+	}()
+	select {
+	case err = <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("a write to a peer that does not read was never given up")
+	}
+	if !isTimeout(err) {
+		t.Fatalf("write ended with %v, want a timeout", err)
+	}
+	if r := got.last(); len(r) != 1 || r[0] != cutWrite {
+		t.Fatalf("cuts %v, want one for the write", r)
+	}
+	if _, err := c.Read(make([]byte, 1)); err == nil {
+		t.Fatal("the connection was left open after the write timed out")
+	}
+}
