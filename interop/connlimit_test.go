@@ -81,7 +81,7 @@ func waitMetric(t *testing.T, b *bridge, sample string, d time.Duration, ok func
 // go back to where they were.
 func TestSIPOneByteConnectionsClosed(t *testing.T) {
 	const n = 200
-	b := startBridgeIn(t, t.TempDir(), connConfig("  message_timeout: 3s\n  max_connections_per_source: 250\n"))
+	b := startBridgeIn(t, t.TempDir(), connConfig("  message_timeout: 5s\n  max_connections_per_source: 250\n"))
 	before := flowMetrics(t, b)
 
 	conns := make([]net.Conn, n)
