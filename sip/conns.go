@@ -148,15 +148,18 @@ func (s *Server) carriesCall(remote string) bool {
 	return false
 }
 
-// connectionRefused logs a connection closed for a cap: once per source
-// and episode, at WARN for an untrusted source over its own cap (a fixed
-// line for fail2ban), and counts every one.
+// connectionRefused counts a connection closed for a cap and logs it: at
+// WARN for an untrusted source over its own cap, once per source and
+// episode (a fixed line for fail2ban), and at WARN at most once a minute
+// while the total is full, since then many sources are refused at once.
 func (s *Server) connectionRefused(src netip.Addr, reason string, first bool) {
-	if first {
-		if reason == connlimit.Source {
-			s.log.Warn("sip connections", "source", src, "max", s.opts.Connections.MaxPerSource)
-		} else {
-			s.log.Info("sip connection refused", "source", src, "why", "max_connections", "max", s.opts.Connections.Max)
+	switch {
+	case reason == connlimit.Source && first:
+		s.log.Warn("sip connections", "source", src, "max", s.opts.Connections.MaxPerSource)
+	case reason == connlimit.Total:
+		now := time.Now().UnixNano()
+		if last := s.fullSince.Load(); now-last >= int64(time.Minute) && s.fullSince.CompareAndSwap(last, now) {
+			s.log.Warn("sip max_connections reached", "max", s.opts.Connections.Max, "source", src)
 		}
 	}
 	if s.opts.OnConnectionRefused != nil {

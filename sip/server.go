@@ -109,8 +109,9 @@ type Server struct {
 	bound     []config.Listen
 	contacts  map[string]ssip.ContactHeader // by transport
 
-	draining atomic.Bool
-	wg       sync.WaitGroup
+	draining  atomic.Bool
+	fullSince atomic.Int64 // when max_connections was last logged as reached (Unix ns)
+	wg        sync.WaitGroup
 }
 
 type io interface{ Close() error }
