@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -152,6 +153,10 @@ func TestSIPConnectionsPerSource(t *testing.T) {
 		if code, err := optionsOverTCP(dialSIP(t, b, "127.0.0.1"), b.SIP); err != nil || code != 200 {
 			t.Fatalf("trusted connection %d: %d %v, want 200", i+1, code, err)
 		}
+	}
+	// One line for fail2ban, as docs/config.md's filter reads it.
+	if n := strings.Count(b.Log(), `level=WARN msg="sip connections" source=127.0.0.66 max=5`+"\n"); n != 1 {
+		t.Errorf("%d fail2ban lines for 127.0.0.66, want 1", n)
 	}
 	m := flowMetrics(t, b)
 	if v := m[`brygga_connections_refused_total{listener="sip",reason="source"}`]; v != 1 {
