@@ -105,7 +105,7 @@ type Server struct {
 	limits    *limiter
 	auth      *digestAuth // nil: no digest authentication
 	listeners []io
-	streams   []*connlimit.Listener // the TCP and TLS listeners, for Connections
+	conns     *connlimit.Limiter // the TCP and TLS listeners' caps, shared
 	bound     []config.Listen
 	contacts  map[string]ssip.ContactHeader // by transport
 
@@ -156,6 +156,12 @@ func New(o Options) (*Server, error) {
 		contacts:  make(map[string]ssip.ContactHeader),
 		limits:    newLimiter(o.RateLimit, nil),
 	}
+	s.conns = connlimit.New(connlimit.Limits{
+		Max:       o.Connections.Max,
+		PerSource: o.Connections.MaxPerSource,
+		Exempt:    func(a netip.Addr) bool { return inAny(a, o.Trusted) },
+		OnRefuse:  s.connectionRefused,
+	})
 	if len(o.AuthUsers) > 0 {
 		realm := o.AuthRealm
 		if realm == "" {
@@ -273,20 +279,12 @@ func (s *Server) Start() error {
 }
 
 // stream wraps a TCP listener in the connection caps and deadlines of
-// Options.Connections. Trusted sources are exempt from both caps: the PBX
-// carries everyone's calls, and a flood from many addresses filling the
-// total must not lock it out.
+// Options.Connections; the caps count the TCP and TLS listeners together.
+// Trusted sources are exempt from both caps: the PBX carries everyone's
+// calls, and a flood from many addresses filling the total must not lock
+// it out.
 func (s *Server) stream(ln net.Listener, tc *tls.Config) streamListener {
 	o := s.opts.Connections
-	cl := connlimit.Wrap(ln, connlimit.Limits{
-		Max:       o.Max,
-		PerSource: o.MaxPerSource,
-		Exempt:    func(a netip.Addr) bool { return inAny(a, s.opts.Trusted) },
-		OnRefuse:  s.connectionRefused,
-	})
-	s.mu.Lock()
-	s.streams = append(s.streams, cl)
-	s.mu.Unlock()
 	lim := &streamLimits{
 		message:   cmp.Or(o.MessageTimeout, defaultMessageTimeout),
 		idle:      cmp.Or(o.IdleTimeout, defaultIdleTimeout),
@@ -294,20 +292,11 @@ func (s *Server) stream(ln net.Listener, tc *tls.Config) streamListener {
 		onTimeout: s.opts.OnConnectionTimeout,
 		log:       s.log,
 	}
-	return streamListener{Listener: cl, tls: tc, lim: lim}
+	return streamListener{Listener: s.conns.Wrap(ln), tls: tc, lim: lim}
 }
 
 // Connections is the number of TCP and TLS connections open.
-func (s *Server) Connections() int {
-	s.mu.Lock()
-	ls := s.streams
-	s.mu.Unlock()
-	n := 0
-	for _, l := range ls {
-		n += l.Open()
-	}
-	return n
-}
+func (s *Server) Connections() int { return s.conns.Open() }
 
 func (s *Server) addListener(c io, transport, addr string) {
 	ap := netip.MustParseAddrPort(addr)

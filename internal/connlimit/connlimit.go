@@ -37,9 +37,9 @@ type Limits struct {
 	OnRefuse func(src netip.Addr, reason string, first bool)
 }
 
-// Listener applies Limits to the connections an inner listener accepts.
-type Listener struct {
-	net.Listener
+// Limiter counts the connections of one or more listeners against one set
+// of Limits: a SIP server's TCP and TLS listeners share their total.
+type Limiter struct {
 	lim Limits
 
 	mu      sync.Mutex
@@ -52,17 +52,32 @@ type source struct {
 	refused bool // refused since its count was last zero
 }
 
-// Wrap applies lim to l.
-func Wrap(l net.Listener, lim Limits) *Listener {
-	return &Listener{Listener: l, lim: lim, sources: make(map[netip.Addr]*source)}
+// New makes a Limiter; Wrap puts listeners under it.
+func New(lim Limits) *Limiter {
+	return &Limiter{lim: lim, sources: make(map[netip.Addr]*source)}
 }
 
+// Wrap applies lim to l alone.
+func Wrap(l net.Listener, lim Limits) *Listener { return New(lim).Wrap(l) }
+
+// Wrap puts l under the limiter's caps.
+func (lm *Limiter) Wrap(l net.Listener) *Listener { return &Listener{Listener: l, lm: lm} }
+
 // Open is the number of connections accepted and not yet closed.
-func (l *Listener) Open() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.open
+func (lm *Limiter) Open() int {
+	lm.mu.Lock()
+	defer lm.mu.Unlock()
+	return lm.open
 }
+
+// Listener is a listener under a Limiter.
+type Listener struct {
+	net.Listener
+	lm *Limiter
+}
+
+// Open is the number of connections open under the listener's Limiter.
+func (l *Listener) Open() int { return l.lm.Open() }
 
 // maxAcceptDelay bounds the pause after a failed accept (too many open
 // files): long enough not to spin, short enough that service resumes as
@@ -88,29 +103,29 @@ func (l *Listener) Accept() (net.Conn, error) {
 		}
 		delay = 0
 		src := addrOf(c.RemoteAddr())
-		if reason, first := l.admit(src); reason != "" {
+		if reason, first := l.lm.admit(src); reason != "" {
 			c.Close()
-			if l.lim.OnRefuse != nil {
-				l.lim.OnRefuse(src, reason, first)
+			if l.lm.lim.OnRefuse != nil {
+				l.lm.lim.OnRefuse(src, reason, first)
 			}
 			continue
 		}
-		return &conn{Conn: c, l: l, src: src}, nil
+		return &conn{Conn: c, lm: l.lm, src: src}, nil
 	}
 }
 
 // admit counts a new connection from src, or says why it is refused. A
 // source without an address (a unix socket's peer) is only counted.
-func (l *Listener) admit(src netip.Addr) (reason string, first bool) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	exempt := !src.IsValid() || (l.lim.Exempt != nil && l.lim.Exempt(src))
-	s := l.sources[src]
+func (lm *Limiter) admit(src netip.Addr) (reason string, first bool) {
+	lm.mu.Lock()
+	defer lm.mu.Unlock()
+	exempt := !src.IsValid() || (lm.lim.Exempt != nil && lm.lim.Exempt(src))
+	s := lm.sources[src]
 	switch {
 	case exempt:
-	case l.lim.Max > 0 && l.open >= l.lim.Max:
+	case lm.lim.Max > 0 && lm.open >= lm.lim.Max:
 		reason = Total
-	case l.lim.PerSource > 0 && s != nil && s.open >= l.lim.PerSource:
+	case lm.lim.PerSource > 0 && s != nil && s.open >= lm.lim.PerSource:
 		reason = Source
 	}
 	if reason != "" {
@@ -123,22 +138,22 @@ func (l *Listener) admit(src netip.Addr) (reason string, first bool) {
 		s.refused = true
 		return reason, first
 	}
-	l.open++
+	lm.open++
 	if s == nil {
 		s = &source{}
-		l.sources[src] = s
+		lm.sources[src] = s
 	}
 	s.open++
 	return "", false
 }
 
-func (l *Listener) release(src netip.Addr) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.open--
-	if s := l.sources[src]; s != nil {
+func (lm *Limiter) release(src netip.Addr) {
+	lm.mu.Lock()
+	defer lm.mu.Unlock()
+	lm.open--
+	if s := lm.sources[src]; s != nil {
 		if s.open--; s.open <= 0 {
-			delete(l.sources, src)
+			delete(lm.sources, src)
 		}
 	}
 }
@@ -164,13 +179,13 @@ func addrOf(a net.Addr) netip.Addr {
 // called).
 type conn struct {
 	net.Conn
-	l    *Listener
+	lm   *Limiter
 	src  netip.Addr
 	once sync.Once
 }
 
 func (c *conn) Close() error {
 	err := c.Conn.Close()
-	c.once.Do(func() { c.l.release(c.src) })
+	c.once.Do(func() { c.lm.release(c.src) })
 	return err
 }

@@ -175,3 +175,44 @@ func TestCloseReleasesOnce(t *testing.T) {
 		t.Fatalf("Open %d after closing one of two twice, want 1", n)
 	}
 }
+
+// TestSharedTotal: listeners under one Limiter count against one total, as
+// a SIP server's TCP and TLS listeners do.
+func TestSharedTotal(t *testing.T) {
+	lm := New(Limits{Max: 2})
+	var ls []*Listener
+	accepted := make(chan net.Conn, 4)
+	for range 2 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		l := lm.Wrap(ln)
+		t.Cleanup(func() { l.Close() })
+		ls = append(ls, l)
+		go func() {
+			for {
+				c, err := l.Accept()
+				if err != nil {
+					return
+				}
+				accepted <- c
+			}
+		}()
+	}
+	t.Cleanup(func() {
+		for len(accepted) > 0 {
+			(<-accepted).Close()
+		}
+	})
+	dialFrom(t, "127.0.0.66", ls[0].Addr().String())
+	take(t, accepted)
+	dialFrom(t, "127.0.0.67", ls[1].Addr().String())
+	take(t, accepted)
+	if c := dialFrom(t, "127.0.0.68", ls[1].Addr().String()); !closedByPeer(c) {
+		t.Fatal("the second listener let in a third connection past the shared total of 2")
+	}
+	if n := ls[0].Open(); n != 2 {
+		t.Fatalf("Open %d, want 2 across both listeners", n)
+	}
+}
