@@ -55,15 +55,7 @@ func serve(t *testing.T, lim Limits) (*Listener, chan net.Conn, *[]refusal, *syn
 	}
 	l := Wrap(ln, lim)
 	accepted := make(chan net.Conn, 100)
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			accepted <- c
-		}
-	}()
+	go acceptAll(l, accepted)
 	t.Cleanup(func() {
 		l.Close()
 		for {
@@ -76,6 +68,17 @@ func serve(t *testing.T, lim Limits) (*Listener, chan net.Conn, *[]refusal, *syn
 		}
 	})
 	return l, accepted, &refused, &mu
+}
+
+// acceptAll hands every connection l accepts to accepted until l closes.
+func acceptAll(l *Listener, accepted chan<- net.Conn) {
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		accepted <- c
+	}
 }
 
 func take(t *testing.T, accepted chan net.Conn) net.Conn {
@@ -190,15 +193,7 @@ func TestSharedTotal(t *testing.T) {
 		l := lm.Wrap(ln)
 		t.Cleanup(func() { l.Close() })
 		ls = append(ls, l)
-		go func() {
-			for {
-				c, err := l.Accept()
-				if err != nil {
-					return
-				}
-				accepted <- c
-			}
-		}()
+		go acceptAll(l, accepted)
 	}
 	t.Cleanup(func() {
 		for len(accepted) > 0 {
