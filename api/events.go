@@ -38,8 +38,14 @@ func (s *server) events(w http.ResponseWriter, r *http.Request) {
 	}
 	rc := http.NewResponseController(w)
 	// A server-wide WriteTimeout would cut every stream after a fixed time;
-	// per-write deadlines below take its place.
+	// per-write deadlines below take its place. The server's ReadTimeout
+	// would likewise end the stream's context once it passed (the server
+	// reads on in the background to notice a client going away), so the
+	// read deadline is lifted too: the request has been read by now.
 	if err := rc.SetWriteDeadline(time.Time{}); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		return
+	}
+	if err := rc.SetReadDeadline(time.Time{}); err != nil && !errors.Is(err, http.ErrNotSupported) {
 		return
 	}
 

@@ -91,6 +91,22 @@ type SIP struct {
 	// Auth lets sources outside Allow and Trusted in with SIP digest
 	// authentication; without users they get 403.
 	Auth Auth
+	// Connections limits the TCP and TLS connections.
+	Connections Connections
+}
+
+// Connections are the limits of SIP's TCP and TLS connections. Sources in
+// Trusted are counted but never refused.
+type Connections struct {
+	// MessageTimeout: a message must be complete this long after its
+	// first byte; a new connection's first message (the TLS handshake
+	// included) this long after the connection was accepted.
+	MessageTimeout time.Duration
+	// IdleTimeout: a connection that carries no call may be quiet this
+	// long between messages.
+	IdleTimeout  time.Duration
+	Max          int // connections open at once; more are closed at once. 0: no cap
+	MaxPerSource int // from one address; 0: no cap
 }
 
 // Auth is the SIP digest realm and its accounts.
@@ -190,6 +206,10 @@ type API struct {
 	// bridge's address (DNS rebinding) cannot use a browser to reach it.
 	// Lower case, without a trailing dot.
 	Hosts []string
+	// MaxConnectionsPerSource caps the connections one address holds
+	// open to the API (and to a metrics listener of its own); more are
+	// closed at once. 0: no cap.
+	MaxConnectionsPerSource int
 }
 
 // Token is one bearer token of the admin API.
@@ -238,6 +258,9 @@ type Mail struct {
 	// intake takes that header's DKIM, SPF or DMARC verdict as proof of
 	// the sender instead of comparing the envelope sender. "" = off.
 	AuthservID string
+	// MaxConnectionsPerSource caps the connections one address holds
+	// open to the mail intake; more are closed at once. 0: no cap.
+	MaxConnectionsPerSource int
 }
 
 // String keeps the SMTP password out of logs.
@@ -367,6 +390,12 @@ func Default() *Config {
 				Window:       10 * time.Minute,
 				Lock:         15 * time.Minute,
 			},
+			Connections: Connections{
+				MessageTimeout: 10 * time.Second,
+				IdleTimeout:    2 * time.Minute,
+				Max:            1000,
+				MaxPerSource:   32,
+			},
 		},
 		Media: Media{
 			IP:         netip.MustParseAddr("127.0.0.1"),
@@ -375,7 +404,8 @@ func Default() *Config {
 			Symmetric:  "auto",
 			RTPTimeout: 30 * time.Second,
 		},
-		API:         API{Listen: "127.0.0.1:8080"},
+		API:         API{Listen: "127.0.0.1:8080", MaxConnectionsPerSource: 32},
+		Mail:        Mail{MaxConnectionsPerSource: 32},
 		Recordings:  Recordings{KeepDays: 30, MaxEmailMB: 10},
 		Voicemail:   Voicemail{MaxSeconds: 300},
 		MeetingPINs: "meeting",

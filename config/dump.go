@@ -43,6 +43,10 @@ type dumpSIP struct {
 	UserAgent string   `yaml:"user_agent"`
 
 	MaxCallsPerSource int            `yaml:"max_calls_per_source"`
+	MessageTimeout    string         `yaml:"message_timeout"`
+	IdleTimeout       string         `yaml:"idle_timeout"`
+	MaxConns          int            `yaml:"max_connections"`
+	MaxConnsPerSource int            `yaml:"max_connections_per_source"`
 	RateLimit         dumpRateLimit  `yaml:"rate_limit"`
 	PINLockout        dumpPINLockout `yaml:"pin_lockout"`
 	TLS               *dumpTLS       `yaml:"tls,omitempty"`
@@ -111,6 +115,8 @@ type dumpAPI struct {
 	TLS     *dumpTLS    `yaml:"tls,omitempty"`
 	Hosts   []string    `yaml:"hosts,omitempty"`
 	Tokens  []dumpToken `yaml:"tokens"`
+
+	MaxConnsPerSource int `yaml:"max_connections_per_source"`
 }
 
 type dumpToken struct {
@@ -125,6 +131,8 @@ type dumpMail struct {
 	Listen     string `yaml:"listen"`
 	Address    string `yaml:"address"`
 	AuthservID string `yaml:"authserv_id,omitempty"`
+
+	MaxConnsPerSource int `yaml:"max_connections_per_source"`
 }
 
 type dumpRecordings struct {
@@ -210,6 +218,10 @@ func (c *Config) dump(redact bool) string {
 			UserAgent: c.SIP.UserAgent,
 
 			MaxCallsPerSource: c.SIP.MaxCallsPerSource,
+			MessageTimeout:    formatDuration(c.SIP.Connections.MessageTimeout),
+			IdleTimeout:       formatDuration(c.SIP.Connections.IdleTimeout),
+			MaxConns:          c.SIP.Connections.Max,
+			MaxConnsPerSource: c.SIP.Connections.MaxPerSource,
 			TLS:               dumpTLSOf(c.SIP.TLS),
 			Auth:              dumpAuthOf(c.SIP.Auth, secret),
 			RateLimit: dumpRateLimit{
@@ -232,13 +244,16 @@ func (c *Config) dump(redact bool) string {
 			RTPTimeout:  formatDuration(c.Media.RTPTimeout),
 			HoldTimeout: formatDuration(c.Media.HoldTimeout),
 		},
-		API: dumpAPI{Listen: c.API.Listen, Metrics: c.API.Metrics, TLS: dumpTLSOf(c.API.TLS), Hosts: c.API.Hosts, Tokens: []dumpToken{}},
+		API: dumpAPI{Listen: c.API.Listen, Metrics: c.API.Metrics, TLS: dumpTLSOf(c.API.TLS), Hosts: c.API.Hosts, Tokens: []dumpToken{},
+			MaxConnsPerSource: c.API.MaxConnectionsPerSource},
 		Mail: dumpMail{
 			SMTP:       c.Mail.SMTP,
 			From:       c.Mail.From,
 			Listen:     c.Mail.Listen,
 			Address:    c.Mail.Address,
 			AuthservID: c.Mail.AuthservID,
+
+			MaxConnsPerSource: c.Mail.MaxConnectionsPerSource,
 		},
 		Recordings: dumpRecordings(c.Recordings),
 		Voicemail:  dumpVoicemail(c.Voicemail),

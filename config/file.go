@@ -247,6 +247,10 @@ func (c *Config) decodeSIP(n *yaml.Node, path string) error {
 		{"max_calls", intField(&c.SIP.MaxCalls, 1, 1000000)},
 		{"user_agent", textField(&c.SIP.UserAgent, func(s string) error { return checkText(s, true) })},
 		{"max_calls_per_source", intField(&c.SIP.MaxCallsPerSource, 0, 1000000)},
+		{"message_timeout", durationField(&c.SIP.Connections.MessageTimeout, time.Second, 5*time.Minute)},
+		{"idle_timeout", durationField(&c.SIP.Connections.IdleTimeout, time.Second, 24*time.Hour)},
+		{"max_connections", intField(&c.SIP.Connections.Max, 0, 1000000)},
+		{"max_connections_per_source", intField(&c.SIP.Connections.MaxPerSource, 0, 1000000)},
 		{"tls", tlsField(&c.SIP.TLS)},
 		{"auth", authField(&c.SIP.Auth)},
 		{"rate_limit", func(n *yaml.Node, p string) error {
@@ -366,6 +370,7 @@ func (c *Config) decodeAPI(n *yaml.Node, path string) error {
 		})},
 		{"tls", tlsField(&c.API.TLS)},
 		{"hosts", hostsField(&c.API.Hosts)},
+		{"max_connections_per_source", intField(&c.API.MaxConnectionsPerSource, 0, 1000000)},
 		{"tokens", func(n *yaml.Node, p string) error {
 			tokens := []Token{}
 			err := list(n, p, func(item *yaml.Node, ip string) error {
@@ -455,6 +460,7 @@ func (c *Config) decodeMail(n *yaml.Node, path string) error {
 			return checkBareAddress(s)
 		})},
 		{"authserv_id", textField(&c.Mail.AuthservID, checkAuthservID)},
+		{"max_connections_per_source", intField(&c.Mail.MaxConnectionsPerSource, 0, 1000000)},
 	})
 	if err != nil {
 		return err

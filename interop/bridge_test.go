@@ -435,21 +435,7 @@ func sipOptions(addr string, timeout time.Duration) (int, error) {
 		return 0, err
 	}
 	defer c.Close()
-	local := c.LocalAddr().(*net.UDPAddr)
-	req := strings.Join([]string{
-		"OPTIONS sip:" + addr + " SIP/2.0",
-		fmt.Sprintf("Via: SIP/2.0/UDP %s;branch=z9hG4bK%s;rport", local, token()),
-		"Max-Forwards: 70",
-		"From: <sip:interop@127.0.0.1>;tag=" + token(),
-		"To: <sip:" + addr + ">",
-		"Call-ID: " + token() + "@127.0.0.1",
-		"CSeq: 1 OPTIONS",
-		fmt.Sprintf("Contact: <sip:interop@%s>", local),
-		"Accept: application/sdp",
-		"Content-Length: 0",
-		"", "",
-	}, "\r\n")
-	if _, err := c.Write([]byte(req)); err != nil {
+	if _, err := c.Write([]byte(optionsRequest("UDP", addr, c.LocalAddr()))); err != nil {
 		return 0, err
 	}
 	deadline := time.Now().Add(timeout)
@@ -470,6 +456,24 @@ func sipOptions(addr string, timeout time.Duration) (int, error) {
 			return code, nil
 		}
 	}
+}
+
+// optionsRequest is an OPTIONS to addr sent over transport (UDP, TCP)
+// from local.
+func optionsRequest(transport, addr string, local net.Addr) string {
+	return strings.Join([]string{
+		"OPTIONS sip:" + addr + " SIP/2.0",
+		fmt.Sprintf("Via: SIP/2.0/%s %s;branch=z9hG4bK%s;rport", transport, local, token()),
+		"Max-Forwards: 70",
+		"From: <sip:interop@127.0.0.1>;tag=" + token(),
+		"To: <sip:" + addr + ">",
+		"Call-ID: " + token() + "@127.0.0.1",
+		"CSeq: 1 OPTIONS",
+		fmt.Sprintf("Contact: <sip:interop@%s>", local),
+		"Accept: application/sdp",
+		"Content-Length: 0",
+		"", "",
+	}, "\r\n")
 }
 
 // statusCode parses the status line of a SIP response.

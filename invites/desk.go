@@ -53,6 +53,12 @@ type Desk struct {
 	// Changed is called after the bookings were handled (whatever came
 	// of them), so timers kept from the store can be rebuilt; may be nil.
 	Changed func()
+	// MaxConnsPerSource caps the connections one address may hold open
+	// to Serve (mail.max_connections_per_source); more are closed at
+	// once. 0: no cap. Peers on a unix socket are never capped.
+	MaxConnsPerSource int
+	// OnRefused counts a connection closed for that cap; may be nil.
+	OnRefused func()
 }
 
 // Outcome is what became of one meeting of a request, and of its reply.

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"brygga/calendar"
+	"brygga/internal/connlimit"
 )
 
 // Limits of the intake.
@@ -129,6 +131,20 @@ func (d *Desk) Serve(ctx context.Context, l net.Listener, lmtp bool) error {
 	s.WriteTimeout = writeTimeout
 	s.ErrorLog = logger{d}
 
+	// A mail server delivers over a few connections at once (Postfix
+	// keeps to 20 per destination); one address holding more only ties
+	// up descriptors and goroutines, five minutes per command at that.
+	l = connlimit.Wrap(l, connlimit.Limits{
+		PerSource: d.MaxConnsPerSource,
+		OnRefuse: func(src netip.Addr, _ string, first bool) {
+			if first {
+				d.log().Warn("invites: connections refused", "source", src, "max", d.MaxConnsPerSource)
+			}
+			if d.OnRefused != nil {
+				d.OnRefused()
+			}
+		},
+	})
 	d.log().Info("invites: taking invites", "listen", l.Addr().String(), "lmtp", lmtp, "address", d.Address)
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(l) }()

@@ -1,9 +1,11 @@
 package invites
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net"
@@ -11,7 +13,9 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-ical"
 	gosmtp "github.com/emersion/go-smtp"
@@ -408,4 +412,68 @@ func mailedPIN(t *testing.T, text string) string {
 		t.Fatalf("no extension*PIN in the answer:\n%s", text)
 	}
 	return m[1]
+}
+
+// TestConnectionsPerSource: one address holding mail.max_connections_per_source
+// connections has its next one closed unanswered, while another address
+// is greeted; closing one lets the first address in again.
+func TestConnectionsPerSource(t *testing.T) {
+	f := newFixture(t, march2025, mailertest.Options{})
+	f.desk.MaxConnsPerSource = 2
+	refused := make(chan struct{}, 8)
+	f.desk.OnRefused = func() {
+		select {
+		case refused <- struct{}{}:
+		default:
+		}
+	}
+	addr := f.serve("127.0.0.1:0")
+	dial := func(src string) net.Conn {
+		t.Helper()
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: 5 * time.Second}
+		c, err := d.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	// greeting is the server's first line, or "" when it closed the
+	// connection without one.
+	greeting := func(c net.Conn) string {
+		t.Helper()
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		line, err := bufio.NewReader(c).ReadString('\n')
+		if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, syscall.ECONNRESET) {
+			t.Fatalf("reading the greeting: %v", err)
+		}
+		return line
+	}
+	held := []net.Conn{dial("127.0.0.66"), dial("127.0.0.66")}
+	for _, c := range held {
+		if g := greeting(c); !strings.HasPrefix(g, "220 ") {
+			t.Fatalf("greeting %q, want 220", g)
+		}
+	}
+	if g := greeting(dial("127.0.0.66")); g != "" {
+		t.Fatalf("a third connection from 127.0.0.66 was greeted: %q", g)
+	}
+	select {
+	case <-refused:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the refusal was not counted")
+	}
+	if g := greeting(dial("127.0.0.67")); !strings.HasPrefix(g, "220 ") {
+		t.Fatalf("127.0.0.67 got %q, want 220", g)
+	}
+	held[0].Close()
+	for i := 0; ; i++ {
+		if g := greeting(dial("127.0.0.66")); strings.HasPrefix(g, "220 ") {
+			break
+		}
+		if i == 50 {
+			t.Fatal("127.0.0.66 was not let in again after closing a connection")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

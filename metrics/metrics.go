@@ -1,6 +1,6 @@
 // Package metrics is brygga's Prometheus endpoint: calls by result,
-// conferences and participants, RTP and mixer health, prompt plays and
-// admin API requests, with the Go runtime's own metrics beside them.
+// conferences and participants, RTP and mixer health, prompt plays, admin
+// API requests and connection limits, with the Go runtime's own metrics beside them.
 //
 // Figures that already exist elsewhere (RTP counters per session, the
 // mixer's tick lateness) are read when Prometheus scrapes, not counted
@@ -31,8 +31,10 @@ type Metrics struct {
 	api     *prometheus.CounterVec
 	deliver *prometheus.CounterVec
 	lockout *prometheus.CounterVec
-	refused *prometheus.CounterVec
+	refused *prometheus.CounterVec // SIP requests
 	store   prometheus.Counter
+	conns   *prometheus.CounterVec // connections refused
+	cut     *prometheus.CounterVec
 }
 
 // CallResults are the values of brygga_calls_total's result label.
@@ -76,10 +78,26 @@ func New(rooms Rooms) *Metrics {
 	})
 	m.refused = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "brygga_sip_refused_total",
-		Help: "SIP requests refused so that the bridge cannot be turned on others, by reason: media_address (an SDP address that is multicast, broadcast, unspecified or someone else's loopback: 488), foreign_source (a request in a dialog from another source than the dialog's: 403).",
+		Help: "SIP requests refused so that the bridge cannot be turned on others, by reason: media_address (an SDP address that is multicast, broadcast, unspecified, or loopback named by a caller off this host: 488), foreign_source (a request in a dialog from another source than the dialog's: 403).",
 	}, []string{"reason"})
 	for _, r := range Refusals {
 		m.refused.WithLabelValues(r)
+	}
+	m.conns = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "brygga_connections_refused_total",
+		Help: "Connections closed at once after accept for a cap, by listener (sip, api, metrics, mail) and reason: total (the listener's max_connections) or source (max_connections_per_source).",
+	}, []string{"listener", "reason"})
+	m.cut = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "brygga_sip_connections_cut_total",
+		Help: "SIP TCP and TLS connections closed by a deadline, by reason: message (a message not complete within sip.message_timeout), idle (no message for sip.idle_timeout and no call), write (the peer took nothing for sip.message_timeout).",
+	}, []string{"reason"})
+	for _, l := range []string{"sip", "api", "mail"} {
+		for _, r := range []string{"total", "source"} {
+			m.conns.WithLabelValues(l, r)
+		}
+	}
+	for _, r := range []string{"message", "idle", "write"} {
+		m.cut.WithLabelValues(r)
 	}
 	m.lockout.WithLabelValues("source")
 	m.lockout.WithLabelValues("room")
@@ -89,7 +107,7 @@ func New(rooms Rooms) *Metrics {
 	for _, r := range CallResults {
 		m.calls.WithLabelValues(r) // present at 0 from the start
 	}
-	m.reg.MustRegister(m.calls, m.prompts, m.api, m.deliver, m.lockout, m.refused, m.store,
+	m.reg.MustRegister(m.calls, m.prompts, m.api, m.deliver, m.lockout, m.refused, m.store, m.conns, m.cut,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		&scrape{rooms: rooms})
@@ -116,6 +134,25 @@ func (m *Metrics) Refused(reason string) { m.refused.WithLabelValues(reason).Inc
 
 // StoreError counts one write the store refused.
 func (m *Metrics) StoreError() { m.store.Inc() }
+
+// ConnectionRefused counts one connection closed for a cap; listener is
+// sip, api, metrics or mail, reason total or source.
+func (m *Metrics) ConnectionRefused(listener, reason string) {
+	m.conns.WithLabelValues(listener, reason).Inc()
+}
+
+// SIPConnectionCut counts one SIP connection closed by a deadline
+// (message, idle or write).
+func (m *Metrics) SIPConnectionCut(reason string) { m.cut.WithLabelValues(reason).Inc() }
+
+// SIPConnections exports open as the gauge of open SIP TCP and TLS
+// connections, read at each scrape. Call it once.
+func (m *Metrics) SIPConnections(open func() int) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "brygga_sip_connections",
+		Help: "SIP TCP and TLS connections open.",
+	}, func() float64 { return float64(open()) }))
+}
 
 // PromptPlayed counts one prompt played.
 func (m *Metrics) PromptPlayed(name string) { m.prompts.WithLabelValues(name).Inc() }

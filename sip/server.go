@@ -4,6 +4,7 @@
 package sip
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -24,6 +25,7 @@ import (
 
 	"brygga/conference"
 	"brygga/config"
+	"brygga/internal/connlimit"
 	"brygga/media"
 	"brygga/media/codec"
 	"brygga/media/dtmf"
@@ -70,6 +72,16 @@ type Options struct {
 	Codecs    []codec.Codec // what we accept, in our order of preference
 	Logger    *slog.Logger
 
+	// Connections limits the TCP and TLS connections: their deadlines
+	// (zero: 10 s per message, 2 minutes idle) and how many may be open
+	// in total and per source outside Trusted (zero: no cap).
+	Connections config.Connections
+	// OnConnectionRefused counts a connection closed at once for a cap:
+	// "total" or "source". OnConnectionTimeout counts one cut by a
+	// deadline: "message", "idle" or "write". Nil: not counted.
+	OnConnectionRefused func(reason string)
+	OnConnectionTimeout func(reason string)
+
 	// OnCallResult counts how new calls end up: "answered", "rejected"
 	// (a final error response to the INVITE) or "failed" (accepted but
 	// never established). Nil: not counted.
@@ -99,14 +111,16 @@ type Server struct {
 	limits    *limiter
 	auth      *digestAuth // nil: no digest authentication
 	listeners []io
+	conns     *connlimit.Limiter // the TCP and TLS listeners' caps, shared
 	bound     []config.Listen
 	contacts  map[string]ssip.ContactHeader // by transport
 	// broadcasts are our interfaces' directed broadcast addresses, which
 	// no SDP may name (mediaRefusal); read once at New.
 	broadcasts []netip.Addr
 
-	draining atomic.Bool
-	wg       sync.WaitGroup
+	draining  atomic.Bool
+	fullSince atomic.Int64 // when max_connections was last logged as reached (Unix ns)
+	wg        sync.WaitGroup
 }
 
 type io interface{ Close() error }
@@ -153,6 +167,12 @@ func New(o Options) (*Server, error) {
 
 		broadcasts: directedBroadcasts(),
 	}
+	s.conns = connlimit.New(connlimit.Limits{
+		Max:       o.Connections.Max,
+		PerSource: o.Connections.MaxPerSource,
+		Exempt:    func(a netip.Addr) bool { return inAny(a, o.Trusted) },
+		OnRefuse:  s.connectionRefused,
+	})
 	if len(o.AuthUsers) > 0 {
 		realm := o.AuthRealm
 		if realm == "" {
@@ -247,7 +267,8 @@ func (s *Server) Start() error {
 				return fmt.Errorf("sip: listen tcp %s: %w", l.Addr, err)
 			}
 			s.addListener(ln, "tcp", ln.Addr().String())
-			go func() { _ = s.srv.ServeTCP(quietLimit{Listener: ln}) }()
+			sl := s.stream(ln, nil)
+			go func() { _ = s.srv.ServeTCP(sl) }()
 		case "tls":
 			if s.opts.TLS == nil {
 				s.Close()
@@ -259,13 +280,34 @@ func (s *Server) Start() error {
 				return fmt.Errorf("sip: listen tls %s: %w", l.Addr, err)
 			}
 			s.addListener(ln, "tls", ln.Addr().String())
-			go func() { _ = s.srv.ServeTLS(quietLimit{Listener: ln, tls: s.opts.TLS}) }()
+			sl := s.stream(ln, s.opts.TLS)
+			go func() { _ = s.srv.ServeTLS(sl) }()
 		default:
 			return fmt.Errorf("sip: unknown transport %q", l.Transport)
 		}
 	}
 	return nil
 }
+
+// stream wraps a TCP listener in the connection caps and deadlines of
+// Options.Connections; the caps count the TCP and TLS listeners together.
+// Trusted sources are exempt from both caps: the PBX carries everyone's
+// calls, and a flood from many addresses filling the total must not lock
+// it out.
+func (s *Server) stream(ln net.Listener, tc *tls.Config) streamListener {
+	o := s.opts.Connections
+	lim := &streamLimits{
+		message:   cmp.Or(o.MessageTimeout, defaultMessageTimeout),
+		idle:      cmp.Or(o.IdleTimeout, defaultIdleTimeout),
+		busy:      s.carriesCall,
+		onTimeout: s.opts.OnConnectionTimeout,
+		log:       s.log,
+	}
+	return streamListener{Listener: s.conns.Wrap(ln), tls: tc, lim: lim}
+}
+
+// Connections is the number of TCP and TLS connections open.
+func (s *Server) Connections() int { return s.conns.Open() }
 
 func (s *Server) addListener(c io, transport, addr string) {
 	ap := netip.MustParseAddrPort(addr)

@@ -8,12 +8,14 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"slices"
 	"time"
 
 	"brygga/api"
 	"brygga/config"
+	"brygga/internal/connlimit"
 	"brygga/metrics"
 )
 
@@ -35,34 +37,59 @@ func startHTTP(cfg *config.Config, o api.Options, m *metrics.Metrics, stdout io.
 	default:
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", m.Handler())
-		if err := w.listen("metrics", cfg.API.Metrics, api.HostCheck(cfg.API.Metrics, apiHosts(cfg), mux), nil, stdout); err != nil {
+		if err := w.listen("metrics", cfg.API.Metrics, api.HostCheck(cfg.API.Metrics, apiHosts(cfg), mux), nil, cfg.API.MaxConnectionsPerSource, m, stdout); err != nil {
 			return nil, err
 		}
 	}
-	if err := w.listen("api", cfg.API.Listen, m.API(api.HostCheck(cfg.API.Listen, apiHosts(cfg), api.New(o))), cfg.API.TLS.Config(), stdout); err != nil {
+	if err := w.listen("api", cfg.API.Listen, m.API(api.HostCheck(cfg.API.Listen, apiHosts(cfg), api.New(o))), cfg.API.TLS.Config(), cfg.API.MaxConnectionsPerSource, m, stdout); err != nil {
 		w.close()
 		return nil, err
 	}
 	return w, nil
 }
 
+// The admin HTTP servers' read limits. A request's header must arrive
+// within readHeaderTimeout and the whole request, body included, within
+// readTimeout: a body is at most 64 KiB of JSON (api.maxBody), which even
+// a slow link sends in a few seconds, so a client trickling one is cut off
+// rather than holding a connection. The event stream lifts the read
+// deadline for itself (api/events.go); there is no WriteTimeout, as the
+// stream and a recording's download may rightly take long. Variables for
+// tests.
+var (
+	readHeaderTimeout = 10 * time.Second
+	readTimeout       = 30 * time.Second
+	idleTimeout       = 2 * time.Minute
+)
+
+// maxHeaderBytes bounds a request's header: a bearer token and a few
+// ordinary fields are well under a kilobyte.
+const maxHeaderBytes = 64 << 10
+
 // listen serves h on addr, over HTTPS only when tc is set: bearer tokens
-// must not cross a network in the clear.
-func (w *webServers) listen(what, addr string, h http.Handler, tc *tls.Config, stdout io.Writer) error {
-	ln, err := net.Listen("tcp", addr)
+// must not cross a network in the clear. Each source may hold perSource
+// connections open (0: any number); more are closed at once.
+func (w *webServers) listen(what, addr string, h http.Handler, tc *tls.Config, perSource int, m *metrics.Metrics, stdout io.Writer) error {
+	raw, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("%s listener: %w", what, err)
 	}
+	var ln net.Listener = connlimit.Wrap(raw, connlimit.Limits{
+		PerSource: perSource,
+		OnRefuse: func(_ netip.Addr, reason string, _ bool) {
+			m.ConnectionRefused(what, reason)
+		},
+	})
 	scheme := "http"
 	if tc != nil {
 		ln, scheme = tls.NewListener(ln, tc), "https"
 	}
 	srv := &http.Server{
 		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		// No WriteTimeout: the event stream stays open for hours.
-		IdleTimeout:    2 * time.Minute,
-		MaxHeaderBytes: 64 << 10,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
 	}
 	w.servers = append(w.servers, srv)
 	go func() {

@@ -6,9 +6,6 @@ import (
 	"crypto/tls"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -23,44 +20,11 @@ func TestAPIOverHTTPS(t *testing.T) {
 	cert := testcert.New(t)
 	certFile, keyFile := cert.Write(t, dir)
 	const token = "https-test-token-1234"
-	cfgFile := filepath.Join(dir, "brygga.yaml")
 	cfg := "api:\n  tls: {cert: " + certFile + ", key: " + keyFile + "}\n  tokens:\n    - {name: ops, token: " + token + ", role: operator}\n" +
 		"directory:\n  - {extension: \"4711\", name: Kari, pin: \"2468\"}\n"
-	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-
-	ctx, cancel := context.WithCancel(context.Background())
-	out, errb := &syncWriter{b: new(bytes.Buffer)}, &syncWriter{b: new(bytes.Buffer)}
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, []string{"serve", "--config", cfgFile, "--sip", "127.0.0.1:0", "--api", "127.0.0.1:0",
-			"--rtp-ports", "31100-31199", "--data", filepath.Join(dir, "data"), "--log-level", "warn"}, noEnv, out, errb)
-	}()
-	defer func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			t.Error("serve did not stop")
-		}
-	}()
-	re := regexp.MustCompile(`api listening on (https://\S+)`)
-	var api string
-	for deadline := time.Now().Add(10 * time.Second); api == ""; {
-		if m := re.FindStringSubmatch(out.String()); m != nil {
-			api = m[1]
-			break
-		}
-		select {
-		case code := <-done:
-			t.Fatalf("serve exited with %d: %s", code, errb.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no https API listener reported: %s", out.String())
-		}
-		time.Sleep(20 * time.Millisecond)
+	api := serveConfig(t, cfg, "31100-31199")
+	if !strings.HasPrefix(api, "https://") {
+		t.Fatalf("the API listens on %s, want https", api)
 	}
 
 	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: cert.Client}}

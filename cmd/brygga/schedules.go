@@ -39,7 +39,7 @@ func newSchedules(cfg *config.Config, db *store.DB, rooms *store.Rooms, log *slo
 	return &schedules{
 		booker: b,
 		desk: &invites.Desk{Booker: b, Mail: out, From: cfg.Mail.From, Address: cfg.Mail.Address, AuthservID: cfg.Mail.AuthservID,
-			Defaults: cfg.Defaults, Logger: log},
+			Defaults: cfg.Defaults, Logger: log, MaxConnsPerSource: cfg.Mail.MaxConnectionsPerSource},
 		log: log,
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"brygga/conference"
 	"brygga/config"
 	"brygga/events"
+	"brygga/internal/connlimit"
 	"brygga/media"
 	"brygga/metrics"
 	"brygga/prompts"
@@ -109,6 +110,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	defer clock.Close()
 	sched := newSchedules(cfg, db, rooms, log)
+	sched.desk.OnRefused = func() { m.ConnectionRefused("mail", connlimit.Source) }
 	sched.keepWindows(clock, bus)
 	guard := pinGuard(cfg, log, m, bus)
 	bridge = conference.New(conference.Options{
@@ -146,6 +148,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		Logger:            log,
 		OnCallResult:      m.CallResult,
 		OnRefused:         m.Refused,
+		Connections:       cfg.SIP.Connections,
+		OnConnectionRefused: func(reason string) {
+			m.ConnectionRefused("sip", reason)
+		},
+		OnConnectionTimeout: m.SIPConnectionCut,
 	})
 	if err != nil {
 		fmt.Fprintln(stderr, "brygga:", err)
@@ -155,6 +162,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		fmt.Fprintln(stderr, "brygga:", err)
 		return exitRuntime
 	}
+	m.SIPConnections(srv.Connections)
 	web, err := startHTTP(cfg, api.Options{
 		Conferences: bridge,
 		Directory:   rooms,
