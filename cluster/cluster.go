@@ -24,6 +24,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -60,7 +61,11 @@ type Options struct {
 type Node struct {
 	o   Options
 	ttl time.Duration
-	log *slog.Logger
+	// timeout bounds each statement: a database that hangs (a network
+	// partition, not a refusal) fails the claim, and its caller gets 503,
+	// in time for the caller not to give up.
+	timeout time.Duration
+	log     *slog.Logger
 
 	// beat keeps claims (readers) apart from a heartbeat (the writer), so
 	// that the heartbeat's list of live rooms includes every room claimed
@@ -94,12 +99,13 @@ func Start(o Options) (*Node, error) {
 		return nil, errors.New("cluster: no heartbeat interval")
 	}
 	n := &Node{
-		o:     o,
-		ttl:   LeaseBeats * o.Heartbeat,
-		log:   o.Logger.With("node", o.ID),
-		rooms: make(map[string]*room),
-		stop:  make(chan struct{}),
-		done:  make(chan struct{}),
+		o:       o,
+		ttl:     LeaseBeats * o.Heartbeat,
+		timeout: max(o.Heartbeat, time.Second),
+		log:     o.Logger.With("node", o.ID),
+		rooms:   make(map[string]*room),
+		stop:    make(chan struct{}),
+		done:    make(chan struct{}),
 	}
 	if err := n.heartbeat(); err != nil {
 		return nil, err
@@ -128,7 +134,7 @@ func (n *Node) run() {
 func (n *Node) Close() error {
 	close(n.stop)
 	<-n.done
-	ctx, cancel := context.WithTimeout(context.Background(), n.o.Heartbeat)
+	ctx, cancel := context.WithTimeout(context.Background(), n.timeout)
 	defer cancel()
 	return n.o.Leases.LeaveCluster(ctx, n.o.ID)
 }
@@ -142,7 +148,7 @@ func (n *Node) Claim(ctx context.Context, rm string) (elsewhere string, release 
 	n.beat.RLock()
 	defer n.beat.RUnlock()
 	start := time.Now()
-	ctx, cancel := context.WithTimeout(ctx, n.o.Heartbeat)
+	ctx, cancel := context.WithTimeout(ctx, n.timeout)
 	defer cancel()
 	l, err := n.o.Leases.ClaimRoom(ctx, rm, n.o.ID, n.ttl)
 	n.mu.Lock()
@@ -195,8 +201,11 @@ func (n *Node) heartbeat() error {
 		}
 	}
 	n.mu.Unlock()
+	// In one order on every node, so that two heartbeats that meet on the
+	// same rooms' rows lock them in the same order and never deadlock.
+	slices.Sort(live)
 	start := time.Now()
-	ctx, cancel := context.WithTimeout(context.Background(), n.o.Heartbeat)
+	ctx, cancel := context.WithTimeout(context.Background(), n.timeout)
 	defer cancel()
 	held, err := n.o.Leases.Heartbeat(ctx, n.o.ID, n.o.Advertise, n.ttl, live)
 	n.mu.Lock()

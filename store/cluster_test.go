@@ -99,6 +99,12 @@ func TestClaimRoom(t *testing.T) {
 		t.Fatalf("n12 was told %+v, want n11 at 127.0.0.11:5060 until %v", other, again.Expires)
 	}
 	holds(t, db, "4712", "n12", "n12", "another room")
+	// A holder with no row in cluster_nodes has no address to send
+	// callers to: an error, not a redirect to nowhere.
+	claim(t, db, "4713", "n13", time.Minute)
+	if l, err := db.ClaimRoom(context.Background(), "4713", "n12", time.Minute); !errors.Is(err, ErrNoOwner) || l.Node != "n13" {
+		t.Fatalf("a room held by an unregistered node: %+v, %v; want ErrNoOwner", l, err)
+	}
 }
 
 // A lease's expiry is the database's now() plus the lease time, and
