@@ -23,6 +23,7 @@ package cluster
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"sync"
@@ -167,6 +168,11 @@ func (n *Node) Claim(ctx context.Context, rm string) (elsewhere string, release 
 			n.rooms[rm] = r
 		}
 		r.until = start.Add(n.ttl)
+	case l.Advertise == n.o.Advertise:
+		// Two nodes advertising one address: a redirect would come back
+		// here, and a proxy following it would loop.
+		n.log.Error("another node advertises this node's address; check cluster.advertise", "room", rm, "holder", l.Node, "advertise", l.Advertise)
+		return "", nil, fmt.Errorf("cluster: room %s is held by node %s, which advertises this node's own address %s", rm, l.Node, l.Advertise)
 	default:
 		if r != nil && !r.until.IsZero() {
 			n.log.Warn("room taken by another node; its calls here stay, new callers go there", "room", rm, "holder", l.Node, "calls", r.calls)

@@ -231,6 +231,22 @@ func TestRoomLostWhileAway(t *testing.T) {
 	}
 }
 
+// A node never sends a caller to its own address, even when another node
+// claims it (a copied config): that would loop through the proxy.
+func TestSameAdvertiseIsNoRedirect(t *testing.T) {
+	db := sharedStore(t)
+	a, _ := startNode(t, db, "11")
+	twin, err := Start(Options{Leases: db, ID: "twin", Advertise: a.o.Advertise, Heartbeat: beat})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { twin.halt() })
+	claimHere(t, twin, "4711")
+	if elsewhere, _, err := a.Claim(context.Background(), "4711"); err == nil {
+		t.Fatalf("sent to %q, want an error", elsewhere)
+	}
+}
+
 // Callers of new rooms reaching two nodes at the same instant end on one.
 func TestClaimRaceTwoNodes(t *testing.T) {
 	db := sharedStore(t)
