@@ -28,6 +28,7 @@ type Config struct {
 	Data       string // folder for the SQLite database, recordings and delivery logs
 	LogLevel   string // debug, info, warn or error
 	Store      Store
+	Cluster    Cluster
 
 	SIP        SIP
 	Media      Media
@@ -289,6 +290,21 @@ type Store struct {
 	URL string
 }
 
+// Cluster makes this bridge one node of several that share one PostgreSQL
+// (store.url): a live room is mixed on one node, and the others send its
+// callers there.
+type Cluster struct {
+	// NodeID names this node among them; "" is no cluster, one bridge.
+	NodeID string
+	// Advertise is the SIP address (HOST:PORT) other nodes and the proxy
+	// reach this node at; it is the Contact of the 302 that sends a
+	// caller here. Required with NodeID.
+	Advertise string
+	// Heartbeat is how often the node renews its registration and its
+	// rooms' leases; a lease lasts three heartbeats.
+	Heartbeat time.Duration
+}
+
 // Mixer holds mixing settings shared by all rooms.
 type Mixer struct {
 	MaxTalkers int // K loudest talkers mixed per tick
@@ -406,6 +422,7 @@ func Default() *Config {
 		},
 		API:         API{Listen: "127.0.0.1:8080", MaxConnectionsPerSource: 32},
 		Mail:        Mail{MaxConnectionsPerSource: 32},
+		Cluster:     Cluster{Heartbeat: 2 * time.Second},
 		Recordings:  Recordings{KeepDays: 30, MaxEmailMB: 10},
 		Voicemail:   Voicemail{MaxSeconds: 300},
 		MeetingPINs: "meeting",

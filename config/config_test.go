@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // parseWith runs Parse with a config file held in memory at "brygga.yaml"
@@ -560,6 +561,9 @@ func TestDocExample(t *testing.T) {
 	}
 	if r, _ := c.Room("4711"); r.Settings.Language != "nb" || !slices.Equal(r.Delegates, []string{"assistent@example.org"}) {
 		t.Errorf("Room(4711) does not inherit language nb or lacks its delegate: %+v", r)
+	}
+	if c.Cluster != (Cluster{Heartbeat: 2 * time.Second}) {
+		t.Errorf("Cluster = %+v, want no cluster and a 2s heartbeat", c.Cluster)
 	}
 	if c.Mail.AuthservID != "mx.example.org" {
 		t.Errorf("mail.authserv_id = %q", c.Mail.AuthservID)

@@ -16,6 +16,7 @@ type dumpFile struct {
 	Data       string         `yaml:"data"`
 	LogLevel   string         `yaml:"log_level"`
 	Store      dumpStore      `yaml:"store"`
+	Cluster    dumpCluster    `yaml:"cluster"`
 	SIP        dumpSIP        `yaml:"sip"`
 	Media      dumpMedia      `yaml:"media"`
 	API        dumpAPI        `yaml:"api"`
@@ -33,6 +34,12 @@ type dumpFile struct {
 
 type dumpStore struct {
 	URL string `yaml:"url"`
+}
+
+type dumpCluster struct {
+	NodeID    string `yaml:"node_id"`
+	Advertise string `yaml:"advertise"`
+	Heartbeat string `yaml:"heartbeat"`
 }
 
 type dumpSIP struct {
@@ -210,6 +217,7 @@ func (c *Config) dump(redact bool) string {
 		Data:     c.Data,
 		LogLevel: c.LogLevel,
 		Store:    dumpStore(c.Store),
+		Cluster:  dumpCluster{NodeID: c.Cluster.NodeID, Advertise: c.Cluster.Advertise, Heartbeat: formatDuration(c.Cluster.Heartbeat)},
 		SIP: dumpSIP{
 			Listen:    []string{},
 			Trusted:   []string{},

@@ -129,6 +129,13 @@ func (c *Config) decodeTop(root *yaml.Node) error {
 				{"url", textField(&c.Store.URL, checkStoreURL)},
 			})
 		}},
+		{"cluster", func(n *yaml.Node, p string) error {
+			return decodeMap(n, p, []field{
+				{"node_id", textField(&c.Cluster.NodeID, checkNodeID)},
+				{"advertise", textField(&c.Cluster.Advertise, checkAdvertise)},
+				{"heartbeat", durationField(&c.Cluster.Heartbeat, 100*time.Millisecond, time.Minute)},
+			})
+		}},
 		{"sip", c.decodeSIP},
 		{"media", c.decodeMedia},
 		{"api", c.decodeAPI},

@@ -153,6 +153,9 @@ func parse(args []string, getenv func(string) string, readFile func(string) ([]b
 	if err := c.loadCertificates(readFile); err != nil {
 		return nil, err
 	}
+	if err := c.checkCluster(); err != nil {
+		return nil, err
+	}
 	return c, nil
 }
 

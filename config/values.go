@@ -529,3 +529,51 @@ func checkStoreURL(s string) error {
 	_, _, err := StoreLocation(s)
 	return err
 }
+
+// checkNodeID accepts "" (no cluster) or a name of up to 64 letters,
+// digits, '.', '-' and '_': it shows in logs, metrics and the database.
+func checkNodeID(s string) error {
+	if len(s) > 64 {
+		return errorf("%d characters; at most 64", len(s))
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-' || r == '_') {
+			return errorf("%q: only letters, digits, '.', '-' and '_'", s)
+		}
+	}
+	return nil
+}
+
+// checkAdvertise accepts "" or the HOST:PORT a 302 sends callers to: a
+// host others can reach, so not 0.0.0.0 or ::, and a real port.
+func checkAdvertise(s string) error {
+	if s == "" {
+		return nil
+	}
+	if err := checkHostPort(s, true); err != nil {
+		return err
+	}
+	host, port, _ := net.SplitHostPort(s)
+	if a, err := netip.ParseAddr(host); err == nil && a.IsUnspecified() {
+		return errorf("%q is no address another node can reach; name this node's own", s)
+	}
+	if port == "0" {
+		return errorf("%q has port 0; name the port sip.listen binds", s)
+	}
+	return nil
+}
+
+// checkCluster checks what the cluster keys need of each other and of
+// the store, once every source has been applied.
+func (c *Config) checkCluster() error {
+	if c.Cluster.NodeID == "" {
+		return nil
+	}
+	if c.Cluster.Advertise == "" {
+		return &Error{Key: "cluster.advertise", Msg: "missing: a node of a cluster must say at which SIP address (HOST:PORT) the others reach it"}
+	}
+	if _, pg, _ := StoreLocation(c.Store.URL); pg == "" {
+		return &Error{Key: "cluster.node_id", Msg: "a cluster's nodes share their room leases in PostgreSQL: store.url (or BRYGGA_STORE) must be a postgres:// URL"}
+	}
+	return nil
+}

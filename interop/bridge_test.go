@@ -21,6 +21,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"brygga/internal/pgtest"
 )
 
 // The room every test calls, as the lead's contract for these tests gives it.
@@ -65,7 +67,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binDir = dir
-	code := m.Run()
+	code := pgtest.Main(m) // stops the PostgreSQL of the cluster tests, if one started
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
@@ -154,15 +156,16 @@ func startBridgeIn(t *testing.T, dir, config string) *bridge {
 
 // startBridgeSIP is startBridgeIn with SIP listeners more than UDP and TCP
 // on b.SIP, such as "tls:127.0.0.1:5061" (comma-separated, as --sip takes
-// them).
+// them). {{SIP}} in config becomes b.SIP, which is chosen here.
 func startBridgeSIP(t *testing.T, dir, config, moreSIP string) *bridge {
 	t.Helper()
 	bin := bryggaBinary(t)
+	port := freePort(t)
 	cfg := filepath.Join(dir, "brygga.yaml")
+	config = strings.ReplaceAll(config, "{{SIP}}", fmt.Sprintf("127.0.0.1:%d", port))
 	if err := os.WriteFile(cfg, []byte(config), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	port := freePort(t)
 	apiPort := freeTCPPort(t)
 	lo, hi := portBlock(t, 40)
 	b := &bridge{

@@ -36,9 +36,9 @@ func joinAndListen(ctx context.Context, t *testing.T, b *bridge, say, want float
 }
 
 // joinAndListenAs is joinAndListen with the phone's configuration (TLS,
-// SRTP) and the target to dial. Packets from the bridge that the phone
+// SRTP), the target to dial and options of the dial (WithRedirects). Packets from the bridge that the phone
 // cannot read (SRTP that does not authenticate) fail the test.
-func joinAndListenAs(ctx context.Context, t *testing.T, cfg phone.Config, target string, say, want float64) []int16 {
+func joinAndListenAs(ctx context.Context, t *testing.T, cfg phone.Config, target string, say, want float64, opts ...phone.DialOption) []int16 {
 	t.Helper()
 	logPath := filepath.Join(t.TempDir(), "phone.log")
 	logf, err := os.Create(logPath)
@@ -63,7 +63,7 @@ func joinAndListenAs(ctx context.Context, t *testing.T, cfg phone.Config, target
 	defer ph.Close()
 
 	dctx, dcancel := context.WithTimeout(ctx, 10*time.Second)
-	call, err := ph.Dial(dctx, target)
+	call, err := ph.Dial(dctx, target, opts...)
 	dcancel()
 	if err != nil {
 		t.Fatalf("phone dialling %s: %v", target, err)

@@ -114,6 +114,29 @@ func New(rooms Rooms) *Metrics {
 	return m
 }
 
+// Cluster registers the metrics of a node of a cluster: the leases it
+// holds (leases is read at each scrape), callers sent to other nodes, and
+// statements the shared database did not answer. The returned functions
+// count a redirect and an error of op ("claim" or "heartbeat").
+func (m *Metrics) Cluster(leases func() int) (redirected func(), failed func(op string)) {
+	held := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "brygga_cluster_leases",
+		Help: "Rooms whose lease this node holds: live meetings mixed here.",
+	}, func() float64 { return float64(leases()) })
+	redirects := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "brygga_cluster_redirects_total",
+		Help: "Callers sent (302) to the node that mixes their room.",
+	})
+	errs := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "brygga_cluster_errors_total",
+		Help: "Statements the cluster's database did not answer, by op: claim (a caller's room: 503 unless this node's lease still stood) or heartbeat.",
+	}, []string{"op"})
+	errs.WithLabelValues("claim")
+	errs.WithLabelValues("heartbeat")
+	m.reg.MustRegister(held, redirects, errs)
+	return redirects.Inc, func(op string) { errs.WithLabelValues(op).Inc() }
+}
+
 // Handler serves the metrics in Prometheus' text format.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})

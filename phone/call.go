@@ -44,6 +44,7 @@ type Call struct {
 	// mediaAddr, when valid, is what our SDP names instead of our own RTP
 	// address (WithMediaAddress).
 	mediaAddr netip.AddrPort
+	target    string // the Request-URI of the INVITE that was answered
 
 	mu         sync.Mutex // guards the fields below
 	ds         *sipgo.DialogClientSession
@@ -496,13 +497,27 @@ func responseError(what string, err error) error {
 	}
 	var p *sipgo.ErrDialogResponse
 	if errors.As(err, &p) {
-		return &StatusError{Code: p.Res.StatusCode, Reason: p.Res.Reason}
+		return statusError(p.Res)
 	}
 	var v sipgo.ErrDialogResponse
 	if errors.As(err, &v) {
-		return &StatusError{Code: v.Res.StatusCode, Reason: v.Res.Reason}
+		return statusError(v.Res)
 	}
 	return fmt.Errorf("phone: %s: %w", what, err)
+}
+
+// Target is the Request-URI of the INVITE that was answered: the one
+// dialled, or where redirects (WithRedirects) led.
+func (c *Call) Target() string { return c.target }
+
+// statusError is a final answer that is not a 2xx, with a redirect's
+// Contact.
+func statusError(res *sip.Response) *StatusError {
+	e := &StatusError{Code: res.StatusCode, Reason: res.Reason}
+	if ct := res.Contact(); ct != nil && res.StatusCode/100 == 3 {
+		e.Contact = ct.Address.String()
+	}
+	return e
 }
 
 func (c *Call) end(remote bool) {

@@ -62,7 +62,10 @@ type Config struct {
 type StatusError struct {
 	Code   int
 	Reason string
-	cause  error
+	// Contact is the first Contact URI of a 3xx answer to an INVITE: where
+	// a redirect sends the caller. "" for other answers.
+	Contact string
+	cause   error
 }
 
 func (e *StatusError) Error() string {
@@ -331,6 +334,15 @@ type dialOptions struct {
 	onPacket    func(Packet)
 	proxy       string
 	mediaAddr   netip.AddrPort
+	redirects   int
+}
+
+// WithRedirects follows up to n 3xx answers: each sends a new INVITE, with
+// a new Call-ID, to the answer's Contact (RFC 3261 §8.1.3.4, as a phone
+// that recurses does). Dial fails with the 3xx beyond n, or when one has
+// no Contact. Call.Target says where the call ended up.
+func WithRedirects(n int) DialOption {
+	return func(o *dialOptions) { o.redirects = n }
 }
 
 // WithCancelAfter sends CANCEL when the call is not answered within d; Dial
@@ -383,6 +395,17 @@ func (p *Phone) Dial(ctx context.Context, target string, opts ...DialOption) (*C
 	for _, f := range opts {
 		f(&o)
 	}
+	for redirects := 0; ; redirects++ {
+		c, err := p.dial(ctx, target, o)
+		var se *StatusError
+		if err == nil || redirects >= o.redirects || !errors.As(err, &se) || se.Code/100 != 3 || se.Contact == "" {
+			return c, err
+		}
+		target = se.Contact
+	}
+}
+
+func (p *Phone) dial(ctx context.Context, target string, o dialOptions) (*Call, error) {
 	var uri sip.Uri
 	if err := sip.ParseUri(target, &uri); err != nil {
 		return nil, fmt.Errorf("phone: target %q: %w", target, err)
@@ -411,6 +434,7 @@ func (p *Phone) Dial(ctx context.Context, target string, opts ...DialOption) (*C
 	}
 	c.stream.hook = o.onPacket // set before the stream's goroutines exist
 	c.mediaAddr = o.mediaAddr
+	c.target = target
 	offer, err := c.offer(c.rtpPort(), sdp.SendRecv)
 	if err != nil {
 		c.end(false)

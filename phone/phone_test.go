@@ -210,6 +210,43 @@ func TestRejected(t *testing.T) {
 	}
 }
 
+// A 3xx is followed to its Contact as often as WithRedirects allows, and
+// no more; Target says where the call ended up.
+func TestRedirects(t *testing.T) {
+	u := newUAS(t)
+	p := newPhone(t, Config{})
+	dial := func(user string, opts ...DialOption) (*Call, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return p.Dial(ctx, u.target(user, "udp"), opts...)
+	}
+	_, err := dial("moved-room")
+	var se *StatusError
+	if !errors.As(err, &se) || se.Code != 302 || se.Contact != u.target("room", "udp") {
+		t.Fatalf("without WithRedirects: %v (%+v), want the 302 to %s", err, se, u.target("room", "udp"))
+	}
+	_, err = dial("moved-moved-room", WithRedirects(1))
+	if !errors.As(err, &se) || se.Code != 302 || se.Contact != u.target("room", "udp") {
+		t.Fatalf("two redirects with WithRedirects(1): %v, want the second 302", err)
+	}
+	c, err := dial("moved-moved-room", WithRedirects(2))
+	if err != nil {
+		t.Fatalf("two redirects with WithRedirects(2): %v", err)
+	}
+	if c.Target() != u.target("room", "udp") {
+		t.Errorf("Target %s, want %s", c.Target(), u.target("room", "udp"))
+	}
+	<-u.answered
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.Hangup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dial("404", WithRedirects(3)); !errors.As(err, &se) || se.Code != 404 || se.Contact != "" {
+		t.Fatalf("a 404 with WithRedirects: %v", err)
+	}
+}
+
 func TestCancelBeforeAnswer(t *testing.T) {
 	u := newUAS(t)
 	p := newPhone(t, Config{})

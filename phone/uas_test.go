@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -23,8 +24,8 @@ import (
 
 // testUAS is a minimal callee on sipgo for the phone's tests. What it does
 // with an INVITE depends on the user part of the Request-URI: a status code
-// ("486") rejects with it, "slow" rings for ten seconds first, anything else
-// answers at once. Answered calls echo audio back to the SDP's address and
+// ("486") rejects with it, "slow" rings for ten seconds first, "moved-USER"
+// redirects (302) to USER here, anything else answers at once. Answered calls echo audio back to the SDP's address and
 // record every packet.
 type testUAS struct {
 	t       *testing.T
@@ -181,6 +182,11 @@ func (u *testUAS) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	user := req.Recipient.User
 	if code, err := strconv.Atoi(user); err == nil {
 		ds.Respond(code, "Rejected", nil)
+		ds.Close()
+		return
+	}
+	if to, ok := strings.CutPrefix(user, "moved-"); ok {
+		ds.Respond(sip.StatusMovedTemporarily, "Moved Temporarily", nil, sip.NewHeader("Contact", "<"+u.target(to, "udp")+">"))
 		ds.Close()
 		return
 	}

@@ -27,6 +27,7 @@ type call struct {
 	trusted   bool
 	transport string
 	origin    string // Call-ID and From tag of its INVITE, see originOf
+	leave     func() // ends its place in the room's claim (Homes); nil on a single bridge
 	dlg       *sipgo.DialogServerSession
 	sess      *media.Session
 	digits    chan byte
@@ -158,6 +159,9 @@ func (c *call) end() {
 		delete(c.srv.origins, c.origin)
 		c.srv.mu.Unlock()
 		close(c.done)
+		if c.leave != nil {
+			c.leave()
+		}
 		c.srv.wg.Done()
 	})
 }

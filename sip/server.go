@@ -71,6 +71,10 @@ type Options struct {
 	RateLimit config.RateLimit
 	Codecs    []codec.Codec // what we accept, in our order of preference
 	Logger    *slog.Logger
+	// Homes places each room on one node when this bridge is a node of a
+	// cluster: a new caller's room is claimed here, or the caller is sent
+	// (302) to the node that holds it. Nil: a single bridge.
+	Homes Homes
 
 	// Connections limits the TCP and TLS connections: their deadlines
 	// (zero: 10 s per message, 2 minutes idle) and how many may be open
@@ -93,6 +97,20 @@ type Options struct {
 	// the dialog's: 403). Nil: not counted.
 	OnRefused func(reason string)
 }
+
+// Homes says which node of a cluster mixes a room (cluster.Node does).
+type Homes interface {
+	// Claim places a new caller of room. elsewhere "": the room is mixed
+	// here, and release must be called once when the call ends, answered
+	// or not. Otherwise elsewhere is the HOST:PORT of the node that mixes
+	// it. An error: nobody can say now (the shared database is away).
+	Claim(ctx context.Context, room string) (elsewhere string, release func(), err error)
+}
+
+// homeRetryAfter is the Retry-After of the 503 a caller gets when the
+// cluster cannot say which node mixes its room: about the time a database
+// restart or a proxy's failover takes.
+const homeRetryAfter = "5"
 
 // Server is the SIP side of the bridge.
 type Server struct {
@@ -534,9 +552,9 @@ func (s *Server) fromDialog(c *call, req *ssip.Request, tx ssip.ServerTransactio
 }
 
 func (s *Server) respond(req *ssip.Request, tx ssip.ServerTransaction, code int, reason string, hdrs ...ssip.Header) {
-	if code >= 300 && req.IsInvite() {
+	if code >= 400 && req.IsInvite() {
 		if to := req.To(); to == nil || to.Params == nil || !to.Params.Has("tag") {
-			s.result("rejected") // a new call refused, not a re-INVITE
+			s.result("rejected") // a new call refused, not a re-INVITE; a 302 is no refusal
 		}
 	}
 	res := ssip.NewResponseFromRequest(req, code, reason, nil)
@@ -728,6 +746,18 @@ func (s *Server) onInvite(req *ssip.Request, tx ssip.ServerTransaction) {
 			return
 		}
 	}
+	// Claimed before any media and before the IVR: two callers of a new
+	// room reaching two nodes at once race on the claim, and the loser's
+	// caller is sent to the winner before it hears anything.
+	leave, placed := s.home(req, tx, ext, log)
+	if !placed {
+		return
+	}
+	defer func() {
+		if !tracked && leave != nil {
+			leave()
+		}
+	}()
 	c := &call{
 		srv:       s,
 		id:        newID(),
@@ -740,6 +770,7 @@ func (s *Server) onInvite(req *ssip.Request, tx ssip.ServerTransaction) {
 		done:      make(chan struct{}),
 		sessionID: uint64(time.Now().UnixNano()),
 		origin:    origin,
+		leave:     leave,
 	}
 	sess, err := media.NewSession(media.SessionConfig{
 		Pool:      s.opts.Ports,
@@ -834,6 +865,57 @@ func (s *Server) onInvite(req *ssip.Request, tx ssip.ServerTransaction) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// home places a new caller of room on this node or another (Homes) and
+// reports whether it is to be answered here; if not, the INVITE has been
+// answered: 302 to the node that mixes the room, or 503 when that cannot
+// be known. leave, if not nil, is to be called when the call ends.
+func (s *Server) home(req *ssip.Request, tx ssip.ServerTransaction, room string, log *slog.Logger) (leave func(), here bool) {
+	if s.opts.Homes == nil {
+		return nil, true
+	}
+	elsewhere, leave, err := s.opts.Homes.Claim(context.Background(), room)
+	switch {
+	case err != nil:
+		log.Warn("room not placed: the cluster's database did not answer", "room", room, "err", err)
+		s.respond(req, tx, 503, "Service Unavailable", ssip.NewHeader("Retry-After", homeRetryAfter))
+		return nil, false
+	case elsewhere != "":
+		ct, err := redirectContact(req, elsewhere)
+		if err != nil {
+			log.Error("room's node has an unusable address", "room", room, "node", elsewhere, "err", err)
+			s.respond(req, tx, 500, "Server Internal Error")
+			return nil, false
+		}
+		log.Info("caller sent to the room's node", "room", room, "node", elsewhere)
+		s.respond(req, tx, 302, "Moved Temporarily", ct)
+		return nil, false
+	}
+	return leave, true
+}
+
+// redirectContact is the Contact of the 302 that sends the caller of req
+// to the node at hostport: the Request-URI's user as dialled (a one-step
+// PIN included), over the INVITE's transport.
+func redirectContact(req *ssip.Request, hostport string) (*ssip.ContactHeader, error) {
+	host, port, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return nil, err
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil {
+		return nil, err
+	}
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]" // IPv6, as a SIP URI writes it
+	}
+	ct := &ssip.ContactHeader{Address: ssip.Uri{Scheme: "sip", User: req.Recipient.User, Host: host, Port: p}}
+	if tr := strings.ToLower(req.Transport()); tr != "udp" && tr != "" {
+		ct.Address.UriParams = ssip.NewParams()
+		ct.Address.UriParams.Add("transport", tr)
+	}
+	return ct, nil
+}
 
 // allowed reports whether a source may call without authenticating: it is
 // in sip.allow (no list: everyone), or trusted (the PBX).

@@ -153,6 +153,25 @@ ALTER TABLE rooms ADD COLUMN delegates TEXT NOT NULL DEFAULT '[]';
 -- hashMeetingPINs (Go, in the same transaction) hashes the plain ones.
 -- The clear PIN exists only when a meeting is booked and mailed.
 `,
+	6: `
+-- Nodes of a cluster (several bridges sharing one PostgreSQL) and which
+-- node mixes each live room. Times are the database's clock, never a
+-- node's, so nodes' clock skew does not matter; only a cluster uses these
+-- tables, and a cluster is on PostgreSQL only (SQLite gets them as well,
+-- empty: TIMESTAMPTZ is a name like any other to it).
+CREATE TABLE cluster_nodes (
+	node_id   TEXT PRIMARY KEY NOT NULL,
+	advertise TEXT NOT NULL,
+	heartbeat TIMESTAMPTZ NOT NULL
+) WITHOUT ROWID;
+-- A room's lease: node_id mixes it until expires unless it renews.
+CREATE TABLE room_leases (
+	room    TEXT PRIMARY KEY NOT NULL,
+	node_id TEXT NOT NULL,
+	expires TIMESTAMPTZ NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX room_leases_node ON room_leases (node_id);
+`,
 }
 
 // migrationCode is work a migration does in Go after its SQL, in the same

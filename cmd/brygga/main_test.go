@@ -24,6 +24,8 @@ func TestBadConfigExitsTwoNamingTheKey(t *testing.T) {
 		{"bad ports", "media:\n  ports: 3000-2000\n", nil, "media.ports"},
 		{"bad pin", "directory:\n  - extension: \"4711\"\n    pin: abc\n", nil, "directory[0].pin"},
 		{"bad flag value", "", []string{"--rtp-ports", "x"}, "rtp-ports"},
+		{"cluster on SQLite", "cluster: {node_id: a, advertise: \"127.0.0.1:5060\"}\n", nil, "cluster.node_id"},
+		{"cluster node without advertise", "store: {url: \"postgres://db.example.org/brygga\"}\ncluster: {node_id: a}\n", nil, "cluster.advertise"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -96,6 +96,22 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return confs, inRoom, inLobby
 	})
 	db.OnError(func(error) { m.StoreError() })
+	var homes sip.Homes // nil: a single bridge
+	if cfg.Cluster.NodeID != "" {
+		node, err := joinCluster(cfg, db, m, log)
+		if err != nil {
+			fmt.Fprintln(stderr, "brygga:", err)
+			return exitRuntime
+		}
+		// Deferred after db.Close, so run before it: the node leaves
+		// once the calls have drained.
+		defer func() {
+			if err := node.Close(); err != nil {
+				log.Warn("cluster: leaving failed; this node's rooms are free when their leases expire", "err", err)
+			}
+		}()
+		homes = node
+	}
 	bus := events.New(0, nil)
 	recs, err := startRecordings(cfg, db, bus, lib, log, m.DeliveryResult)
 	if err != nil {
@@ -153,6 +169,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 			m.ConnectionRefused("sip", reason)
 		},
 		OnConnectionTimeout: m.SIPConnectionCut,
+		Homes:               homes,
 	})
 	if err != nil {
 		fmt.Fprintln(stderr, "brygga:", err)
@@ -192,6 +209,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	fmt.Fprintf(stdout, "brygga %s: rtp on %s ports %d-%d\n", version, cfg.Media.IP, cfg.Media.PortLo, cfg.Media.PortHi)
 	fmt.Fprintf(stdout, "brygga %s: data in %s\n", version, cfg.Data)
+	if cfg.Cluster.NodeID != "" {
+		fmt.Fprintf(stdout, "brygga %s: cluster node %s, reached at %s\n", version, cfg.Cluster.NodeID, cfg.Cluster.Advertise)
+	}
 	if cfg.OpenRoomsRE != nil {
 		fmt.Fprintf(stdout, "brygga %s: open rooms: extensions matching %s; %d in the directory\n", version, cfg.OpenRooms, len(rooms.List()))
 	} else {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"brygga/internal/pgtest"
+	"brygga/store"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
@@ -73,5 +75,52 @@ func TestServeOnPostgres(t *testing.T) {
 	}
 	if m := mode(t, data); m != 0o700 {
 		t.Errorf("data folder %04o, want 0700", m)
+	}
+}
+
+// With cluster.node_id serve registers the node in the shared database,
+// serves the cluster's metrics, and leaves the cluster when it stops.
+func TestServeAsClusterNode(t *testing.T) {
+	url := pgtest.URL(t)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "brygga.yaml")
+	yaml := "store: {url: \"" + url + "\"}\ncluster: {node_id: node-a, advertise: \"127.0.0.1:5060\", heartbeat: 200ms}\n"
+	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	db, err := store.Open(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	nodes := func() []store.Node {
+		n, err := db.Nodes(context.Background(), time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	t.Run("serving", func(t *testing.T) {
+		s := startServe(t, "31340-31349", "--config", cfg, "--api", "127.0.0.1:0", "--data", filepath.Join(dir, "data"))
+		if !strings.Contains(s.out.String(), "cluster node node-a, reached at 127.0.0.1:5060") {
+			t.Errorf("serve did not say it is a cluster node:\n%s", s.out.String())
+		}
+		if n := nodes(); len(n) != 1 || n[0].ID != "node-a" || n[0].Advertise != "127.0.0.1:5060" {
+			t.Fatalf("nodes registered: %+v", n)
+		}
+		resp, err := (&http.Client{Timeout: 5 * time.Second}).Get(s.api + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		for _, m := range []string{"brygga_cluster_leases 0", "brygga_cluster_redirects_total 0", `brygga_cluster_errors_total{op="claim"} 0`} {
+			if !strings.Contains(string(b), m) {
+				t.Errorf("metrics lack %q", m)
+			}
+		}
+	})
+	if n := nodes(); len(n) != 0 {
+		t.Errorf("nodes still registered after serve stopped: %+v", n)
 	}
 }
