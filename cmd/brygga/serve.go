@@ -110,7 +110,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	defer clock.Close()
 	sched := newSchedules(cfg, db, rooms, log)
 	sched.keepWindows(clock, bus)
-	guard := pinGuard(cfg, log, m, bus)
+	guard := pinGuard(cfg, db, log, m, bus)
 	bridge = conference.New(conference.Options{
 		Scheduler:    clock,
 		Prompts:      lib,
