@@ -2,7 +2,9 @@ package recordings
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"sync"
 	"testing"
@@ -237,4 +239,26 @@ func TestClusterKilledNodeDeliversAfterRestart(t *testing.T) {
 	cancel()
 	<-done
 	checkOnce(t, s, want, true)
+}
+
+// An operator deleting through a node that has not the file is told to
+// use the node that has it, and the row stays, so the file is not left
+// behind unknown.
+func TestClusterDeleteOnlyWhereTheFileIs(t *testing.T) {
+	nodes, _ := cluster(t, false)
+	ids := recordOn(t, nodes[:1], 1)
+	for id := range ids {
+		b := &Archive{DB: nodes[1].db, Queue: nodes[1].queue}
+		if err := b.Delete(id); !errors.Is(err, ErrBusy) {
+			t.Fatalf("delete on another node: %v, want ErrBusy", err)
+		}
+		a := &Archive{DB: nodes[0].db, Queue: nodes[0].queue}
+		r, _ := a.Get(id)
+		if err := a.Delete(id); err != nil {
+			t.Fatalf("delete on the recording node: %v", err)
+		}
+		if _, err := os.Stat(r.Path); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("file left: %v", err)
+		}
+	}
 }

@@ -104,6 +104,10 @@ func (q *Queue) Wake() {
 // retentionEvery is how often files past retention are looked for.
 const retentionEvery = time.Hour
 
+// pollShared is how long a queue on a shared store waits at most before
+// it looks for due deliveries again.
+const pollShared = 30 * time.Second
+
 // Run delivers until ctx ends. Call it once, on a goroutine of its own; set
 // the fields before.
 func (q *Queue) Run(ctx context.Context) {
@@ -123,6 +127,11 @@ func (q *Queue) Run(ctx context.Context) {
 			nextSweep = now.Add(retentionEvery)
 		}
 		wait := nextSweep.Sub(q.Clock.Now())
+		if q.Node != "" {
+			// Another node may queue one of ours again (a retry through
+			// its API) without a way to wake this queue.
+			wait = min(wait, pollShared)
+		}
 		if at, ok, err := q.DB.NextDue(q.rows()); err == nil && ok {
 			wait = min(wait, at.Sub(q.Clock.Now()))
 		}
@@ -191,6 +200,12 @@ func (q *Queue) rows() string {
 		return ""
 	}
 	return q.Node
+}
+
+// mine reports whether this queue delivers and expires r: its file is on
+// this node's disk, or on one every node reaches.
+func (q *Queue) mine(r store.Recording) bool {
+	return q.rows() == "" || r.Node == "" || r.Node == q.Node
 }
 
 // timeout bounds an attempt at delivering r.
