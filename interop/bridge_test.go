@@ -1,6 +1,8 @@
 package interop
 
 import (
+	"brygga/internal/pgtest"
+
 	"bufio"
 	"bytes"
 	"context"
@@ -65,7 +67,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binDir = dir
-	code := m.Run()
+	code := pgtest.Main(m) // stops the PostgreSQL a cluster test started
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
