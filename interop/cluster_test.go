@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -125,5 +126,84 @@ func TestClusterPINGuessingSpreadOverThreeBridges(t *testing.T) {
 	}
 	if guess(nodes[0]) {
 		t.Error("the guesser is still refused after the lift")
+	}
+}
+
+// A bridge killed while recording leaves its recording to itself: the two
+// others, sharing its PostgreSQL store, neither repair nor deliver it, not
+// even one starting meanwhile.
+// Started again, it repairs and delivers it once. Then, with all three up,
+// a meeting recorded on each is delivered exactly once.
+func TestClusterRecordingsDeliveredOnce(t *testing.T) {
+	url := pgtest.URL(t)
+	spool := t.TempDir()
+	mailbox := filepath.Join(spool, "default", "4712")
+	cfg := recordingConfig(mailbox) + fmt.Sprintf("store:\n  url: %q\n", url)
+	dirs := []string{t.TempDir(), t.TempDir(), t.TempDir()}
+	var nodes []*bridge
+	for _, d := range dirs {
+		nodes = append(nodes, startBridgeIn(t, d, cfg))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+
+	dialIn(ctx, t, nodes[0], "4712", "interop", roomPIN+"#", 700)
+	id := recordingUnderway(t, nodes[0], dirs[0], 2)
+	nodes[0].Kill(t)
+	// A bridge starting meanwhile repairs what it finds unfinished: its
+	// own recordings, not the one on the killed bridge's disk.
+	if err := nodes[1].Stop(); err != nil {
+		t.Fatal(err)
+	}
+	nodes[1] = startBridgeIn(t, dirs[1], cfg)
+	time.Sleep(3 * time.Second) // the others' queues have looked
+	for _, b := range nodes[1:] {
+		var rec map[string]any
+		if code := apiCall(t, b, opsToken, "GET", "/api/v1/recordings/"+id, "", &rec); code != 200 || rec["state"] != "recording" {
+			t.Fatalf("the killed bridge's recording, seen from another: %d %v", code, rec)
+		}
+	}
+	if n := len(spoolMessages(t, mailbox)); n != 0 {
+		t.Fatalf("%d messages before the killed bridge restarted", n)
+	}
+
+	nodes[0] = startBridgeIn(t, dirs[0], cfg)
+	waitDelivered(t, nodes[0], id)
+
+	// One meeting on each bridge at once.
+	var calls []*phone.Call
+	for _, b := range nodes {
+		calls = append(calls, dialIn(ctx, t, b, "4712", "interop", roomPIN+"#", 700))
+	}
+	var recs []map[string]any
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(300 * time.Millisecond) {
+		recs = nil
+		apiCall(t, nodes[1], opsToken, "GET", "/api/v1/recordings", "", &recs)
+		if len(recs) == 4 {
+			break
+		}
+	}
+	if len(recs) != 4 {
+		t.Fatalf("recordings with a meeting on each bridge: %v", recs)
+	}
+	time.Sleep(2 * time.Second)
+	for _, c := range calls {
+		if err := c.Hangup(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, r := range recs {
+		waitDelivered(t, nodes[2], r["id"].(string))
+	}
+	time.Sleep(3 * time.Second) // time for a second delivery, were there one
+	if msgs := spoolMessages(t, mailbox); len(msgs) != 4 {
+		t.Errorf("%d messages in the spool for 4 recordings: %v", len(msgs), msgs)
+	}
+	recs = nil
+	apiCall(t, nodes[0], opsToken, "GET", "/api/v1/recordings", "", &recs)
+	for _, r := range recs {
+		if r["state"] != "delivered" || r["attempts"] != float64(1) {
+			t.Errorf("recording %v: %v after %v attempts, want delivered after 1", r["id"], r["state"], r["attempts"])
+		}
 	}
 }
