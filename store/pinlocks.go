@@ -106,7 +106,7 @@ func (t *PINTallies) Fail(scope, key string, threshold int, window, lock time.Du
 		return err
 	})
 	if err != nil {
-		return 0, false, fmt.Errorf("store: pin failure: %w", err)
+		return 0, false, t.db.failed(fmt.Errorf("store: pin failure: %w", err))
 	}
 	t.sweep(window)
 	if locked {
@@ -153,7 +153,7 @@ func (t *PINTallies) Forget(source string) error {
 		})
 	}
 	if err != nil {
-		return fmt.Errorf("store: pin failures: %w", err)
+		return t.db.failed(fmt.Errorf("store: pin failures: %w", err))
 	}
 	return nil
 }
@@ -195,7 +195,7 @@ func (t *PINTallies) Lift(scope, key string) (bool, error) {
 		return err
 	})
 	if err != nil {
-		return false, fmt.Errorf("store: pin lock: %w", err)
+		return false, t.db.failed(fmt.Errorf("store: pin lock: %w", err))
 	}
 	return lifted, nil
 }
