@@ -43,6 +43,13 @@ type Lockout struct {
 	// source that made the last failed try, the room, and the scope,
 	// "source" or "room". Called without the Lockout's lock held.
 	OnLockout func(scope, source, room string)
+	// Shared, when set, keeps the counts and locks where every bridge of
+	// a cluster sees them (the store on PostgreSQL), so tries spread over
+	// several bridges add up and a lock on one holds on all. The counts
+	// in memory are then only the fallback for a try Shared could not
+	// take (the database unreachable): a node still locks out a guesser
+	// by itself rather than letting it guess freely.
+	Shared Tallies
 
 	mu      sync.Mutex
 	sources map[netip.Addr]*tally
@@ -68,6 +75,18 @@ const LockoutLogMsg = "pin lockout"
 // Allow reports whether a try may be checked: neither its source nor its
 // room is locked.
 func (l *Lockout) Allow(a Attempt) bool {
+	if l.Shared != nil {
+		src := a.Source.Unmap().String()
+		if l.exempt(a.Source) {
+			src = ""
+		}
+		locked, err := l.Shared.Locked(src, a.Room)
+		if err != nil {
+			l.logger().Error("pin lockout: reading the shared locks; the local ones apply", "err", err)
+		} else if locked {
+			return false
+		}
+	}
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -89,18 +108,38 @@ func (l *Lockout) Failed(a Attempt) {
 		n     int
 	}
 	var locks []lock
+	// shared counts the failure in l.Shared and reports whether the
+	// memory must count it instead.
+	shared := func(scope, key string, threshold int) bool {
+		if l.Shared == nil {
+			return false
+		}
+		n, locked, err := l.Shared.Fail(scope, key, threshold, l.window(), l.lock())
+		if err != nil {
+			l.logger().Error("pin lockout: counting a failure in the shared store; counted here instead", "scope", scope, "err", err)
+			return false
+		}
+		if locked {
+			locks = append(locks, lock{scope, n})
+		}
+		return true
+	}
+	countSource := !l.exempt(src) && !shared(ScopeSource, src.String(), l.threshold())
+	countRoom := !shared(ScopeRoom, a.Room, l.roomThreshold())
 	l.mu.Lock()
 	if l.sources == nil {
 		l.sources = make(map[netip.Addr]*tally)
 		l.rooms = make(map[string]*tally)
 	}
-	if !l.exempt(src) {
+	if countSource {
 		if n, locked := count(l.sources, src, now, l.threshold(), l.window(), l.lock(), l.max()); locked {
-			locks = append(locks, lock{"source", n})
+			locks = append(locks, lock{ScopeSource, n})
 		}
 	}
-	if n, locked := count(l.rooms, a.Room, now, l.roomThreshold(), l.window(), l.lock(), l.max()); locked {
-		locks = append(locks, lock{"room", n})
+	if countRoom {
+		if n, locked := count(l.rooms, a.Room, now, l.roomThreshold(), l.window(), l.lock(), l.max()); locked {
+			locks = append(locks, lock{ScopeRoom, n})
+		}
 	}
 	l.mu.Unlock()
 	for _, k := range locks {
@@ -115,6 +154,11 @@ func (l *Lockout) Failed(a Attempt) {
 // wrong once and then right starts afresh. The room's count stays; it
 // protects against many sources.
 func (l *Lockout) Succeeded(a Attempt) {
+	if l.Shared != nil && !l.exempt(a.Source) {
+		if err := l.Shared.Forget(a.Source.Unmap().String()); err != nil {
+			l.logger().Error("pin lockout: forgetting a source's failures in the shared store", "err", err)
+		}
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if t := l.sources[a.Source.Unmap()]; t != nil && !l.now().Before(t.until) {
@@ -144,31 +188,71 @@ const LiftLogMsg = "pin lockout lifted"
 // Locks lists the locks in force: rooms by extension, then sources by
 // address. Exempt sources are left out, since Allow ignores their locks.
 func (l *Lockout) Locks() []Lock {
+	var all []Lock
+	if l.Shared != nil {
+		shared, err := l.Shared.Locks()
+		if err != nil {
+			l.logger().Error("pin lockout: reading the shared locks", "err", err)
+		}
+		all = shared
+	}
 	now := l.now()
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	var rooms, sources []Lock
 	for k, t := range l.rooms {
 		if now.Before(t.until) {
-			rooms = append(rooms, Lock{Scope: ScopeRoom, Key: k, Failures: t.locked, Until: t.until})
+			all = append(all, Lock{Scope: ScopeRoom, Key: k, Failures: t.locked, Until: t.until})
 		}
 	}
-	type src struct {
-		a netip.Addr
-		t *tally
-	}
-	var srcs []src
 	for a, t := range l.sources {
-		if now.Before(t.until) && !l.exempt(a) {
-			srcs = append(srcs, src{a, t})
+		if now.Before(t.until) {
+			all = append(all, Lock{Scope: ScopeSource, Key: a.String(), Failures: t.locked, Until: t.until})
 		}
 	}
-	slices.SortFunc(rooms, func(a, b Lock) int { return cmp.Compare(a.Key, b.Key) })
-	slices.SortFunc(srcs, func(a, b src) int { return a.a.Compare(b.a) })
-	for _, s := range srcs {
-		sources = append(sources, Lock{Scope: ScopeSource, Key: s.a.String(), Failures: s.t.locked, Until: s.t.until})
+	l.mu.Unlock()
+	return l.ordered(all)
+}
+
+// ordered sorts locks for Locks, leaves out exempt sources, and of a key
+// locked both in Shared and in memory keeps the one that ends last.
+func (l *Lockout) ordered(all []Lock) []Lock {
+	type keyed struct {
+		Lock
+		addr netip.Addr
 	}
-	return append(rooms, sources...)
+	var ks []keyed
+	for _, k := range all {
+		var a netip.Addr
+		if k.Scope == ScopeSource {
+			var err error
+			if a, err = netip.ParseAddr(k.Key); err != nil || l.exempt(a) {
+				continue
+			}
+		}
+		ks = append(ks, keyed{k, a})
+	}
+	slices.SortFunc(ks, func(a, b keyed) int {
+		if a.Scope != b.Scope {
+			if a.Scope == ScopeRoom {
+				return -1
+			}
+			return 1
+		}
+		if a.Scope == ScopeRoom {
+			return cmp.Compare(a.Key, b.Key)
+		}
+		return a.addr.Compare(b.addr)
+	})
+	out := make([]Lock, 0, len(ks))
+	for _, k := range ks {
+		if n := len(out); n > 0 && out[n-1].Scope == k.Scope && out[n-1].Key == k.Key {
+			if k.Until.After(out[n-1].Until) {
+				out[n-1] = k.Lock
+			}
+			continue
+		}
+		out = append(out, k.Lock)
+	}
+	return out
 }
 
 // Lift ends the lock of a room (scope ScopeRoom, key its extension) or a
@@ -177,9 +261,27 @@ func (l *Lockout) Locks() []Lock {
 // when no such lock is in force: an unknown scope, a key that is not an
 // address, a lock already over, or none at all.
 func (l *Lockout) Lift(scope, key string) bool {
+	if scope == ScopeSource {
+		// Shared keys a source by its address as Allow writes it.
+		if a, err := netip.ParseAddr(key); err == nil {
+			key = a.Unmap().String()
+		}
+	}
+	lifted := false
+	if l.Shared != nil && (scope == ScopeRoom || scope == ScopeSource) {
+		ok, err := l.Shared.Lift(scope, key)
+		if err != nil {
+			l.logger().Error("pin lockout: lifting a shared lock", "scope", scope, "key", key, "err", err)
+		}
+		lifted = ok
+		if ok && scope == ScopeSource {
+			if a, _ := netip.ParseAddr(key); l.exempt(a) {
+				lifted = false // Allow ignores it anyway, as Locks does
+			}
+		}
+	}
 	now := l.now()
 	l.mu.Lock()
-	lifted := false
 	switch scope {
 	case ScopeRoom:
 		if t := l.rooms[key]; t != nil && now.Before(t.until) {

@@ -41,6 +41,11 @@ func (a *Archive) Delete(id string) error {
 	if r.State == store.RecordingActive {
 		return fmt.Errorf("recording %s is still being written; stop it or end the meeting first: %w", id, ErrBusy)
 	}
+	if a.Queue != nil && !a.Queue.mine(r) {
+		// Its file is on another node's disk: removing the row here
+		// would leave the file there, known to nobody.
+		return fmt.Errorf("recording %s is on the disk of node %s; delete it through that node: %w", id, r.Node, ErrBusy)
+	}
 	if err := os.Remove(r.Path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("recordings: removing %s: %w", r.Path, err)
 	}

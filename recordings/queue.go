@@ -21,6 +21,13 @@ import (
 // outcome, so that a delivery interrupted by a restart is simply due again.
 // Failed attempts are retried with back-off; a recording's file is removed
 // only once delivered and KeepDays have passed.
+//
+// Several nodes may share the store. A recording's file is on the disk of
+// the node that recorded it, so each node's queue delivers and expires
+// only its own (Node), unless every node reaches every file (AnyNode).
+// Each attempt claims its row first, so no two queues deliver one
+// recording: the claim lasts as long as an attempt may, and one left by a
+// node that died runs out (or is dropped when that node starts again).
 type Queue struct {
 	DB         *store.DB
 	Deliverers map[string]Deliverer // by URI scheme: "sip", "mailto", "spool"
@@ -42,6 +49,15 @@ type Queue struct {
 	// stretched to twice the recording's length and 5 minutes more, since
 	// a SIP deposit plays the recording in real time.
 	AttemptTimeout time.Duration
+
+	// Node is this node's name in the store (store.Recording.Node) and
+	// on its claims. "": a single node, whose queue delivers every row.
+	// Two nodes must not share a name.
+	Node string
+	// AnyNode delivers and expires the recordings of every node: for a
+	// recordings folder all nodes mount (NFS), where any node can read
+	// any file.
+	AnyNode bool
 
 	wake chan struct{}
 }
@@ -88,10 +104,21 @@ func (q *Queue) Wake() {
 // retentionEvery is how often files past retention are looked for.
 const retentionEvery = time.Hour
 
+// pollShared is how long a queue on a shared store waits at most before
+// it looks for due deliveries again.
+const pollShared = 30 * time.Second
+
 // Run delivers until ctx ends. Call it once, on a goroutine of its own; set
 // the fields before.
 func (q *Queue) Run(ctx context.Context) {
 	q.init()
+	// Claims this node held when it stopped are of attempts that are
+	// over: drop them rather than wait for them to run out.
+	if n, err := q.DB.ReleaseClaims(q.claimer()); err != nil {
+		q.Logger.Error("recordings: releasing the claims of the last run", "err", err)
+	} else if n > 0 {
+		q.Logger.Warn("recordings: deliveries claimed when this node stopped are due again", "count", n)
+	}
 	nextSweep := q.Clock.Now()
 	for {
 		q.RunOnce(ctx)
@@ -100,7 +127,12 @@ func (q *Queue) Run(ctx context.Context) {
 			nextSweep = now.Add(retentionEvery)
 		}
 		wait := nextSweep.Sub(q.Clock.Now())
-		if at, ok, err := q.DB.NextDue(); err == nil && ok {
+		if q.Node != "" {
+			// Another node may queue one of ours again (a retry through
+			// its API) without a way to wake this queue.
+			wait = min(wait, pollShared)
+		}
+		if at, ok, err := q.DB.NextDue(q.rows()); err == nil && ok {
 			wait = min(wait, at.Sub(q.Clock.Now()))
 		}
 		t := q.Clock.NewTimer(max(wait, time.Second))
@@ -123,15 +155,25 @@ func (q *Queue) Prepare() { q.init() }
 // succeeded.
 func (q *Queue) RunOnce(ctx context.Context) int {
 	q.init()
-	due, err := q.DB.DueRecordings(q.Clock.Now())
+	due, err := q.DB.DueRecordings(q.rows(), q.Clock.Now())
 	if err != nil {
 		q.Logger.Error("recordings: reading the delivery queue", "err", err)
 		return 0
 	}
 	n := 0
-	for _, r := range due {
+	for _, d := range due {
 		if ctx.Err() != nil {
 			return n
+		}
+		// The row as claimed: another queue may have made an attempt
+		// since the list was read.
+		r, ok, err := q.DB.ClaimRecording(d.ID, q.claimer(), q.timeout(d)+claimMargin, q.Clock.Now())
+		if err != nil {
+			q.Logger.Error("recordings: claiming a delivery", "recording", d.ID, "err", err)
+			continue
+		}
+		if !ok {
+			continue // another queue has it, or had it and is done
 		}
 		if q.attempt(ctx, r) {
 			n++
@@ -140,14 +182,49 @@ func (q *Queue) RunOnce(ctx context.Context) int {
 	return n
 }
 
+// claimMargin is how much longer a claim lasts than its attempt may take,
+// for the store's writes after it.
+const claimMargin = time.Minute
+
+// claimer is the name this queue claims rows under.
+func (q *Queue) claimer() string {
+	if q.Node == "" {
+		return "local"
+	}
+	return q.Node
+}
+
+// rows is the node whose rows this queue delivers and expires; "": all.
+func (q *Queue) rows() string {
+	if q.AnyNode {
+		return ""
+	}
+	return q.Node
+}
+
+// mine reports whether this queue delivers and expires r: its file is on
+// this node's disk, or on one every node reaches.
+func (q *Queue) mine(r store.Recording) bool {
+	return q.rows() == "" || r.Node == "" || r.Node == q.Node
+}
+
+// timeout bounds an attempt at delivering r.
+func (q *Queue) timeout(r store.Recording) time.Duration {
+	return max(q.AttemptTimeout, 2*length(r)+5*time.Minute)
+}
+
+func length(r store.Recording) time.Duration {
+	return time.Duration(r.Samples) * time.Second / sampleRate
+}
+
 func (q *Queue) attempt(ctx context.Context, r store.Recording) bool {
 	log := q.Logger.With("recording", r.ID, "room", r.Room, "target", r.Target, "attempt", r.Attempts+1)
 	msg := Message{
 		ID: r.ID, Room: r.Room, Owner: r.Owner, Target: r.Target, Language: r.Language,
-		Started: r.Started, Ended: r.Ended, Length: time.Duration(r.Samples) * time.Second / sampleRate,
+		Started: r.Started, Ended: r.Ended, Length: length(r),
 		Path: r.Path, Size: r.Bytes,
 	}
-	err := q.deliver(ctx, msg)
+	err := q.deliver(ctx, msg, q.timeout(r))
 	now := q.Clock.Now()
 	if err == nil {
 		if err := q.DB.RecordingDelivered(r.ID, now); err != nil {
@@ -160,7 +237,11 @@ func (q *Queue) attempt(ctx context.Context, r store.Recording) bool {
 		return true
 	}
 	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
-		// Shutting down: not the mailbox's fault, and due again at start.
+		// Shutting down: not the mailbox's fault, and due again at start,
+		// or at once on another node that can reach the file.
+		if err := q.DB.ReleaseRecording(r.ID, q.claimer()); err != nil {
+			log.Error("recordings: releasing an interrupted delivery", "err", err)
+		}
 		log.Info("recording delivery interrupted by shutdown")
 		return false
 	}
@@ -182,7 +263,7 @@ func (q *Queue) attempt(ctx context.Context, r store.Recording) bool {
 	return false
 }
 
-func (q *Queue) deliver(ctx context.Context, m Message) error {
+func (q *Queue) deliver(ctx context.Context, m Message, timeout time.Duration) error {
 	scheme, _, ok := strings.Cut(m.Target, ":")
 	if !ok {
 		return Permanent(fmt.Errorf("voicemail target %q has no scheme (sip:, mailto: or spool:)", m.Target))
@@ -194,7 +275,7 @@ func (q *Queue) deliver(ctx context.Context, m Message) error {
 	if _, err := os.Stat(m.Path); err != nil {
 		return Permanent(fmt.Errorf("the recording's file is gone: %w", err))
 	}
-	ctx, cancel := context.WithTimeout(ctx, max(q.AttemptTimeout, 2*m.Length+5*time.Minute))
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	return d.Deliver(ctx, m)
 }
@@ -215,7 +296,7 @@ func (q *Queue) publish(r store.Recording, typ string, data map[string]any) {
 func (q *Queue) Sweep() {
 	q.init()
 	before := q.Clock.Now().Add(-time.Duration(q.KeepDays) * 24 * time.Hour)
-	old, err := q.DB.ExpiredRecordings(before)
+	old, err := q.DB.ExpiredRecordings(q.rows(), before)
 	if err != nil {
 		q.Logger.Error("recordings: reading expired recordings", "err", err)
 		return

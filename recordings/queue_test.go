@@ -109,25 +109,33 @@ func TestRoomWithoutVoicemailIsKeptUndelivered(t *testing.T) {
 	}
 }
 
+// recordUnfinished starts a recording, gives it n frames and waits until
+// they are written, as it would be on disk when the bridge is killed.
+func recordUnfinished(t *testing.T, rec *Recorder, room Room, n int) *Session {
+	t.Helper()
+	s, err := rec.Start(room, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		s.Frame(frames(1, int16(i)))
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for s.written.Load() < int64(n*sampleRate/50) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	return s
+}
+
 // A crash (no Finish) leaves a row marked recording and a file whose
 // header may not count its last samples; Recover repairs and queues it.
 func TestRecoverAfterCrash(t *testing.T) {
 	db := openDB(t)
 	dir := t.TempDir()
 	rec := &Recorder{Dir: dir, DB: db}
-	s, err := rec.Start(Room{Extension: "4711", Target: "spool:/x"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range 30 {
-		s.Frame(frames(1, int16(i)))
-	}
-	// Wait for the writer, then tear the file as a crash mid-write would:
-	// half a frame past what the header counts.
-	deadline := time.Now().Add(10 * time.Second)
-	for s.written.Load() < 30*sampleRate/50 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	s := recordUnfinished(t, rec, Room{Extension: "4711", Target: "spool:/x"}, 30)
+	// Tear the file as a crash mid-write would: half a frame past what
+	// the header counts.
 	f, err := os.OpenFile(s.path, os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {
 		t.Fatal(err)

@@ -23,6 +23,9 @@ type Recorder struct {
 	Queue  *Queue // woken when a recording is finished; may be nil
 	Logger *slog.Logger
 	Now    func() time.Time // default time.Now
+	// Node is this node's name, written on its recordings: their files
+	// are on its disk. "": a single node. See Queue.Node.
+	Node string
 
 	create func(path string) (*WAVWriter, error) // CreateWAV; tests fill the disk
 }
@@ -111,7 +114,7 @@ func (r *Recorder) Start(room Room, onError func(error)) (*Session, error) {
 	path := filepath.Join(r.Dir, id+".wav")
 	if err := r.DB.CreateRecording(store.Recording{
 		ID: id, Room: room.Extension, Owner: room.Owner, Language: room.Language,
-		Target: room.Target, Path: path, Started: now,
+		Target: room.Target, Path: path, Started: now, Node: r.Node,
 	}); err != nil {
 		return nil, err
 	}
@@ -240,7 +243,16 @@ func (r *Recorder) Recover() (int, error) {
 	if err := r.private(); err != nil {
 		return 0, fmt.Errorf("recordings: %w", err)
 	}
-	active, err := r.DB.ActiveRecordings()
+	if r.Node != "" {
+		have := func(path string) bool { _, err := os.Stat(path); return err == nil }
+		if n, err := r.DB.AdoptRecordings(r.Node, have); err != nil {
+			return 0, err
+		} else if n > 0 {
+			r.logger().Info("recordings made before this node had a name are now its own", "count", n, "node", r.Node)
+		}
+	}
+	// Only this node's: another node's are being written on its disk.
+	active, err := r.DB.ActiveRecordings(r.Node)
 	if err != nil {
 		return 0, err
 	}

@@ -172,6 +172,36 @@ CREATE TABLE room_leases (
 ) WITHOUT ROWID;
 CREATE INDEX room_leases_node ON room_leases (node_id);
 `,
+	7: `
+-- Several nodes on one PostgreSQL. A recording's file is on the disk of
+-- the node that recorded it (node; '' for rows from before nodes, which
+-- the first node that finds the file adopts), and only that node repairs,
+-- delivers and expires it. A delivery attempt claims its row first:
+-- claimed_by and claimed_until (microseconds since 1970 by the
+-- database's clock, not a node's) keep a second queue off it, and a claim
+-- left by a node that died runs out.
+ALTER TABLE recordings ADD COLUMN node TEXT NOT NULL DEFAULT '';
+ALTER TABLE recordings ADD COLUMN claimed_by TEXT NOT NULL DEFAULT '';
+ALTER TABLE recordings ADD COLUMN claimed_until INTEGER NOT NULL DEFAULT 0;
+-- PIN lockouts shared by the nodes (pin.Tallies): recent wrong PINs per
+-- source or room, and the locks in force. Times are microseconds since
+-- 1970 by the database's clock, so a window is the same on every node.
+CREATE TABLE pin_failures (
+	scope TEXT NOT NULL,
+	key   TEXT NOT NULL,
+	at    INTEGER NOT NULL
+);
+CREATE INDEX pin_failures_key ON pin_failures (scope, key, at);
+CREATE INDEX pin_failures_at ON pin_failures (at);
+CREATE TABLE pin_locks (
+	scope    TEXT NOT NULL,
+	key      TEXT NOT NULL,
+	failures INTEGER NOT NULL,
+	until    INTEGER NOT NULL,
+	PRIMARY KEY (scope, key)
+) WITHOUT ROWID;
+CREATE INDEX pin_locks_until ON pin_locks (until);
+`,
 }
 
 // migrationCode is work a migration does in Go after its SQL, in the same

@@ -43,6 +43,25 @@ var (
 		"INTEGER", "BIGINT", "TEXT", `TEXT COLLATE "C"`, " WITHOUT ROWID", "")
 )
 
+// clock is an expression for the database's time in microseconds since
+// 1970: what claims and PIN lockout windows are measured in, so that
+// nodes whose clocks disagree still agree on them. On PostgreSQL it is
+// the time the statement started, which is stable within it and so lets
+// a comparison with it use an index; julianday has millisecond
+// resolution, enough for leases and windows of seconds.
+func (d dialect) clock() string {
+	if d == dialectPostgres {
+		return pgClock("statement_timestamp()")
+	}
+	return `CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER)`
+}
+
+// pgClock is PostgreSQL's time now in microseconds from ts, a function
+// of the current time.
+func pgClock(ts string) string {
+	return `CAST(EXTRACT(EPOCH FROM ` + ts + `) * 1000000 AS BIGINT)`
+}
+
 // rebind turns the '?' placeholders of q into PostgreSQL's $1, $2, …,
 // leaving string literals, quoted names and comments alone.
 func (d dialect) rebind(q string) string {

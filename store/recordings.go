@@ -32,16 +32,19 @@ type Recording struct {
 	LastError                               string
 	Delivered                               time.Time
 	PartsDone                               int // parts already deposited by a split SIP delivery
+	// Node is the node that recorded it and whose disk holds the file;
+	// "" for a recording made before nodes were told apart.
+	Node string
 }
 
 const recordingColumns = `id, room, owner, language, target, path, started, ended, samples, bytes,
-	state, attempts, next_attempt, last_error, delivered, parts_done`
+	state, attempts, next_attempt, last_error, delivered, parts_done, node`
 
 func scanRecording(row interface{ Scan(...any) error }) (Recording, error) {
 	var r Recording
 	var started, ended, next, delivered string
 	err := row.Scan(&r.ID, &r.Room, &r.Owner, &r.Language, &r.Target, &r.Path, &started, &ended,
-		&r.Samples, &r.Bytes, &r.State, &r.Attempts, &next, &r.LastError, &delivered, &r.PartsDone)
+		&r.Samples, &r.Bytes, &r.State, &r.Attempts, &next, &r.LastError, &delivered, &r.PartsDone, &r.Node)
 	if err != nil {
 		return r, err
 	}
@@ -65,8 +68,8 @@ func formatTime(t time.Time) string {
 // before the file is created.
 func (db *DB) CreateRecording(r Recording) error {
 	_, err := db.sql.ExecContext(context.Background(), `INSERT INTO recordings
-		(id, room, owner, language, target, path, started, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		r.ID, r.Room, r.Owner, r.Language, r.Target, r.Path, formatTime(r.Started), RecordingActive)
+		(id, room, owner, language, target, path, started, state, node) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.ID, r.Room, r.Owner, r.Language, r.Target, r.Path, formatTime(r.Started), RecordingActive, r.Node)
 	if err != nil {
 		return db.failed(fmt.Errorf("store: recording %s: %w", r.ID, err))
 	}
@@ -127,34 +130,115 @@ func (db *DB) Recordings() ([]Recording, error) {
 	return db.recordings(`ORDER BY started DESC, id`)
 }
 
-// ActiveRecordings lists recordings still marked as being written: after
-// a crash, the ones to repair.
-func (db *DB) ActiveRecordings() ([]Recording, error) {
-	return db.recordings(`WHERE state = ? ORDER BY started`, RecordingActive)
+// onNode narrows a query of recordings to node's, or leaves it at all of
+// them when node is "" (a single node, or a recordings folder every node
+// reaches).
+func onNode(where, node string, args ...any) (string, []any) {
+	if node == "" {
+		return where, args
+	}
+	return where + ` AND node = ?`, append(args, node)
 }
 
-// DueRecordings lists pending deliveries due at now, oldest due first.
-func (db *DB) DueRecordings(now time.Time) ([]Recording, error) {
-	return db.recordings(`WHERE state = ? AND next_attempt <= ? ORDER BY next_attempt, id`,
-		RecordingPending, formatTime(now))
+// ActiveRecordings lists node's recordings still marked as being
+// written ("": every node's): after a crash, the ones to repair.
+func (db *DB) ActiveRecordings(node string) ([]Recording, error) {
+	where, args := onNode(`WHERE state = ?`, node, RecordingActive)
+	return db.recordings(where+` ORDER BY started`, args...)
 }
 
-// NextDue is when the next pending delivery is due; ok is false when none
-// is pending.
-func (db *DB) NextDue() (at time.Time, ok bool, err error) {
+// AdoptRecordings gives node the recordings made before nodes were told
+// apart (node "") whose file it has, so that it repairs, delivers and
+// expires them. It returns how many it adopted.
+func (db *DB) AdoptRecordings(node string, have func(path string) bool) (int, error) {
+	old, err := db.recordings(`WHERE node = '' AND state != ?`, RecordingExpired)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, r := range old {
+		if !have(r.Path) {
+			continue
+		}
+		res, err := db.sql.ExecContext(context.Background(), `UPDATE recordings SET node = ? WHERE id = ? AND node = ''`, node, r.ID)
+		if err != nil {
+			return n, db.failed(fmt.Errorf("store: recording %s: %w", r.ID, err))
+		}
+		if k, _ := res.RowsAffected(); k > 0 {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// DueRecordings lists node's pending deliveries due at now ("": every
+// node's), oldest due first. Another node may hold a claim on one; see
+// ClaimRecording.
+func (db *DB) DueRecordings(node string, now time.Time) ([]Recording, error) {
+	where, args := onNode(`WHERE state = ? AND next_attempt <= ?`, node, RecordingPending, formatTime(now))
+	return db.recordings(where+` ORDER BY next_attempt, id`, args...)
+}
+
+// NextDue is when node's next pending delivery is due ("": any node's);
+// ok is false when none is pending.
+func (db *DB) NextDue(node string) (at time.Time, ok bool, err error) {
 	var s sql.NullString
+	where, args := onNode(`WHERE state = ?`, node, RecordingPending)
 	err = db.sql.QueryRowContext(context.Background(),
-		`SELECT MIN(next_attempt) FROM recordings WHERE state = ?`, RecordingPending).Scan(&s)
+		`SELECT MIN(next_attempt) FROM recordings `+where, args...).Scan(&s)
 	if err != nil || !s.Valid {
 		return time.Time{}, false, err
 	}
 	return parseTime(s.String), true, nil
 }
 
+// ClaimRecording claims a pending delivery due at now for claimer, for
+// lease by the database's clock, and returns its row as it is now. ok is
+// false when it is not there to claim: delivered or retried later by
+// another queue meanwhile, or claimed by one whose claim has not run out.
+// Of queues claiming at once one wins, on either backend: the claim is
+// one UPDATE whose condition is checked again on the row it locks.
+func (db *DB) ClaimRecording(id, claimer string, lease time.Duration, now time.Time) (r Recording, ok bool, err error) {
+	clock := db.dialect.clock()
+	r, err = scanRecording(db.sql.QueryRowContext(context.Background(), `UPDATE recordings
+		SET claimed_by = ?, claimed_until = `+clock+` + ?
+		WHERE id = ? AND state = ? AND next_attempt <= ? AND (claimed_by = '' OR claimed_until <= `+clock+`)
+		RETURNING `+recordingColumns,
+		claimer, lease.Microseconds(), id, RecordingPending, formatTime(now)))
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return r, false, nil
+	case err != nil:
+		return r, false, db.failed(fmt.Errorf("store: recording %s: claim: %w", id, err))
+	}
+	return r, true, nil
+}
+
+// ReleaseRecording gives up claimer's claim on a recording without an
+// attempt (a delivery cut short by shutdown), so it is due again at once.
+func (db *DB) ReleaseRecording(id, claimer string) error {
+	_, err := db.sql.ExecContext(context.Background(),
+		`UPDATE recordings SET claimed_by = '', claimed_until = 0 WHERE id = ? AND claimed_by = ?`, id, claimer)
+	return db.failed(err)
+}
+
+// ReleaseClaims gives up every claim of claimer: a node starting again
+// has no delivery under way, whatever claims it held when it died.
+func (db *DB) ReleaseClaims(claimer string) (int, error) {
+	res, err := db.sql.ExecContext(context.Background(),
+		`UPDATE recordings SET claimed_by = '', claimed_until = 0 WHERE claimed_by = ?`, claimer)
+	if err != nil {
+		return 0, db.failed(fmt.Errorf("store: recordings: %w", err))
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
+}
+
 // RecordingDelivered marks a delivery done.
 func (db *DB) RecordingDelivered(id string, at time.Time) error {
 	res, err := db.sql.ExecContext(context.Background(),
-		`UPDATE recordings SET state = ?, delivered = ?, attempts = attempts + 1, last_error = '' WHERE id = ?`,
+		`UPDATE recordings SET state = ?, delivered = ?, attempts = attempts + 1, last_error = '',
+		claimed_by = '', claimed_until = 0 WHERE id = ?`,
 		RecordingDelivered, formatTime(at), id)
 	return db.changed(res, err, id)
 }
@@ -167,7 +251,8 @@ func (db *DB) RecordingAttemptFailed(id, why string, next time.Time, giveUp bool
 		state = RecordingFailed
 	}
 	res, err := db.sql.ExecContext(context.Background(),
-		`UPDATE recordings SET state = ?, attempts = attempts + 1, last_error = ?, next_attempt = ? WHERE id = ?`,
+		`UPDATE recordings SET state = ?, attempts = attempts + 1, last_error = ?, next_attempt = ?,
+		claimed_by = '', claimed_until = 0 WHERE id = ?`,
 		state, why, formatTime(next), id)
 	return db.changed(res, err, id)
 }
@@ -191,11 +276,11 @@ func (db *DB) SetRecordingParts(id string, done int) error {
 	return db.changed(res, err, id)
 }
 
-// ExpiredRecordings lists delivered recordings whose delivery is older
-// than before: their files may go.
-func (db *DB) ExpiredRecordings(before time.Time) ([]Recording, error) {
-	return db.recordings(`WHERE state = ? AND delivered < ? ORDER BY delivered`,
-		RecordingDelivered, formatTime(before))
+// ExpiredRecordings lists node's delivered recordings ("": every
+// node's) whose delivery is older than before: their files may go.
+func (db *DB) ExpiredRecordings(node string, before time.Time) ([]Recording, error) {
+	where, args := onNode(`WHERE state = ? AND delivered < ?`, node, RecordingDelivered, formatTime(before))
+	return db.recordings(where+` ORDER BY delivered`, args...)
 }
 
 // RecordingExpired marks a recording whose file has been removed.

@@ -7,14 +7,22 @@ import (
 	"brygga/events"
 	"brygga/metrics"
 	"brygga/pin"
+	"brygga/store"
 )
 
 // pinGuard is the PIN lockout of sip.pin_lockout. Trusted sources (the
 // PBX) are counted per room only: locking the PBX out would lock out
-// every caller behind it.
-func pinGuard(cfg *config.Config, log *slog.Logger, m *metrics.Metrics, bus *events.Bus) *pin.Lockout {
+// every caller behind it. On a store the nodes of a cluster share
+// (PostgreSQL) the counts and locks are kept there, so a guesser's tries
+// add up whichever node they reach.
+func pinGuard(cfg *config.Config, db *store.DB, log *slog.Logger, m *metrics.Metrics, bus *events.Bus) *pin.Lockout {
 	l := cfg.SIP.PINLockout
+	var shared pin.Tallies
+	if db.Shared() {
+		shared = db.PINTallies()
+	}
 	return &pin.Lockout{
+		Shared: shared,
 		OnLockout: func(scope, source, room string) {
 			m.PINLockout(scope)
 			bus.Publish(events.Event{Type: events.PINLockout, Room: room,

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -28,13 +29,14 @@ type recorder struct {
 // startRecordings repairs what a crash left unfinished, then starts the
 // delivery queue. Recordings live in <data>/recordings.
 func startRecordings(cfg *config.Config, db *store.DB, bus *events.Bus, lib *prompts.Library, log *slog.Logger, onResult func(string)) (*recorder, error) {
+	node := nodeName(cfg, db)
 	q := &recordings.Queue{
 		DB: db, Deliverers: deliverers(cfg, db, lib, log), KeepDays: cfg.Recordings.KeepDays,
-		Events: bus, Logger: log, OnResult: onResult,
+		Events: bus, Logger: log, OnResult: onResult, Node: node,
 	}
 	q.Prepare()
 	r := &recorder{
-		rec:     &recordings.Recorder{Dir: filepath.Join(cfg.Data, "recordings"), DB: db, Queue: q, Logger: log},
+		rec:     &recordings.Recorder{Dir: filepath.Join(cfg.Data, "recordings"), DB: db, Queue: q, Logger: log, Node: node},
 		queue:   q,
 		archive: &recordings.Archive{DB: db, Queue: q},
 	}
@@ -53,6 +55,31 @@ func startRecordings(cfg *config.Config, db *store.DB, bus *events.Bus, lib *pro
 		q.Run(ctx)
 	}()
 	return r, nil
+}
+
+// nodeName is the name this node's recordings and delivery claims carry
+// in a store several nodes share: its host name and data folder, which
+// tell apart the nodes whose disks the recordings are on. A SQLite store
+// has one node, which delivers every row, so it needs none, and a host
+// renamed (a new container) does not orphan its recordings.
+// A cluster node is named by cluster.node_id, which outlives a change of
+// host name or folder.
+func nodeName(cfg *config.Config, db *store.DB) string {
+	if !db.Shared() {
+		return ""
+	}
+	if cfg.Cluster.NodeID != "" {
+		return cfg.Cluster.NodeID
+	}
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "localhost"
+	}
+	data, err := filepath.Abs(cfg.Data)
+	if err != nil {
+		data = cfg.Data
+	}
+	return host + ":" + data
 }
 
 // close stops the queue; a delivery under way is interrupted and due again

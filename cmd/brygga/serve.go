@@ -128,7 +128,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	sched := newSchedules(cfg, db, rooms, log)
 	sched.desk.OnRefused = func() { m.ConnectionRefused("mail", connlimit.Source) }
 	sched.keepWindows(clock, bus)
-	guard := pinGuard(cfg, log, m, bus)
+	guard := pinGuard(cfg, db, log, m, bus)
 	bridge = conference.New(conference.Options{
 		Scheduler:    clock,
 		Prompts:      lib,
