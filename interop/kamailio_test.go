@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"brygga/media/tone"
 	"brygga/phone"
 	"brygga/sip/sdp"
 )
@@ -258,8 +257,7 @@ func dialPhone(ctx context.Context, t *testing.T, target, user string, say float
 		t.Fatalf("phone %s dialling %s: %v", user, target, err)
 	}
 	if say != 0 {
-		var phase float64
-		call.SetSource(func(pcm []int16) { tone.Sine(pcm, say, rate, toneAmp, &phase) })
+		call.SetSource(sine(say))
 	}
 	if keys != "" {
 		if err := call.SendDigits(keys); err != nil {
