@@ -2,6 +2,7 @@ package interop
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -171,8 +172,8 @@ func hearEachOther(t *testing.T, what string, a, b *phone.Call, sayA, sayB float
 //   - SIGTERM of a node with shutdown_grace while a meeting runs on it: it
 //     answers 503 (INVITE and OPTIONS), so new callers of its rooms land on
 //     other nodes while its meeting goes on;
-//   - the callers' BYEs and the nodes' take the recorded route: counted in
-//     Kamailio's log for the hang-ups.
+//   - the callers' BYEs, and the draining node's when the operator ends
+//     its meeting, take the recorded route: counted in Kamailio's log.
 func TestKamailioCluster(t *testing.T) {
 	kamailio := requirePeer(t, "kamailio", "kamailio")
 	modules := kamailioModulePath(t)
@@ -283,8 +284,17 @@ func TestKamailioCluster(t *testing.T) {
 		t.Errorf("the draining node's meeting in %s has %d callers, want 2", kept, got)
 	}
 	hangUp(ctx, t, c3)
-	// The meeting's end lets the drained node exit.
-	hangUp(ctx, t, calls[kept][0], calls[kept][1])
+	// The operator ends the draining node's meeting: its BYEs to the
+	// callers take the recorded route from the node's own address, and
+	// the drained node exits.
+	if code := apiCall(t, nodes[drain], opsToken, "POST", "/api/v1/conferences/"+kept+"/end", "", nil); code/100 != 2 {
+		t.Fatalf("end the meeting in %s: %d", kept, code)
+	}
+	for i, c := range calls[kept] {
+		waitEnded(t, c, fmt.Sprintf("caller %d of %s at the meeting's end", i+1, kept))
+	}
+	k.waitRouted(t, calls[kept][0].CallID(), "BYE", "sip:a"+kept+"@", "udp", 1)
+	k.waitRouted(t, calls[kept][1].CallID(), "BYE", "sip:b"+kept+"@", "udp", 1)
 	nodes[drain].exitedOK(t, 20*time.Second)
 }
 
@@ -459,7 +469,8 @@ func (f *fakeNode) handle(msg string) string {
 //     kept;
 //   - 302 to itself, again and again: followed once, then the next node;
 //   - no answer: 408 after NODE_TIMEOUT, the next node;
-//   - 503 (a draining node): the next node.
+//   - 503 (a draining node): the next node;
+//   - 302 outside the set with no other node to try: 502 to the caller.
 //
 // The caller never sees a 302 and its call is up on the node named.
 func TestKamailioFailureRoute(t *testing.T) {
@@ -551,6 +562,21 @@ func TestKamailioFailureRoute(t *testing.T) {
 		hangUp(ctx, t, c)
 		waitGone(t, nodes[next], room)
 		k.waitLogged(t, i+1, "node up sip:"+fake.Addr+";")
+	}
+
+	// With no node left to try after a refused redirect the caller gets
+	// 502, never the 302: a proxy whose only node is the fake.
+	alone := startKamailio(t, kamailio, modules, kamailioSite{Nodes: []string{fake.Addr}, Transport: "udp"})
+	fake.setAnswer(redirectTo(evil.Addr))
+	ph := newPhone(ctx, t, phone.Config{User: "alone"})
+	dctx, dcancel := context.WithTimeout(ctx, 15*time.Second)
+	_, err := ph.Dial(dctx, "sip:"+room+"@"+alone.Addr)
+	dcancel()
+	if se := (*phone.StatusError)(nil); !errors.As(err, &se) || se.Code != 502 {
+		t.Errorf("a redirect outside the set with no node left: %v, want 502 from the proxy", err)
+	}
+	if n := evil.allInvites(); n != 0 {
+		t.Errorf("the host outside the set got %d INVITEs", n)
 	}
 }
 
