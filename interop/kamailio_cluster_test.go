@@ -252,6 +252,9 @@ func TestKamailioCluster(t *testing.T) {
 	// its second room is sent to another node at once, the dead one not
 	// tried.
 	k.waitDown(t, nodes[dead])
+	if st := k.nodeStates(t); !strings.HasPrefix(st[nodes[dead].SIP], "I") {
+		t.Errorf("kamcmd dispatcher.list after the kill: %v, want %s inactive", st, nodes[dead].SIP)
+	}
 	c2 := dial(deadRoom2, "probed-out")
 	waitPlaced(t, nodes[dead+1:], map[string]int{deadRoom2: 0})
 	if n := k.logged("initial INVITE", " to sip:"+nodes[dead].SIP+";", " call-id "+c2.CallID()); n != 0 {
@@ -263,6 +266,9 @@ func TestKamailioCluster(t *testing.T) {
 	// rooms hash to it again.
 	nodes[dead] = startBridgeAt(t, nodes[dead].at)
 	k.waitLogged(t, 1, "node up sip:"+nodes[dead].SIP+";")
+	if st := k.nodeStates(t); !strings.HasPrefix(st[nodes[dead].SIP], "A") {
+		t.Errorf("kamcmd dispatcher.list after the restart: %v, want %s active", st, nodes[dead].SIP)
+	}
 	c4 := dial(deadRoom, "back")
 	if got := waitPlaced(t, nodes, map[string]int{deadRoom: 0})[deadRoom]; got != dead {
 		t.Errorf("room %s is on %s after its node %s came back, want there", deadRoom, nodes[got].SIP, nodes[dead].SIP)
@@ -310,6 +316,29 @@ func (k *kamailioProc) waitDown(t *testing.T, node *bridge) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// nodeStates is what kamcmd dispatcher.list says of each node (by
+// HOST:PORT): its flags, "A…" active, "I…" inactive, "…P" probing.
+func (k *kamailioProc) nodeStates(t *testing.T) map[string]string {
+	t.Helper()
+	kamcmd := requirePeer(t, "kamcmd", "kamailio")
+	out, err := exec.Command(kamcmd, "-s", "unix:"+k.ctl, "dispatcher.list").CombinedOutput()
+	if err != nil {
+		t.Fatalf("kamcmd dispatcher.list: %v\n%s", err, out)
+	}
+	states := map[string]string{}
+	var uri string
+	for line := range strings.Lines(string(out)) {
+		f := strings.Fields(line)
+		switch {
+		case len(f) == 2 && f[0] == "URI:":
+			uri, _, _ = strings.Cut(strings.TrimPrefix(f[1], "sip:"), ";")
+		case len(f) == 2 && f[0] == "FLAGS:" && uri != "":
+			states[uri] = f[1]
+		}
+	}
+	return states
 }
 
 // waitOptions waits until b answers OPTIONS with code.

@@ -79,6 +79,7 @@ next:
 type kamailioProc struct {
 	Addr   string // proxyIP:port, UDP and TCP
 	log    string // its stderr: core messages and the config's xlog lines
+	ctl    string // the socket kamcmd talks to
 	cmd    *exec.Cmd
 	exited chan struct{}
 	err    error
@@ -102,6 +103,7 @@ func startKamailio(t *testing.T, kamailio, modules string, site kamailioSite) *k
 	k := &kamailioProc{
 		Addr:   fmt.Sprintf("%s:%d", proxyIP, freePort(t)),
 		log:    filepath.Join(dir, "kamailio.log"),
+		ctl:    filepath.Join(dir, "kamailio_ctl"),
 		exited: make(chan struct{}),
 	}
 	list := filepath.Join(dir, "dispatcher.list")
@@ -131,6 +133,7 @@ func startKamailio(t *testing.T, kamailio, modules string, site kamailioSite) *k
 		"-A", fmt.Sprintf("DISPATCHER_LIST=%q", list),
 		"-A", fmt.Sprintf("PBX_NETS=%q", pbxIP+"/32"),
 		"-A", fmt.Sprintf("PROBE_INTERVAL=%d", site.ProbeInterval),
+		"-A", fmt.Sprintf("CTL_SOCKET=%q", "unix:"+k.ctl),
 		// Time enough for a bridge built with -race on a busy machine to
 		// say 100 Trying, short enough for the failover tests.
 		"-A", "NODE_TIMEOUT=2000")
