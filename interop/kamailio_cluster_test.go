@@ -499,9 +499,11 @@ func (f *fakeNode) handle(msg string) string {
 //   - 302 to itself, again and again: followed once, then the next node;
 //   - no answer: 408 after NODE_TIMEOUT, the next node;
 //   - 503 (a draining node): the next node;
-//   - 302 outside the set with no other node to try: 502 to the caller.
 //
-// The caller never sees a 302 and its call is up on the node named.
+// The caller never sees a 302 and its call is up on the node named. Then,
+// in front of the fake and a busy node (486) of the test's own, the
+// caller gets the busy node's 486 after a followed and after a refused
+// redirect, not the 302, and 502 when both redirect outside the set.
 func TestKamailioFailureRoute(t *testing.T) {
 	kamailio := requirePeer(t, "kamailio", "kamailio")
 	modules := kamailioModulePath(t)
@@ -593,16 +595,51 @@ func TestKamailioFailureRoute(t *testing.T) {
 		k.waitLogged(t, i+1, "node up sip:"+fake.Addr+";")
 	}
 
-	// With no node left to try after a refused redirect the caller gets
-	// 502, never the 302: a proxy whose only node is the fake.
-	alone := startKamailio(t, kamailio, modules, kamailioSite{Nodes: []string{fake.Addr}, Transport: "udp"})
-	fake.setAnswer(redirectTo(evil.Addr))
+	// The caller never gets a 302, whatever comes after it: a proxy in
+	// front of the fake and a node of the test's own that is busy.
+	busy := startFakeNode(t, "127.0.0.15")
+	alone := startKamailio(t, kamailio, modules, kamailioSite{Nodes: []string{fake.Addr, busy.Addr}, Transport: "udp"})
+	busy.setAnswer(func(string) (int, string) { return 486, "" })
+	fake.setAnswer(redirectTo(busy.Addr))
 	ph := newPhone(ctx, t, phone.Config{User: "alone"})
-	dctx, dcancel := context.WithTimeout(ctx, 15*time.Second)
-	_, err := ph.Dial(dctx, "sip:"+room+"@"+alone.Addr)
-	dcancel()
-	if se := (*phone.StatusError)(nil); !errors.As(err, &se) || se.Code != 502 {
-		t.Errorf("a redirect outside the set with no node left: %v, want 502 from the proxy", err)
+	status := func(room string) int {
+		t.Helper()
+		dctx, dcancel := context.WithTimeout(ctx, 15*time.Second)
+		defer dcancel()
+		_, err := ph.Dial(dctx, "sip:"+room+"@"+alone.Addr)
+		if se := (*phone.StatusError)(nil); errors.As(err, &se) {
+			return se.Code
+		}
+		t.Fatalf("calling %s through the proxy in front of the fake and the busy node: %v, want a status", room, err)
+		return 0
+	}
+	// A room the hash gives the fake here; followed to the busy node,
+	// whose 486 the caller gets.
+	room = ""
+	for i := range 20 {
+		r := fmt.Sprint(9001 + i)
+		before := fake.allInvites()
+		code := status(r)
+		if code != 486 {
+			t.Errorf("room %s, the fake redirecting to the busy node: %d, want its 486", r, code)
+		}
+		if fake.allInvites() > before {
+			room = r
+			break
+		}
+	}
+	if room == "" {
+		t.Fatal("none of 20 rooms hashed to the fake node in front of the busy one")
+	}
+	// Refused, then the busy node: its 486.
+	fake.setAnswer(redirectTo(evil.Addr))
+	if code := status(room); code != 486 {
+		t.Errorf("a refused redirect, then a busy node: %d, want 486", code)
+	}
+	// Both redirect outside the set: nothing left to try, 502.
+	busy.setAnswer(redirectTo(evil.Addr))
+	if code := status(room); code != 502 {
+		t.Errorf("every node redirecting outside the set: %d, want 502 from the proxy", code)
 	}
 	if n := evil.allInvites(); n != 0 {
 		t.Errorf("the host outside the set got %d INVITEs", n)
