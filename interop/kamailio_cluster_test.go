@@ -210,17 +210,16 @@ func TestKamailioCluster(t *testing.T) {
 	if t.Failed() {
 		t.FailNow()
 	}
-	// Audio in the first room of each node.
+	// Audio in the first room of each node, all three at once.
+	const sayA, sayB = 500.0, 1100.0
 	for i := range nodes {
 		room := byNode[i][0]
-		a, b := calls[room][0], calls[room][1]
-		sayA, sayB := 500.0, 1100.0
-		a.SetSource(sine(sayA))
-		b.SetSource(sine(sayB))
+		calls[room][0].SetSource(sine(sayA))
+		calls[room][1].SetSource(sine(sayB))
 	}
 	for i := range nodes {
 		room := byNode[i][0]
-		hearEachOther(t, "room "+room+" on "+nodes[i].SIP, calls[room][0], calls[room][1], 500, 1100)
+		hearEachOther(t, "room "+room+" on "+nodes[i].SIP, calls[room][0], calls[room][1], sayA, sayB)
 	}
 
 	// Everyone hangs up but the callers of one room of the node that will
