@@ -128,6 +128,7 @@ type bridge struct {
 	Port   int
 	RTPLo  int
 	RTPHi  int
+	at     bridgeAt // where it runs: a restart runs there again
 	dir    string
 	log    string // the bridge's stdout and stderr
 	cmd    *exec.Cmd
@@ -159,23 +160,54 @@ func startBridgeIn(t *testing.T, dir, config string) *bridge {
 // them). {{SIP}} in config becomes b.SIP, which is chosen here.
 func startBridgeSIP(t *testing.T, dir, config, moreSIP string) *bridge {
 	t.Helper()
+	return startBridgeAt(t, bridgeAt{Dir: dir, Config: config, MoreSIP: moreSIP})
+}
+
+// bridgeAt is where startBridgeAt runs a bridge. Zero fields are
+// defaults: 127.0.0.1, free ports.
+type bridgeAt struct {
+	IP      string // SIP, RTP (media.ip) and the API on this loopback address
+	Port    int    // SIP, UDP and TCP
+	APIPort int
+	RTPLo   int // with RTPHi: the RTP ports
+	RTPHi   int
+	Dir     string
+	Config  string
+	MoreSIP string // listeners besides UDP and TCP on the SIP address
+}
+
+// startBridgeAt is startBridgeIn on an address and ports of the test's
+// choosing: several bridges on their own loopback addresses (a cluster), or
+// a bridge started again where a killed one was (at), which b.at gives.
+func startBridgeAt(t *testing.T, at bridgeAt) *bridge {
+	t.Helper()
 	bin := bryggaBinary(t)
-	port := freePort(t)
-	cfg := filepath.Join(dir, "brygga.yaml")
-	config = strings.ReplaceAll(config, "{{SIP}}", fmt.Sprintf("127.0.0.1:%d", port))
+	if at.IP == "" {
+		at.IP = "127.0.0.1"
+	}
+	if at.Port == 0 {
+		at.Port = freePort(t)
+	}
+	if at.APIPort == 0 {
+		at.APIPort = freeTCPPort(t)
+	}
+	if at.RTPLo == 0 {
+		at.RTPLo, at.RTPHi = portBlock(t, 40)
+	}
+	cfg := filepath.Join(at.Dir, "brygga.yaml")
+	config := strings.ReplaceAll(at.Config, "{{SIP}}", net.JoinHostPort(at.IP, strconv.Itoa(at.Port)))
 	if err := os.WriteFile(cfg, []byte(config), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	apiPort := freeTCPPort(t)
-	lo, hi := portBlock(t, 40)
 	b := &bridge{
-		SIP:    fmt.Sprintf("127.0.0.1:%d", port),
-		API:    fmt.Sprintf("http://127.0.0.1:%d", apiPort),
-		Port:   port,
-		RTPLo:  lo,
-		RTPHi:  hi,
-		dir:    dir,
-		log:    filepath.Join(dir, "brygga.log"),
+		SIP:    fmt.Sprintf("%s:%d", at.IP, at.Port),
+		API:    fmt.Sprintf("http://%s:%d", at.IP, at.APIPort),
+		Port:   at.Port,
+		RTPLo:  at.RTPLo,
+		RTPHi:  at.RTPHi,
+		at:     at,
+		dir:    at.Dir,
+		log:    filepath.Join(at.Dir, "brygga.log"),
 		exited: make(chan struct{}),
 	}
 	logf, err := os.OpenFile(b.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
@@ -183,14 +215,19 @@ func startBridgeSIP(t *testing.T, dir, config, moreSIP string) *bridge {
 		t.Fatal(err)
 	}
 	defer logf.Close()
-	b.cmd = exec.Command(bin, "serve",
+	args := []string{"serve",
 		"--config", cfg,
-		"--sip", strings.TrimSuffix(b.SIP+","+moreSIP, ","),
-		"--rtp-ports", fmt.Sprintf("%d-%d", lo, hi),
-		"--data", filepath.Join(dir, "data"),
+		"--sip", strings.TrimSuffix(b.SIP+","+at.MoreSIP, ","),
+		"--rtp-ports", fmt.Sprintf("%d-%d", b.RTPLo, b.RTPHi),
+		"--data", filepath.Join(at.Dir, "data"),
 		"--api", strings.TrimPrefix(b.API, "http://"),
-		"--log-level", "debug")
-	b.cmd.Dir = dir
+		"--log-level", "debug"}
+	if at.IP != "127.0.0.1" {
+		// Not always: a test's config may set media.ip itself.
+		args = append(args, "--media-ip", at.IP)
+	}
+	b.cmd = exec.Command(bin, args...)
+	b.cmd.Dir = at.Dir
 	b.cmd.Env = bridgeEnv()
 	b.cmd.Stdout = logf
 	b.cmd.Stderr = logf
@@ -209,7 +246,7 @@ func startBridgeSIP(t *testing.T, dir, config, moreSIP string) *bridge {
 			t.Logf("brygga log (%s):\n%s", b.log, tail(b.log, 400))
 		}
 	})
-	t.Logf("brygga on %s (udp+tcp), rtp %d-%d", b.SIP, lo, hi)
+	t.Logf("brygga on %s (udp+tcp), rtp %d-%d", b.SIP, b.RTPLo, b.RTPHi)
 
 	deadline := time.Now().Add(30 * time.Second)
 	var last error

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,37 +14,60 @@ import (
 	"testing"
 	"time"
 
-	"brygga/media/tone"
 	"brygga/phone"
 	"brygga/sip/sdp"
 )
 
 // proxyIP is where Kamailio listens: a loopback address of its own, so the
-// bridge can trust it (sip.trusted) without trusting the callers, which
-// call from 127.0.0.1.
+// bridge can trust it (sip.trusted) without trusting the callers.
 const proxyIP = "127.0.0.2"
 
-// kamailioModules are the modules testdata/kamailio.cfg loads; all of them
-// are in Debian's kamailio package.
-var kamailioModules = []string{"tm.so", "sl.so", "rr.so", "pv.so", "maxfwd.so", "textops.so", "siputils.so", "xlog.so", "dispatcher.so"}
+// pbxIP is where the tests' callers call from: the PBX, the one source the
+// shipped config takes new calls from. A caller on any other address is
+// refused by the proxy.
+const pbxIP = "127.0.0.1"
 
-// kamailioModulePath finds the folder holding kamailioModules.
+// shippedKamailio is the config operators install; the tests run it as it
+// is, setting its site values with -A defines.
+var shippedKamailio = filepath.Join("..", "deploy", "kamailio", "kamailio.cfg")
+
+// kamailioModules are the modules the shipped config loads.
+func kamailioModules(t *testing.T) []string {
+	t.Helper()
+	data, err := os.ReadFile(shippedKamailio)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mods []string
+	for line := range strings.Lines(string(data)) {
+		if m, ok := strings.CutPrefix(strings.TrimSpace(line), "loadmodule "); ok {
+			mods = append(mods, strings.Trim(m, `"`))
+		}
+	}
+	if len(mods) == 0 {
+		t.Fatalf("%s loads no modules", shippedKamailio)
+	}
+	return mods
+}
+
+// kamailioModulePath finds the folder holding the shipped config's modules.
 func kamailioModulePath(t *testing.T) string {
 	t.Helper()
+	modules := kamailioModules(t)
 	candidates := []string{"/usr/lib/kamailio/modules", "/usr/local/lib/kamailio/modules", "/usr/local/lib64/kamailio/modules"}
 	if m, _ := filepath.Glob("/usr/lib/*-linux-gnu/kamailio/modules"); len(m) > 0 {
 		candidates = append(m, candidates...)
 	}
 next:
 	for _, dir := range candidates {
-		for _, m := range kamailioModules {
+		for _, m := range modules {
 			if _, err := os.Stat(filepath.Join(dir, m)); err != nil {
 				continue next
 			}
 		}
 		return dir
 	}
-	msg := fmt.Sprintf("no Kamailio module folder with %s among %s", strings.Join(kamailioModules, ", "), strings.Join(candidates, ", "))
+	msg := fmt.Sprintf("no Kamailio module folder with %s among %s", strings.Join(modules, ", "), strings.Join(candidates, ", "))
 	if ciMode() {
 		t.Fatal(msg + " (Debian package kamailio)")
 	}
@@ -51,49 +75,68 @@ next:
 	return ""
 }
 
-// kamailioProc is a running Kamailio relaying to one bridge.
+// kamailioProc is a running Kamailio with the shipped config.
 type kamailioProc struct {
-	Addr   string // proxyIP:port, UDP
-	log    string // its stderr: core messages and the KAMTEST xlog lines
+	Addr   string // proxyIP:port, UDP and TCP
+	log    string // its stderr: core messages and the config's xlog lines
+	ctl    string // the socket kamcmd talks to
 	cmd    *exec.Cmd
 	exited chan struct{}
 	err    error
 }
 
-// startKamailio runs testdata/kamailio.cfg in the foreground with the
-// bridge at bridgeSIP as its only dispatcher destination, reached over
-// transport ("udp" or "tcp"), and waits until it answers OPTIONS. It is
-// stopped with SIGTERM when the test ends.
-func startKamailio(t *testing.T, kamailio, modules, bridgeSIP, transport string) *kamailioProc {
+// kamailioSite is what a test sets of the shipped config besides its
+// address: the dispatcher list's nodes (set 1, in this order), reached
+// over Transport ("udp" or "tcp"), and how often they are probed.
+type kamailioSite struct {
+	Nodes         []string // HOST:PORT
+	Transport     string
+	ProbeInterval int // seconds; 0: 1
+}
+
+// startKamailio runs the shipped config in the foreground on proxyIP and a
+// free port, taking new calls from pbxIP, and waits until it answers
+// OPTIONS. It is stopped with SIGTERM when the test ends.
+func startKamailio(t *testing.T, kamailio, modules string, site kamailioSite) *kamailioProc {
 	t.Helper()
-	tmpl, err := os.ReadFile(filepath.Join("testdata", "kamailio.cfg"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
 	k := &kamailioProc{
 		Addr:   fmt.Sprintf("%s:%d", proxyIP, freePort(t)),
 		log:    filepath.Join(dir, "kamailio.log"),
+		ctl:    filepath.Join(dir, "kamailio_ctl"),
 		exited: make(chan struct{}),
 	}
 	list := filepath.Join(dir, "dispatcher.list")
-	if err := os.WriteFile(list, []byte("1 sip:"+bridgeSIP+";transport="+transport+"\n"), 0o644); err != nil {
+	var lines strings.Builder
+	for _, n := range site.Nodes {
+		fmt.Fprintf(&lines, "1 sip:%s;transport=%s\n", n, site.Transport)
+	}
+	if err := os.WriteFile(list, []byte(lines.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cfg := strings.NewReplacer("@PROXY@", k.Addr, "@PROXY_IP@", proxyIP, "@MODULES@", modules, "@DISPATCHER_LIST@", list).Replace(string(tmpl))
-	cfgPath := filepath.Join(dir, "kamailio.cfg")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
+	if site.ProbeInterval == 0 {
+		site.ProbeInterval = 1
 	}
 	logf, err := os.Create(k.log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer logf.Close()
+	_, port, _ := strings.Cut(k.Addr, ":")
 	// -DD -E: no daemon, log to stderr; -Y: its runtime folder (not
-	// /run/kamailio); -m/-M: shared and private memory in MB, small.
-	k.cmd = exec.Command(kamailio, "-f", cfgPath, "-DD", "-E", "-Y", dir, "-m", "32", "-M", "8")
-	k.cmd.Dir = dir
+	// /run/kamailio); -m/-M: shared and private memory in MB, small;
+	// -L: where the modules are; -A: the site settings the shipped
+	// config leaves to #!trydef.
+	k.cmd = exec.Command(kamailio, "-f", shippedKamailio, "-DD", "-E", "-Y", dir, "-m", "32", "-M", "8", "-L", modules,
+		"-A", "LISTEN_IP="+proxyIP,
+		"-A", "LISTEN_PORT="+port,
+		"-A", fmt.Sprintf("DISPATCHER_LIST=%q", list),
+		"-A", fmt.Sprintf("PBX_NETS=%q", pbxIP+"/32"),
+		"-A", fmt.Sprintf("PROBE_INTERVAL=%d", site.ProbeInterval),
+		"-A", fmt.Sprintf("CTL_SOCKET=%q", "unix:"+k.ctl),
+		// Time enough for a bridge built with -race on a busy machine to
+		// say 100 Trying, short enough for the failover tests.
+		"-A", "NODE_TIMEOUT=2000")
 	k.cmd.Stdout = logf
 	k.cmd.Stderr = logf
 	// Its own process group: Kamailio forks workers, and if it ever has
@@ -115,7 +158,7 @@ func startKamailio(t *testing.T, kamailio, modules, bridgeSIP, transport string)
 			t.Logf("kamailio log (%s):\n%s", k.log, tail(k.log, 200))
 		}
 	})
-	t.Logf("kamailio on %s (udp+tcp), relaying to brygga on %s over %s", k.Addr, bridgeSIP, transport)
+	t.Logf("kamailio on %s (udp+tcp), relaying to %s over %s", k.Addr, strings.Join(site.Nodes, ", "), site.Transport)
 
 	deadline := time.Now().Add(20 * time.Second)
 	var last error
@@ -160,35 +203,47 @@ func (k *kamailioProc) stop() error {
 	}
 }
 
-// routed is the KAMTEST in-dialog lines Kamailio logged for one call and
-// method whose Request-URI starts with ruri ("sip:brygga@" for a caller's
-// requests to the bridge, "sip:<user>@" for the bridge's to a caller) and
-// that arrived over proto ("udp", "tcp"; "" for any).
-func (k *kamailioProc) routed(callID, method, ruri, proto string) int {
+// logged is the number of lines of the config's own log (xlog) that hold
+// every one of parts; the first is the start of the message.
+func (k *kamailioProc) logged(parts ...string) int {
 	data, _ := os.ReadFile(k.log)
 	n := 0
 	for line := range strings.Lines(string(data)) {
-		if strings.Contains(line, "KAMTEST in-dialog "+method+" "+ruri) &&
-			strings.Contains(line, " over "+proto) &&
-			strings.HasSuffix(strings.TrimSpace(line), " call-id "+callID) {
+		_, msg, ok := strings.Cut(line, "<script>: ")
+		if !ok || !strings.HasPrefix(msg, parts[0]) {
+			continue
+		}
+		all := true
+		for _, p := range parts[1:] {
+			all = all && strings.Contains(msg, p)
+		}
+		if all {
 			n++
 		}
 	}
 	return n
 }
 
-// waitRouted waits until Kamailio logged at least n such lines.
-func (k *kamailioProc) waitRouted(t *testing.T, callID, method, ruri, proto string, n int) {
+// waitLogged waits until Kamailio logged at least n lines with parts.
+func (k *kamailioProc) waitLogged(t *testing.T, n int, parts ...string) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
-	for k.routed(callID, method, ruri, proto) < n {
+	for k.logged(parts...) < n {
 		if time.Now().After(deadline) {
-			t.Errorf("kamailio routed %d in-dialog %s to %s… over %q of call %s, want at least %d",
-				k.routed(callID, method, ruri, proto), method, ruri, proto, callID, n)
+			t.Errorf("kamailio logged %d lines with %q, want at least %d", k.logged(parts...), parts, n)
 			return
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// waitRouted waits until Kamailio logged at least n in-dialog requests of
+// one call and method whose Request-URI starts with ruri ("sip:brygga@"
+// for a caller's requests to the bridge, "sip:<user>@" for the bridge's to
+// a caller) and that arrived over proto ("udp", "tcp").
+func (k *kamailioProc) waitRouted(t *testing.T, callID, method, ruri, proto string, n int) {
+	t.Helper()
+	k.waitLogged(t, n, "in-dialog "+method+" "+ruri, " over "+proto+" ", " call-id "+callID+"\n")
 }
 
 // dialPhone is a Go phone calling target as user, saying say Hz (0:
@@ -197,23 +252,7 @@ func (k *kamailioProc) waitRouted(t *testing.T, callID, method, ruri, proto stri
 // fails; the phone is closed when the test ends.
 func dialPhone(ctx context.Context, t *testing.T, target, user string, say float64, keys string, opts ...phone.DialOption) *phone.Call {
 	t.Helper()
-	logPath := filepath.Join(t.TempDir(), "phone-"+user+".log")
-	logf, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		logf.Close()
-		if t.Failed() || *showLogs {
-			t.Logf("phone %s log:\n%s", user, tail(logPath, 100))
-		}
-	})
-	log := slog.New(slog.NewTextHandler(logf, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	ph, err := phone.New(ctx, phone.Config{User: user, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ph.Close() })
+	ph := newPhone(ctx, t, phone.Config{User: user})
 	dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	call, err := ph.Dial(dctx, target, opts...)
@@ -221,8 +260,7 @@ func dialPhone(ctx context.Context, t *testing.T, target, user string, say float
 		t.Fatalf("phone %s dialling %s: %v", user, target, err)
 	}
 	if say != 0 {
-		var phase float64
-		call.SetSource(func(pcm []int16) { tone.Sine(pcm, say, rate, toneAmp, &phase) })
+		call.SetSource(sine(say))
 	}
 	if keys != "" {
 		if err := call.SendDigits(keys); err != nil {
@@ -230,6 +268,30 @@ func dialPhone(ctx context.Context, t *testing.T, target, user string, say float
 		}
 	}
 	return call
+}
+
+// newPhone is a Go phone with cfg whose log is printed when the test fails;
+// it is closed when the test ends.
+func newPhone(ctx context.Context, t *testing.T, cfg phone.Config) *phone.Phone {
+	t.Helper()
+	logPath := filepath.Join(t.TempDir(), "phone-"+cfg.User+".log")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		logf.Close()
+		if t.Failed() || *showLogs {
+			t.Logf("phone %s log:\n%s", cfg.User, tail(logPath, 100))
+		}
+	})
+	cfg.Logger = slog.New(slog.NewTextHandler(logf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	ph, err := phone.New(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ph.Close() })
+	return ph
 }
 
 // heardEnough reports whether pcm holds the want tone for long enough to
@@ -281,18 +343,22 @@ func waitEnded(t *testing.T, c *phone.Call, who string) {
 	}
 }
 
-// TestKamailioProxy puts Kamailio (tm, rr, dispatcher) in front of the
-// bridge as the PBX's proxy would be, trusted by the bridge (sip.trusted is
-// the proxy's own loopback address), and calls the room through it:
-//   - two Go phones dial through the proxy (a pre-loaded Route), key the
-//     PIN and each hears the other's tone and not its own;
-//   - their caller IDs are what the proxy asserted (P-Asserted-Identity),
-//     not the one a caller forged, and a direct caller's forged one is
-//     ignored; the proxy asserting the owner's extension makes a host
-//     without a PIN;
+// TestKamailioProxy puts Kamailio with the shipped config
+// (deploy/kamailio) in front of one bridge, as the PBX's proxy, trusted by
+// the bridge (sip.trusted is the proxy's own loopback address), and calls
+// the room through it:
+//   - two Go phones on the PBX's address dial through the proxy (a
+//     pre-loaded Route), key the PIN and each hears the other's tone and
+//     not its own;
+//   - their caller IDs are what the PBX asserted (P-Asserted-Identity),
+//     passed on by the proxy; the PBX asserting the owner's extension makes
+//     a host without a PIN;
+//   - a caller on another address, forging the owner's identity, is
+//     refused by the proxy (403) and never reaches the bridge, and a direct
+//     caller's forged identity is ignored by the bridge;
 //   - ACK, a hold and resume re-INVITE and BYE from the callers, and the
 //     BYE of the bridge when the operator kicks a caller or ends the
-//     meeting, all pass through Kamailio on the recorded route (its xlog
+//     meeting, all pass through Kamailio on the recorded route (its log
 //     lines), and the audio is back after the resume.
 //
 // The callers reach Kamailio over UDP; Kamailio reaches the bridge over UDP
@@ -307,18 +373,22 @@ func TestKamailioProxy(t *testing.T) {
 	}
 }
 
+// pai is a P-Asserted-Identity header value naming user.
+func pai(user string) phone.DialOption {
+	return phone.WithHeader("P-Asserted-Identity", "<sip:"+user+"@"+pbxIP+">")
+}
+
 func kamailioProxy(t *testing.T, kamailio, modules, transport string) {
 	b := startBridgeIn(t, t.TempDir(), testConfig+"sip:\n  trusted: [\""+proxyIP+"/32\"]\n")
-	k := startKamailio(t, kamailio, modules, b.SIP, transport)
+	k := startKamailio(t, kamailio, modules, kamailioSite{Nodes: []string{b.SIP}, Transport: transport})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 
 	// The room's URI names the bridge; the INVITE goes to the proxy.
 	room := "sip:" + roomExt + "@" + b.SIP
 	via := phone.WithOutboundProxy("sip:" + k.Addr)
-	// 1001 claims to be the room's owner; the proxy must not pass that on.
-	a := dialPhone(ctx, t, room, "1001", 500, roomPIN+"#", via, phone.WithHeader("P-Asserted-Identity", "<sip:"+roomExt+"@127.0.0.1>"))
-	c := dialPhone(ctx, t, room, "1002", 1100, roomPIN+"#", via)
+	a := dialPhone(ctx, t, room, "1001", 500, roomPIN+"#", via, pai("+471001"))
+	c := dialPhone(ctx, t, room, "1002", 1100, roomPIN+"#", via, pai("+471002"))
 
 	deadline := time.Now().Add(joinWait)
 	for !heardEnough(a.Received(), 1100, 500) || !heardEnough(c.Received(), 500, 1100) {
@@ -345,14 +415,27 @@ func kamailioProxy(t *testing.T, kamailio, modules, transport string) {
 		}
 	}
 
-	// Caller ID: what the trusted proxy asserted.
+	// Caller ID: what the PBX asserted, passed on by the trusted proxy.
 	ma := waitMember(t, b, "+471001")
 	mc := waitMember(t, b, "+471002")
 	if ma.Role != "participant" || mc.Role != "participant" {
-		t.Errorf("roles %q and %q through the proxy, want participant: the forged identity was believed?", ma.Role, mc.Role)
+		t.Errorf("roles %q and %q through the proxy, want participant", ma.Role, mc.Role)
 	}
-	// A caller not behind the proxy is not trusted: its P-Asserted-Identity
-	// is ignored for its From user.
+	// A caller off the PBX's address claiming the owner's extension: the
+	// proxy takes no new call from it.
+	mallory := newPhone(ctx, t, phone.Config{User: "mallory", LocalIP: netip.MustParseAddr("127.0.0.66")})
+	dctx, dcancel := context.WithTimeout(ctx, 15*time.Second)
+	_, err := mallory.Dial(dctx, room, via, pai(roomExt))
+	dcancel()
+	if se := (*phone.StatusError)(nil); !errors.As(err, &se) || se.Code != 403 {
+		t.Errorf("a caller off the PBX through the proxy: %v, want 403 from the proxy", err)
+	}
+	k.waitLogged(t, 1, "refused INVITE", "from 127.0.0.66:")
+	if st := roomState(t, b); st.has(roomExt) || st.has("mallory") || len(st.Members) != 2 {
+		t.Errorf("after the refused caller the room has %+v, want 1001 and 1002 only", st.Members)
+	}
+	// A caller not behind the proxy is not trusted by the bridge: its
+	// P-Asserted-Identity is ignored for its From user.
 	d := dialPhone(ctx, t, room, "1003", 0, roomPIN+"#", phone.WithHeader("P-Asserted-Identity", "<sip:"+roomExt+"@127.0.0.1>"))
 	if md := waitMember(t, b, "1003"); md.Role != "participant" {
 		t.Errorf("the direct caller with a forged identity is %q, want participant", md.Role)
@@ -391,10 +474,10 @@ func kamailioProxy(t *testing.T, kamailio, modules, transport string) {
 	k.waitRouted(t, a.CallID(), "ACK", "sip:brygga@", "udp", 3)
 	k.waitRouted(t, c.CallID(), "ACK", "sip:brygga@", "udp", 1)
 
-	// The owner's extension, asserted by the trusted proxy: host, no PIN.
-	o := dialPhone(ctx, t, room, "owner", 0, "", via)
+	// The owner's extension, asserted by the PBX: host, no PIN.
+	o := dialPhone(ctx, t, room, "owner", 0, "", via, pai(roomExt))
 	if m := waitMember(t, b, roomExt); m.Role != "host" {
-		t.Errorf("the owner's extension asserted by the trusted proxy joined as %q, want host without a PIN", m.Role)
+		t.Errorf("the owner's extension asserted by the PBX through the proxy joined as %q, want host without a PIN", m.Role)
 	}
 	// The owner hangs up: the caller's BYE by the proxy.
 	hctx, hcancel = context.WithTimeout(ctx, 10*time.Second)
