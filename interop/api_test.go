@@ -3,7 +3,6 @@ package interop
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -16,52 +15,24 @@ import (
 	"brygga/phone"
 )
 
-// apiCall makes one admin API request with a bearer token and decodes a
-// JSON answer into out (when not nil).
-func apiCall(t *testing.T, b *bridge, token, method, path, body string, out any) int {
-	t.Helper()
-	req, err := http.NewRequest(method, b.API+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer res.Body.Close()
-	raw, _ := io.ReadAll(res.Body)
-	if out != nil && res.StatusCode < 300 {
-		if err := json.Unmarshal(raw, out); err != nil {
-			t.Fatalf("%s %s: %v in %s", method, path, err, raw)
-		}
-	}
-	return res.StatusCode
-}
-
 // TestAdminAPIControlsALiveCall: the real binary with a Go phone in the
 // room. An operator lists the conference, mutes and kicks the phone
 // through the API; a viewer may look but not act; the event stream and
 // /metrics show what happened.
 func TestAdminAPIControlsALiveCall(t *testing.T) {
-	b := startBridge(t)
-	if code := apiCall(t, b, "", "GET", "/healthz", "", nil); code != 200 {
+	b := StartBridge(t)
+	if code := APICall(t, b, "", "GET", "/healthz", "", nil); code != 200 {
 		t.Fatalf("healthz %d", code)
 	}
-	if code := apiCall(t, b, "", "GET", "/api/v1/conferences", "", nil); code != 401 {
+	if code := APICall(t, b, "", "GET", "/api/v1/conferences", "", nil); code != 401 {
 		t.Fatalf("conferences without a token: %d, want 401", code)
 	}
 
 	// The event stream, from before the call.
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, "GET", b.API+"/api/v1/events?room="+roomExt, nil)
-	req.Header.Set("Authorization", "Bearer "+wallToken)
+	req, _ := http.NewRequestWithContext(ctx, "GET", b.API+"/api/v1/events?room="+RoomExt, nil)
+	req.Header.Set("Authorization", "Bearer "+WallToken)
 	stream, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -88,11 +59,11 @@ func TestAdminAPIControlsALiveCall(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer lph.Close()
-	listener, err := lph.Dial(ctx, "sip:"+roomExt+"@"+b.SIP)
+	listener, err := lph.Dial(ctx, "sip:"+RoomExt+"@"+b.SIP)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := listener.SendDigits(roomPIN + "#"); err != nil {
+	if err := listener.SendDigits(RoomPIN + "#"); err != nil {
 		t.Fatal(err)
 	}
 	var conf struct {
@@ -108,11 +79,11 @@ func TestAdminAPIControlsALiveCall(t *testing.T) {
 		deadline := time.Now().Add(30 * time.Second)
 		for len(conf.Members) != n {
 			if time.Now().After(deadline) {
-				t.Fatalf("GET /api/v1/conferences/%s never showed %d members: %+v", roomExt, n, conf.Members)
+				t.Fatalf("GET /api/v1/conferences/%s never showed %d members: %+v", RoomExt, n, conf.Members)
 			}
 			time.Sleep(300 * time.Millisecond)
 			conf.Members = nil
-			apiCall(t, b, wallToken, "GET", "/api/v1/conferences/"+roomExt, "", &conf)
+			APICall(t, b, WallToken, "GET", "/api/v1/conferences/"+RoomExt, "", &conf)
 		}
 	}
 	waitMembers(1)
@@ -123,13 +94,13 @@ func TestAdminAPIControlsALiveCall(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ph.Close()
-	call, err := ph.Dial(ctx, "sip:"+roomExt+"@"+b.SIP)
+	call, err := ph.Dial(ctx, "sip:"+RoomExt+"@"+b.SIP)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var phase float64
-	call.SetSource(func(pcm []int16) { tone.Sine(pcm, 1400, rate, toneAmp, &phase) })
-	if err := call.SendDigits(roomPIN + "#"); err != nil {
+	call.SetSource(func(pcm []int16) { tone.Sine(pcm, 1400, SampleRate, ToneAmp, &phase) })
+	if err := call.SendDigits(RoomPIN + "#"); err != nil {
 		t.Fatal(err)
 	}
 
@@ -150,20 +121,20 @@ func TestAdminAPIControlsALiveCall(t *testing.T) {
 		return listener.ReceivedSince(mark)
 	}
 	deadline := time.Now().Add(20 * time.Second)
-	for tone.Power(heardWhile(time.Second), 1400, rate) < presentMin {
+	for tone.Power(heardWhile(time.Second), 1400, SampleRate) < PresentMin {
 		if time.Now().After(deadline) {
 			t.Fatal("the listener never heard the talker")
 		}
 	}
-	path := fmt.Sprintf("/api/v1/conferences/%s/participants/%s/", roomExt, id)
-	if code := apiCall(t, b, wallToken, "POST", path+"mute", "", nil); code != 403 {
+	path := fmt.Sprintf("/api/v1/conferences/%s/participants/%s/", RoomExt, id)
+	if code := APICall(t, b, WallToken, "POST", path+"mute", "", nil); code != 403 {
 		t.Fatalf("a viewer muting: %d, want 403", code)
 	}
-	if code := apiCall(t, b, opsToken, "POST", path+"mute", "", nil); code/100 != 2 {
+	if code := APICall(t, b, OpsToken, "POST", path+"mute", "", nil); code/100 != 2 {
 		t.Fatalf("an operator muting: %d", code)
 	}
 	conf.Members = nil
-	apiCall(t, b, wallToken, "GET", "/api/v1/conferences/"+roomExt, "", &conf)
+	APICall(t, b, WallToken, "GET", "/api/v1/conferences/"+RoomExt, "", &conf)
 	for _, m := range conf.Members {
 		if m.ID == id && !m.Muted {
 			t.Fatalf("after mute: %+v", conf.Members)
@@ -171,10 +142,10 @@ func TestAdminAPIControlsALiveCall(t *testing.T) {
 	}
 	// … and not after it, though it goes on talking.
 	time.Sleep(500 * time.Millisecond)
-	if p := tone.Power(heardWhile(2*time.Second), 1400, rate); p > absentMax {
+	if p := tone.Power(heardWhile(2*time.Second), 1400, SampleRate); p > AbsentMax {
 		t.Fatalf("the listener still hears the muted talker at %.1f dBFS", p)
 	}
-	if code := apiCall(t, b, opsToken, "POST", path+"kick", "", nil); code/100 != 2 {
+	if code := APICall(t, b, OpsToken, "POST", path+"kick", "", nil); code/100 != 2 {
 		t.Fatalf("an operator kicking: %d", code)
 	}
 	select {

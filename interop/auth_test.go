@@ -12,9 +12,9 @@ import (
 // password, and is refused (a second 401, which fails its scenario) with a
 // wrong one; the failure is logged for fail2ban.
 func TestSIPpDigestAuth(t *testing.T) {
-	sipp := requirePeer(t, "sipp", "sip-tester")
+	sipp := RequirePeer(t, "sipp", "sip-tester")
 	dir := t.TempDir()
-	b := startBridgeIn(t, dir, testConfig+`sip:
+	b := StartBridgeIn(t, dir, BridgeConfig+`sip:
   trusted: []
   allow: ["127.0.0.2/32"]
   auth:
@@ -24,14 +24,14 @@ func TestSIPpDigestAuth(t *testing.T) {
 `)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	call := sippCall{scenario: "sipp_auth.xml", service: roomExt, limit: 20 * time.Second,
-		args: []string{"-au", "pbx2", "-ap", "correct horse"}}
-	if err := runSIPp(ctx, t, sipp, b, t.TempDir(), call); err != nil {
+	call := SIPpCall{Scenario: "sipp_auth.xml", Service: RoomExt, Limit: 20 * time.Second,
+		Args: []string{"-au", "pbx2", "-ap", "correct horse"}}
+	if err := RunSIPp(ctx, t, sipp, b, t.TempDir(), call); err != nil {
 		t.Fatalf("right password: %v", err)
 	}
-	call.args = []string{"-au", "pbx2", "-ap", "battery staple"}
-	call.limit = 8 * time.Second
-	if err := runSIPp(ctx, t, sipp, b, t.TempDir(), call); err == nil {
+	call.Args = []string{"-au", "pbx2", "-ap", "battery staple"}
+	call.Limit = 8 * time.Second
+	if err := RunSIPp(ctx, t, sipp, b, t.TempDir(), call); err == nil {
 		t.Fatal("a wrong password got a call")
 	}
 	if !strings.Contains(b.Log(), `msg="sip auth failed" source=127.0.0.1 user=pbx2`) {

@@ -14,52 +14,6 @@ import (
 	"brygga/phone"
 )
 
-// baresipDirs makes the folders startBaresip wants under a fresh temporary
-// folder: the run folder, its config folder and the one sndfile writes to.
-func baresipDirs(t *testing.T) (dir, cfgDir, dumpDir string) {
-	t.Helper()
-	dir = t.TempDir()
-	cfgDir, dumpDir = filepath.Join(dir, "config"), filepath.Join(dir, "dumps")
-	for _, d := range []string{cfgDir, dumpDir} {
-		if err := os.Mkdir(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir, cfgDir, dumpDir
-}
-
-// baresipDump reads the one dump-*-dec.wav baresip's sndfile wrote into
-// dumpDir: what it heard.
-func baresipDump(t *testing.T, dumpDir string) []int16 {
-	t.Helper()
-	dumps, _ := filepath.Glob(filepath.Join(dumpDir, "dump-*-dec.wav"))
-	if len(dumps) != 1 {
-		t.Fatalf("want one dump-*-dec.wav from baresip's sndfile in %s, found %v", dumpDir, dumps)
-	}
-	pcm, r, err := readWAV(dumps[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r != rate {
-		t.Fatalf("%s is at %d Hz, want %d", dumps[0], r, rate)
-	}
-	return pcm
-}
-
-// quitBaresip ends a baresip that has no call any more.
-func quitBaresip(t *testing.T, p *baresipProc) {
-	t.Helper()
-	p.command(t, "/quit")
-	select {
-	case <-p.exited:
-		if p.err != nil {
-			t.Errorf("baresip exited with %v after /quit", p.err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Error("baresip did not exit within 10 s of /quit")
-	}
-}
-
 // TestBaresipSRTPSensitiveRoom: real baresip calls a sensitive room over
 // SIP/TLS, trusting the bridge's self-signed certificate through
 // sip_cafile. Without SRTP, and with its best-effort SRTP (RTP/AVP plus
@@ -70,11 +24,11 @@ func quitBaresip(t *testing.T, p *baresipProc) {
 // 500 Hz joins. baresip's recording must hold 500 Hz and not its own
 // 1100 Hz, and the phone must hear 1100 Hz and not its own 500 Hz.
 func TestBaresipSRTPSensitiveRoom(t *testing.T) {
-	baresip := requirePeer(t, "baresip", "baresip-core")
+	baresip := RequirePeer(t, "baresip", "baresip-core")
 	modules := baresipModulePath(t)
 	if _, err := os.Stat(filepath.Join(modules, "srtp.so")); err != nil {
 		msg := fmt.Sprintf("baresip's srtp module is missing from %s", modules)
-		if ciMode() {
+		if CIMode() {
 			t.Fatal(msg + " (Debian package baresip-core)")
 		}
 		t.Skip(msg + ": install baresip-core to run this test (with CI=true this is a failure)")
@@ -83,10 +37,10 @@ func TestBaresipSRTPSensitiveRoom(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile, clientTLS := selfSigned(t, dir)
 	const room = "4719"
-	cfg := testConfig + fmt.Sprintf(`  - {extension: "%s", name: Sensitive Room, pin: "%s", sensitive: true}
+	cfg := BridgeConfig + fmt.Sprintf(`  - {extension: "%s", name: Sensitive Room, pin: "%s", sensitive: true}
 sip:
   tls: {cert: %q, key: %q}
-`, room, roomPIN, certFile, keyFile)
+`, room, RoomPIN, certFile, keyFile)
 	tlsPort := freeTCPPort(t)
 	b := startBridgeSIP(t, dir, cfg, fmt.Sprintf("tls:127.0.0.1:%d", tlsPort))
 	// The account's URI says transport=tls; baresip adds that to the
@@ -102,7 +56,7 @@ sip:
 	tlsModules := strings.Join([]string{modules, "module srtp.so", "sip_cafile " + certFile}, "\n")
 	// aufile ends the source at the end of the file: make it outlast the call.
 	toneWAV := filepath.Join(dir, "tone1100.wav")
-	if err := writeWAV(toneWAV, tone.Generate(1100, rate, toneAmp, 90*rate), rate); err != nil {
+	if err := writeWAV(toneWAV, tone.Generate(1100, SampleRate, ToneAmp, 90*SampleRate), SampleRate); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -134,7 +88,7 @@ sip:
 			if n := strings.Count(b.Log(), "needs a secure connection"); n != i+1 {
 				t.Errorf("%d refusals logged, want %d", n, i+1)
 			}
-			if got := metricValue(t, b, "brygga_calls_total", `{result="insecure"}`); got != float64(i+1) {
+			if got := MetricValue(t, b, "brygga_calls_total", `{result="insecure"}`); got != float64(i+1) {
 				t.Errorf("brygga_calls_total{result=\"insecure\"} = %v, want %d", got, i+1)
 			}
 			if n := len(answeredTLS.FindAllString(b.Log(), -1)); n != i+1 {
@@ -159,11 +113,11 @@ sip:
 		}
 		// The greeting is interrupted by the first digit (type-ahead).
 		time.Sleep(500 * time.Millisecond)
-		p.command(t, "/sndcode "+roomPIN+"#")
+		p.command(t, "/sndcode "+RoomPIN+"#")
 		// Let baresip get through the PIN and its join prompt first.
 		time.Sleep(4 * time.Second)
 
-		heard := joinAndListenAs(ctx, t, phone.Config{User: "secure", Transport: "tls", TLS: clientTLS, SRTP: true},
+		heard := JoinAndListenAs(ctx, t, phone.Config{User: "secure", Transport: "tls", TLS: clientTLS, SRTP: true},
 			fmt.Sprintf("sip:%s@127.0.0.1:%d;transport=tls", room, tlsPort), 500, 1100)
 
 		p.command(t, "/hangup")
@@ -176,14 +130,14 @@ sip:
 			t.Error(`the bridge never logged baresip as "caller admitted"`)
 		}
 
-		if sum, err := checkHears(heard, 1100, 500, settle, listenSpan); err != nil {
+		if sum, err := CheckHears(heard, 1100, 500, Settle, ListenSpan); err != nil {
 			t.Errorf("the TLS+SRTP phone in the room with baresip: %v", err)
 		} else {
 			t.Logf("the phone: %s", sum)
 		}
 		recorded := baresipDump(t, dumpDir)
-		t.Logf("baresip recorded %.1f s", float64(len(recorded))/rate)
-		if sum, err := checkHears(recorded, 500, 1100, settle, listenSpan); err != nil {
+		t.Logf("baresip recorded %.1f s", float64(len(recorded))/SampleRate)
+		if sum, err := CheckHears(recorded, 500, 1100, Settle, ListenSpan); err != nil {
 			t.Errorf("baresip (TLS+SRTP) in the room with the phone: %v", err)
 		} else {
 			t.Logf("baresip: %s", sum)

@@ -18,140 +18,8 @@ import (
 
 	"brygga/mailer/mailertest"
 	"brygga/media/tone"
-	"brygga/phone"
-	"brygga/prompts/prompttest"
 	"brygga/recordings"
 )
-
-// deliveryConfig has room 4713 whose owner's voicemail is target.
-func deliveryConfig(target, extra string) string {
-	return fmt.Sprintf(`open_rooms: ""
-defaults:
-  names: false
-api:
-  tokens:
-    - {name: interop-ops, token: "%s", role: operator}
-%sdirectory:
-  - {extension: "4713", name: "Kari Nordmann", language: nb, pin: "%s", host_pin: "%s", voicemail: "%s"}
-`, opsToken, extra, roomPIN, roomHostPIN, target)
-}
-
-// dialIn is a Go phone calling room as user: it says say Hz (0: silence)
-// and keys keys as RFC 4733 events. The phone is closed when the test ends.
-func dialIn(ctx context.Context, t *testing.T, b *bridge, room, user, keys string, say float64) *phone.Call {
-	t.Helper()
-	ph, err := phone.New(ctx, phone.Config{User: user})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ph.Close() })
-	call, err := ph.Dial(ctx, "sip:"+room+"@"+b.SIP)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if say != 0 {
-		var phase float64
-		call.SetSource(func(pcm []int16) { tone.Sine(pcm, say, rate, toneAmp, &phase) })
-	}
-	if err := call.SendDigits(keys); err != nil {
-		t.Fatal(err)
-	}
-	return call
-}
-
-// hostRecords dials room 4713 as its host, starts recording with *9, says
-// 700 Hz for three seconds and hangs up, which ends the meeting. It returns
-// the recording's ID.
-func hostRecords(t *testing.T, b *bridge) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	call := dialIn(ctx, t, b, "4713", "host", roomHostPIN+"#", 0)
-	var conf struct {
-		Members []struct{ ID string }
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for len(conf.Members) == 0 && time.Now().Before(deadline) {
-		time.Sleep(300 * time.Millisecond)
-		apiCall(t, b, opsToken, "GET", "/api/v1/conferences/4713", "", &conf)
-	}
-	if len(conf.Members) == 0 {
-		t.Fatal("the host never got into the room")
-	}
-	time.Sleep(time.Second) // past the joining prompt, into the mix
-	if err := call.SendDigits("*9"); err != nil {
-		t.Fatal(err)
-	}
-	var recs []map[string]any
-	for len(recs) == 0 && time.Now().Before(deadline) {
-		time.Sleep(200 * time.Millisecond)
-		apiCall(t, b, opsToken, "GET", "/api/v1/recordings", "", &recs)
-	}
-	if len(recs) != 1 || recs[0]["state"] != "recording" {
-		t.Fatalf("after *9: recordings %v", recs)
-	}
-	var phase float64
-	call.SetSource(func(pcm []int16) { tone.Sine(pcm, 700, rate, toneAmp, &phase) })
-	time.Sleep(3 * time.Second)
-	if err := call.Hangup(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return recs[0]["id"].(string)
-}
-
-// waitDelivered polls the API until the recording is delivered.
-func waitDelivered(t *testing.T, b *bridge, id string) map[string]any {
-	t.Helper()
-	var rec map[string]any
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		rec = nil
-		apiCall(t, b, opsToken, "GET", "/api/v1/recordings/"+id, "", &rec)
-		if rec["state"] == "delivered" || rec["state"] == "failed" {
-			break
-		}
-		time.Sleep(300 * time.Millisecond)
-	}
-	if rec["state"] != "delivered" {
-		t.Fatalf("recording not delivered: %v", rec)
-	}
-	return rec
-}
-
-// download fetches a recording's WAV through the API.
-func download(t *testing.T, b *bridge, id string) []byte {
-	t.Helper()
-	req, _ := http.NewRequest("GET", b.API+"/api/v1/recordings/"+id+"/audio", nil)
-	req.Header.Set("Authorization", "Bearer "+opsToken)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	body, _ := io.ReadAll(res.Body)
-	if res.StatusCode != 200 {
-		t.Fatalf("audio: %d %s", res.StatusCode, body)
-	}
-	return body
-}
-
-// checkRecorded checks a delivered WAV: the host's three seconds of 700 Hz
-// and the room's "now recording" announcement before them.
-func checkRecorded(t *testing.T, wav []byte) {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "got.wav")
-	os.WriteFile(path, wav, 0o600)
-	pcm, err := recordings.ReadWAV(path)
-	if err != nil {
-		t.Fatalf("delivered audio: %v", err)
-	}
-	if s := float64(len(pcm)) / rate; s < 3 || s > 15 {
-		t.Errorf("delivered %.1f s for about 3 s of talk after *9", s)
-	}
-	if !prompttest.HeardTone(pcm, 700) {
-		t.Error("the host's 700 Hz is not in the delivered recording")
-	}
-}
 
 // TestRecordingDeliveredBySpool: the host presses *9, talks, hangs up; the
 // meeting's recording lands in the owner's Asterisk voicemail spool.
@@ -159,10 +27,10 @@ func TestRecordingDeliveredBySpool(t *testing.T) {
 	dir := t.TempDir()
 	mailbox := filepath.Join(dir, "spool", "default", "4713")
 	os.MkdirAll(filepath.Join(dir, "spool"), 0o750)
-	b := startBridgeIn(t, dir, deliveryConfig("spool:"+mailbox, ""))
+	b := StartBridgeIn(t, dir, deliveryConfig("spool:"+mailbox, ""))
 	id := hostRecords(t, b)
-	waitDelivered(t, b, id)
-	msgs := spoolMessages(t, mailbox)
+	WaitDelivered(t, b, id)
+	msgs := SpoolMessages(t, mailbox)
 	if len(msgs) != 1 || filepath.Base(msgs[0]) != "msg0000.txt" {
 		t.Fatalf("spool INBOX: %v", msgs)
 	}
@@ -191,9 +59,9 @@ func TestRecordingDeliveredBySpool(t *testing.T) {
 func TestRecordingDeliveredByMail(t *testing.T) {
 	out := mailertest.Start(t, mailertest.Options{})
 	extra := fmt.Sprintf("mail:\n  smtp: \"smtp://%s\"\n  from: \"Konferanse <brygga@example.org>\"\n", out.Addr)
-	b := startBridgeIn(t, t.TempDir(), deliveryConfig("mailto:kari.nordmann@example.org", extra))
+	b := StartBridgeIn(t, t.TempDir(), deliveryConfig("mailto:kari.nordmann@example.org", extra))
 	id := hostRecords(t, b)
-	waitDelivered(t, b, id)
+	WaitDelivered(t, b, id)
 	got, _ := out.Received()
 	if len(got) != 1 {
 		t.Fatalf("%d mails arrived, want 1", len(got))
@@ -234,29 +102,13 @@ func TestRecordingDeliveredByMail(t *testing.T) {
 	checkRecorded(t, wav)
 }
 
-// toneSpan is how long freq is present in pcm, in 200 ms windows, and
-// where it is first heard (-1: never).
-func toneSpan(pcm []int16, freq float64) (span time.Duration, first int) {
-	first = -1
-	n := 0
-	for i := 0; i+window <= len(pcm); i += window {
-		if prompttest.HeardTone(pcm[i:i+window], freq) {
-			if first < 0 {
-				first = i
-			}
-			n++
-		}
-	}
-	return time.Duration(n) * time.Second / 5, first
-}
-
 // TestRecordingDeliveredBySIPToBaresip: the owner's voicemail is a real SIP
 // peer, baresip answering automatically with a greeting that ends in a
 // 1000 Hz beep and recording what it is sent. The bridge calls it after the
 // meeting, waits for the beep, plays the recording and hangs up: baresip
 // has the host's 700 Hz, after the beep, as long as in the recording.
 func TestRecordingDeliveredBySIPToBaresip(t *testing.T) {
-	baresip := requirePeer(t, "baresip", "baresip-core")
+	baresip := RequirePeer(t, "baresip", "baresip-core")
 	modules := baresipModulePath(t)
 	dir := t.TempDir()
 	cfgDir, dumpDir := filepath.Join(dir, "config"), filepath.Join(dir, "dumps")
@@ -267,11 +119,11 @@ func TestRecordingDeliveredBySIPToBaresip(t *testing.T) {
 	}
 	// The greeting: a second of quiet, the beep, then silence that
 	// outlasts the deposit (aufile ends the source at the end of the file).
-	greeting := make([]int16, rate)
-	greeting = append(greeting, tone.Generate(1000, rate, toneAmp, 2*rate/5)...)
-	greeting = append(greeting, make([]int16, 90*rate)...)
+	greeting := make([]int16, SampleRate)
+	greeting = append(greeting, tone.Generate(1000, SampleRate, ToneAmp, 2*SampleRate/5)...)
+	greeting = append(greeting, make([]int16, 90*SampleRate)...)
 	greetingWAV := filepath.Join(cfgDir, "greeting.wav")
-	if err := writeWAV(greetingWAV, greeting, rate); err != nil {
+	if err := writeWAV(greetingWAV, greeting, SampleRate); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -281,9 +133,9 @@ func TestRecordingDeliveredBySIPToBaresip(t *testing.T) {
 	defer vm.cons.Close()
 
 	target := fmt.Sprintf("sip:vm@127.0.0.1:%d", vm.sip)
-	b := startBridgeIn(t, t.TempDir(), deliveryConfig(target, ""))
+	b := StartBridgeIn(t, t.TempDir(), deliveryConfig(target, ""))
 	id := hostRecords(t, b)
-	waitDelivered(t, b, id)
+	WaitDelivered(t, b, id)
 	vm.waitLog(t, "terminated", 10*time.Second)
 	if !strings.Contains(b.Log(), "recording delivered") {
 		t.Error("the bridge did not log the delivery")
@@ -300,7 +152,7 @@ func TestRecordingDeliveredBySIPToBaresip(t *testing.T) {
 		t.Fatalf("want one dump-*-dec.wav from baresip's sndfile, found %v", dumps)
 	}
 	heard, r, err := readWAV(dumps[0])
-	if err != nil || r != rate {
+	if err != nil || r != SampleRate {
 		t.Fatalf("%s: %v (rate %d)", dumps[0], err, r)
 	}
 	wav := download(t, b, id)
@@ -312,9 +164,9 @@ func TestRecordingDeliveredBySIPToBaresip(t *testing.T) {
 	}
 	want, _ := toneSpan(rec, 700)
 	got, at := toneSpan(heard, 700)
-	t.Logf("700 Hz: %v in the recording, %v in the voicemail from %.1f s", want, got, float64(at)/rate)
-	if at < rate+2*rate/5 {
-		t.Errorf("the recording started %.2f s into the call, before the greeting's beep had ended (1.4 s)", float64(at)/rate)
+	t.Logf("700 Hz: %v in the recording, %v in the voicemail from %.1f s", want, got, float64(at)/SampleRate)
+	if at < SampleRate+2*SampleRate/5 {
+		t.Errorf("the recording started %.2f s into the call, before the greeting's beep had ended (1.4 s)", float64(at)/SampleRate)
 	}
 	if d := got - want; d < -400*time.Millisecond || d > 400*time.Millisecond {
 		t.Errorf("700 Hz for %v in the voicemail, %v in the recording", got, want)

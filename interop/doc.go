@@ -1,17 +1,27 @@
-// Package interop proves brygga against real SIP software: SIPp dials in,
-// keys the PIN as RFC 4733 events and streams a tone, and runs a scenario
-// for every signalling path (CANCEL races, re-INVITE, hold, INFO, BYE in
-// the IVR, 481s, retransmissions, TCP, delayed offer, digest
-// authentication); baresip and linphonec join and record what they hear,
-// baresip also over TLS with SRTP in a sensitive room; Kamailio sits in
-// front as a record-routing proxy; a brygga/phone caller in the same room
-// checks with a Goertzel detector that each side hears the other and not
-// itself. Other tests kill the bridge (SIGKILL, SIGTERM with a grace) and
-// check that nothing stored is lost.
+// Package interop proves brygga against real SIP software. It is the
+// harness its test packages share: it builds cmd/brygga once per test
+// package (with -race when the tests run with it), runs it as a separate
+// process on loopback addresses (Bridge, StartBridgeIn, StartBridgeAt),
+// dials it with the brygga/phone test phone, SIPp (RunSIPp), baresip and
+// linphonec, and checks with a Goertzel detector that each caller hears
+// the others and never itself (CheckHears, JoinAndListen).
 //
-// The tests build cmd/brygga once, run it as a separate process on loopback
-// ports, and stop it with SIGTERM, expecting exit status 0. They skip when
-// a peer (sipp, baresip, linphonec, kamailio) is not installed, and fail
-// instead when CI=true, so CI cannot pass without having run them.
-// Everything lives in the _test.go files; this package has no API.
+// The tests are split by concern so that each package's run stays well
+// inside go test's ten-minute limit and the packages run side by side:
+//
+//   - interop: baresip (also TLS with SRTP in a sensitive room), linphonec,
+//     the admin API, recordings and their delivery, drain and restart,
+//     Outlook scheduling, load and soak;
+//   - interop/sipp: SIPp for every signalling path (CANCEL races,
+//     re-INVITE, hold, INFO, BYE in the IVR, 481s, retransmissions, TCP,
+//     delayed offer, digest authentication) and the keypad;
+//   - interop/cluster: Kamailio in front with the shipped config, nodes
+//     sharing PostgreSQL (room leases and 302s, PIN lockouts, recordings);
+//   - interop/attack: an attacker on another loopback address (forged RTP
+//     and RFC 4733 digits, reflection, requests from outside a dialog,
+//     slow and many connections).
+//
+// The tests skip when a peer (sipp, baresip, linphonec, kamailio,
+// PostgreSQL) is not installed, and fail instead when CI=true, so CI
+// cannot pass without having run them.
 package interop

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,131 +12,32 @@ import (
 	"time"
 
 	"brygga/phone"
-	"brygga/prompts/prompttest"
-	"brygga/recordings"
 )
-
-// sendSignal sends sig to the bridge and takes over Stop's part: the test
-// waits for the exit itself (exited), so the cleanup expects nothing more.
-func (b *bridge) sendSignal(t *testing.T, sig syscall.Signal) {
-	t.Helper()
-	b.stopOnce.Do(func() {})
-	if err := b.cmd.Process.Signal(sig); err != nil {
-		t.Fatalf("%v to brygga: %v", sig, err)
-	}
-}
-
-// exitedOK waits up to limit for the bridge to exit after a signal, and
-// fails unless it exited 0 without a data race.
-func (b *bridge) exitedOK(t *testing.T, limit time.Duration) {
-	t.Helper()
-	select {
-	case <-b.exited:
-	case <-time.After(limit):
-		_ = b.cmd.Process.Kill()
-		<-b.exited
-		t.Fatalf("brygga did not exit within %v (killed)", limit)
-	}
-	if b.err != nil {
-		t.Fatalf("brygga exited with %v, want status 0", b.err)
-	}
-	if strings.Contains(b.Log(), "WARNING: DATA RACE") {
-		t.Fatal("brygga reported a data race (see its log)")
-	}
-}
-
-// waitLogLine waits until the bridge's log holds every one of parts on one line.
-func (b *bridge) waitLogLine(t *testing.T, limit time.Duration, parts ...string) string {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for {
-		for _, line := range strings.Split(b.Log(), "\n") {
-			all := true
-			for _, p := range parts {
-				all = all && strings.Contains(line, p)
-			}
-			if all {
-				return line
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no log line with %q within %v", parts, limit)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-// waitRoomMembers waits until the API lists n members in room.
-func waitRoomMembers(t *testing.T, b *bridge, room string, n int) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		var conf struct{ Members []struct{ ID string } }
-		if apiCall(t, b, opsToken, "GET", "/api/v1/conferences/"+room, "", &conf) == 200 && len(conf.Members) == n {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("room %s: %d members, want %d", room, len(conf.Members), n)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-}
-
-// hearsToneAfter waits until call hears freq in what came after mark.
-func hearsToneAfter(t *testing.T, c *phone.Call, mark int, freq float64, what string) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !prompttest.HeardTone(c.ReceivedSince(mark), freq) {
-		select {
-		case <-c.Done():
-			t.Fatalf("%s: the call ended before %.0f Hz was heard", what, freq)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %.0f Hz not heard", what, freq)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-}
-
-func readyzCode(t *testing.T, b *bridge) int {
-	t.Helper()
-	res, err := http.Get(b.API + "/readyz")
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	return res.StatusCode
-}
-
-// graceSeconds is the drain tests' shutdown_grace: long enough for the
-// checks made during it on a slow, shared machine.
-const graceSeconds = 25
 
 // TestDrainGraceKeepsMeetingsThenEnds: SIGTERM with shutdown_grace. New
 // calls get 503 (INVITE and OPTIONS), /readyz fails, while the two callers
 // already in the room go on hearing each other. When the grace runs out
 // the room is ended (BYE to both) and the bridge exits 0.
 func TestDrainGraceKeepsMeetingsThenEnds(t *testing.T) {
-	b := startBridgeIn(t, t.TempDir(), testConfig+fmt.Sprintf("shutdown_grace: %ds\n", graceSeconds))
+	b := StartBridgeIn(t, t.TempDir(), BridgeConfig+fmt.Sprintf("shutdown_grace: %ds\n", graceSeconds))
 	if code := readyzCode(t, b); code != 200 {
 		t.Fatalf("/readyz before SIGTERM: %d", code)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	a := dialIn(ctx, t, b, roomExt, "alice", roomPIN+"#", 500)
-	c := dialIn(ctx, t, b, roomExt, "carl", roomPIN+"#", 900)
-	waitRoomMembers(t, b, roomExt, 2)
+	a := DialIn(ctx, t, b, RoomExt, "alice", RoomPIN+"#", 500)
+	c := DialIn(ctx, t, b, RoomExt, "carl", RoomPIN+"#", 900)
+	WaitRoomMembers(t, b, RoomExt, 2)
 	hearsToneAfter(t, a, 0, 900, "before SIGTERM, alice hears carl")
 
-	b.sendSignal(t, syscall.SIGTERM)
+	b.SendSignal(t, syscall.SIGTERM)
 	line := b.waitLogLine(t, 20*time.Second, "msg=draining")
 	if !strings.Contains(line, "calls=2") || !strings.Contains(line, fmt.Sprintf("grace=%ds", graceSeconds)) {
 		t.Errorf("draining line %q: want calls=2 and the grace", line)
 	}
 
 	// No new calls: a health check and a caller are both told 503.
-	if code, err := sipOptions(b.SIP, 2*time.Second); err != nil || code != 503 {
+	if code, err := SIPOptions(b.SIP, 2*time.Second); err != nil || code != 503 {
 		t.Errorf("OPTIONS while draining: %d, %v; want 503", code, err)
 	}
 	ph, err := phone.New(ctx, phone.Config{User: "late"})
@@ -146,7 +46,7 @@ func TestDrainGraceKeepsMeetingsThenEnds(t *testing.T) {
 	}
 	defer ph.Close()
 	dctx, dcancel := context.WithTimeout(ctx, 20*time.Second)
-	late, err := ph.Dial(dctx, "sip:"+roomExt+"@"+b.SIP)
+	late, err := ph.Dial(dctx, "sip:"+RoomExt+"@"+b.SIP)
 	dcancel()
 	var se *phone.StatusError
 	if !errors.As(err, &se) || se.Code != 503 {
@@ -160,7 +60,7 @@ func TestDrainGraceKeepsMeetingsThenEnds(t *testing.T) {
 	}
 
 	// The meeting goes on: both still listed, both still hear each other.
-	waitRoomMembers(t, b, roomExt, 2)
+	WaitRoomMembers(t, b, RoomExt, 2)
 	hearsToneAfter(t, a, a.Mark(), 900, "during the grace, alice hears carl")
 	hearsToneAfter(t, c, c.Mark(), 500, "during the grace, carl hears alice")
 	for _, call := range []*phone.Call{a, c} {
@@ -182,7 +82,7 @@ func TestDrainGraceKeepsMeetingsThenEnds(t *testing.T) {
 			t.Errorf("%s's call was not ended by the bridge's BYE", name)
 		}
 	}
-	b.exitedOK(t, 60*time.Second)
+	b.ExitedOK(t, 60*time.Second)
 	log := b.Log()
 	for _, want := range []string{"shutdown grace over: ending the meetings", "type=conference.ended", "msg=drained"} {
 		if !strings.Contains(log, want) {
@@ -194,21 +94,21 @@ func TestDrainGraceKeepsMeetingsThenEnds(t *testing.T) {
 // TestDrainSecondSignalEndsAtOnce: a second SIGTERM during a long grace
 // hangs up every call at once and the bridge exits 0.
 func TestDrainSecondSignalEndsAtOnce(t *testing.T) {
-	b := startBridgeIn(t, t.TempDir(), testConfig+"shutdown_grace: 1h\n")
+	b := StartBridgeIn(t, t.TempDir(), BridgeConfig+"shutdown_grace: 1h\n")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	a := dialIn(ctx, t, b, roomExt, "alice", roomPIN+"#", 500)
-	waitRoomMembers(t, b, roomExt, 1)
+	a := DialIn(ctx, t, b, RoomExt, "alice", RoomPIN+"#", 500)
+	WaitRoomMembers(t, b, RoomExt, 1)
 
-	b.sendSignal(t, syscall.SIGTERM)
+	b.SendSignal(t, syscall.SIGTERM)
 	b.waitLogLine(t, 20*time.Second, "msg=draining", "calls=1", "grace=1h")
 	select {
 	case <-a.Done():
 		t.Fatal("the call ended at the first SIGTERM despite the grace")
 	default:
 	}
-	waitRoomMembers(t, b, roomExt, 1)
-	b.sendSignal(t, syscall.SIGTERM)
+	WaitRoomMembers(t, b, RoomExt, 1)
+	b.SendSignal(t, syscall.SIGTERM)
 	select {
 	case <-a.Done():
 	case <-time.After(60 * time.Second):
@@ -217,7 +117,7 @@ func TestDrainSecondSignalEndsAtOnce(t *testing.T) {
 	if !a.EndedByRemote() {
 		t.Error("the call was not ended by the bridge's BYE")
 	}
-	b.exitedOK(t, 60*time.Second)
+	b.ExitedOK(t, 60*time.Second)
 	if !strings.Contains(b.Log(), "second signal") {
 		t.Error("the log does not say the second signal ended the calls")
 	}
@@ -233,20 +133,20 @@ func TestDrainFinishesRecording(t *testing.T) {
 	if err := os.MkdirAll(filepath.Dir(filepath.Dir(mailbox)), 0o750); err != nil {
 		t.Fatal(err)
 	}
-	cfg := recordingConfig(mailbox) + "shutdown_grace: 5s\n"
-	b := startBridgeIn(t, dir, cfg)
+	cfg := RecordingConfig(mailbox) + "shutdown_grace: 5s\n"
+	b := StartBridgeIn(t, dir, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	call := dialIn(ctx, t, b, "4712", "interop", roomPIN+"#", 700)
-	id := recordingUnderway(t, b, dir, 2)
+	call := DialIn(ctx, t, b, "4712", "interop", RoomPIN+"#", 700)
+	id := RecordingUnderway(t, b, dir, 2)
 
-	b.sendSignal(t, syscall.SIGTERM)
+	b.SendSignal(t, syscall.SIGTERM)
 	select {
 	case <-call.Done():
 	case <-time.After(90 * time.Second):
 		t.Fatal("the call was not ended after the grace")
 	}
-	b.exitedOK(t, 60*time.Second)
+	b.ExitedOK(t, 60*time.Second)
 	if !strings.Contains(b.Log(), "recording finished") {
 		t.Error("the recording was not finished at the meeting's end")
 	}
@@ -256,12 +156,12 @@ func TestDrainFinishesRecording(t *testing.T) {
 
 	// Delivered before the exit, or due at the next start: either way
 	// once, with the caller's 700 Hz in it.
-	b2 := startBridgeIn(t, dir, cfg)
-	rec := waitDelivered(t, b2, id)
+	b2 := StartBridgeIn(t, dir, cfg)
+	rec := WaitDelivered(t, b2, id)
 	if rec["attempts"].(float64) < 1 {
 		t.Errorf("recording %v", rec)
 	}
-	msgs := spoolMessages(t, mailbox)
+	msgs := SpoolMessages(t, mailbox)
 	if len(msgs) != 1 {
 		t.Fatalf("%d messages in the spool, want 1", len(msgs))
 	}
@@ -270,20 +170,4 @@ func TestDrainFinishesRecording(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkHas700(t, data)
-}
-
-// checkHas700 checks that a delivered WAV holds the caller's 700 Hz.
-func checkHas700(t *testing.T, wav []byte) {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "got.wav")
-	if err := os.WriteFile(path, wav, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	pcm, err := recordings.ReadWAV(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(pcm) < 2*rate || !prompttest.HeardTone(pcm, 700) {
-		t.Fatalf("delivered %.1f s, 700 Hz heard %v", float64(len(pcm))/rate, prompttest.HeardTone(pcm, 700))
-	}
 }

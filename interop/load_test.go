@@ -1,40 +1,12 @@
 package interop
 
 import (
-	"bytes"
 	"context"
-	"log/slog"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"brygga/load"
 )
-
-// loadLog gives a run's SIP log a file, shown when the test fails.
-func loadLog(t *testing.T) *slog.Logger {
-	t.Helper()
-	path := filepath.Join(t.TempDir(), "load.log")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		f.Close()
-		if t.Failed() || *showLogs {
-			t.Logf("load generator log:\n%s", tail(path, 200))
-		}
-	})
-	return slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: slog.LevelInfo}))
-}
-
-func logReport(t *testing.T, rep *load.Report) {
-	t.Helper()
-	var b bytes.Buffer
-	rep.WriteText(&b)
-	t.Logf("load report:\n%s", b.String())
-}
 
 // TestLoadSmoke is CI's smoke load through the real bridge: 20 callers
 // dial the PIN room, key the PIN as RFC 4733 events, two of them talk in
@@ -43,12 +15,12 @@ func logReport(t *testing.T, rep *load.Report) {
 // failed call and at most 1 % loss. Counts, not times: delay and jitter
 // are logged, never asserted, as a shared machine makes them noisy.
 func TestLoadSmoke(t *testing.T) {
-	b := startBridge(t)
+	b := StartBridge(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	rep, err := load.Run(ctx, load.Config{
 		Target:   b.SIP,
-		Rooms:    []string{roomExt},
+		Rooms:    []string{RoomExt},
 		PerRoom:  20, // the bridge has RTP ports for 20 calls
 		Talkers:  2,
 		Duration: 10 * time.Second,
@@ -56,7 +28,7 @@ func TestLoadSmoke(t *testing.T) {
 		// callers are over well within this after the last PIN.
 		Settle: 6 * time.Second,
 		Ramp:   10,
-		PIN:    roomPIN,
+		PIN:    RoomPIN,
 		CPUPID: b.cmd.Process.Pid,
 		Limits: load.Limits{MaxFailed: 0, MaxLoss: 1, MaxLeaks: 0, MaxMissed: 0},
 		Logger: loadLog(t),
@@ -95,7 +67,7 @@ func TestLoadSmoke(t *testing.T) {
 // process: two rooms, where every caller hears exactly itself (the
 // reflector echoes) and nothing else.
 func TestLoadReflectorSmoke(t *testing.T) {
-	lo, hi := portBlock(t, 40)
+	lo, hi := PortBlock(t, 40)
 	r, err := load.StartReflector(load.ReflectConfig{Listen: "127.0.0.1:0", PortLo: lo, PortHi: hi})
 	if err != nil {
 		t.Fatal(err)
@@ -114,7 +86,7 @@ func TestLoadReflectorSmoke(t *testing.T) {
 		Talkers:  2,
 		Duration: 5 * time.Second,
 		Settle:   time.Second,
-		PIN:      roomPIN,
+		PIN:      RoomPIN,
 		Echo:     true,
 		Limits:   load.Limits{MaxFailed: 0, MaxLoss: 1, MaxLeaks: 0, MaxMissed: 0},
 		Logger:   loadLog(t),

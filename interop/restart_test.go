@@ -1,75 +1,12 @@
 package interop
 
 import (
-	"context"
-	"encoding/json"
-	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 )
-
-// postCalendar books through the admin API: POST /api/v1/schedules with a
-// text/calendar body. It returns the status and the outcomes.
-func postCalendar(t *testing.T, b *bridge, ics string) (int, []map[string]any) {
-	t.Helper()
-	req, err := http.NewRequest("POST", b.API+"/api/v1/schedules", strings.NewReader(ics))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+opsToken)
-	req.Header.Set("Content-Type", "text/calendar; charset=utf-8")
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	raw, _ := io.ReadAll(res.Body)
-	var out []map[string]any
-	if res.StatusCode == 200 {
-		if err := json.Unmarshal(raw, &out); err != nil {
-			t.Fatalf("schedules POST: %v in %s", err, raw)
-		}
-	} else {
-		t.Logf("schedules POST: %d %s", res.StatusCode, raw)
-	}
-	return res.StatusCode, out
-}
-
-// dialsInto dials room keying keys and reports whether the caller got in
-// (is listed by the API) within a generous bound, or was sent away; the
-// call is hung up after.
-func dialsInto(t *testing.T, b *bridge, room, user, keys string) bool {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	call := dialIn(ctx, t, b, room, user, keys, 0)
-	defer call.Hangup(ctx)
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		var conf struct {
-			Members []struct {
-				CallerID string `json:"caller_id"`
-			}
-		}
-		if apiCall(t, b, opsToken, "GET", "/api/v1/conferences/"+room, "", &conf) == 200 {
-			for _, m := range conf.Members {
-				if m.CallerID == user {
-					return true
-				}
-			}
-		}
-		select {
-		case <-call.Done():
-			return false // sent away
-		case <-time.After(300 * time.Millisecond):
-		}
-	}
-	return false
-}
 
 // TestRestartLosesNothingStored: a meeting booked through the API, a room
 // PIN changed through the API, and a recording whose delivery keeps
@@ -92,7 +29,7 @@ func TestRestartLosesNothingStored(t *testing.T) {
 	}
 	cfg := deliveryConfig("spool:"+mailbox, "") +
 		`  - {extension: "4714", name: "Kari Nordmann", email: kari.nordmann@example.org, pin: "2468", host_pin: "97531"}` + "\n"
-	b := startBridgeIn(t, dir, cfg)
+	b := StartBridgeIn(t, dir, cfg)
 
 	// A booking through the API, open now (inside early join).
 	soon := time.Now().Truncate(time.Minute).Add(5 * time.Minute)
@@ -106,7 +43,7 @@ func TestRestartLosesNothingStored(t *testing.T) {
 
 	// A new room PIN through the API.
 	body := `{"name": "Kari Nordmann", "email": "kari.nordmann@example.org", "pin": "1357"}`
-	if code := apiCall(t, b, opsToken, "PUT", "/api/v1/rooms/4714", body, nil); code != 200 && code != 201 {
+	if code := APICall(t, b, OpsToken, "PUT", "/api/v1/rooms/4714", body, nil); code != 200 && code != 201 {
 		t.Fatalf("PUT /api/v1/rooms/4714: %d", code)
 	}
 
@@ -116,7 +53,7 @@ func TestRestartLosesNothingStored(t *testing.T) {
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
 		rec = nil
-		apiCall(t, b, opsToken, "GET", "/api/v1/recordings/"+id, "", &rec)
+		APICall(t, b, OpsToken, "GET", "/api/v1/recordings/"+id, "", &rec)
 		if rec["state"] == "pending" && rec["attempts"].(float64) >= 1 {
 			break
 		}
@@ -128,14 +65,14 @@ func TestRestartLosesNothingStored(t *testing.T) {
 	t.Logf("before the kill: %v", rec)
 
 	b.Kill(t)
-	b = startBridgeIn(t, dir, cfg)
+	b = StartBridgeIn(t, dir, cfg)
 
 	// The booking and its PIN.
 	var list []struct {
 		UID, Room, State string
 		OwnPIN           bool `json:"own_pin"`
 	}
-	if code := apiCall(t, b, opsToken, "GET", "/api/v1/schedules", "", &list); code != 200 || len(list) != 1 ||
+	if code := APICall(t, b, OpsToken, "GET", "/api/v1/schedules", "", &list); code != 200 || len(list) != 1 ||
 		list[0].Room != "4714" || list[0].State != "active" || !list[0].OwnPIN {
 		t.Fatalf("schedules after the restart: %d %+v", code, list)
 	}
@@ -144,21 +81,21 @@ func TestRestartLosesNothingStored(t *testing.T) {
 	}
 	// The room PIN as the API set it, not as the file first seeded it.
 	var room map[string]any
-	if code := apiCall(t, b, opsToken, "GET", "/api/v1/rooms/4714", "", &room); code != 200 || room["has_pin"] != true {
+	if code := APICall(t, b, OpsToken, "GET", "/api/v1/rooms/4714", "", &room); code != 200 || room["has_pin"] != true {
 		t.Fatalf("room after the restart: %d %v", code, room)
 	}
 	if !dialsInto(t, b, "4714", "member", "1357#") {
 		t.Error("the PIN set through the API does not let a caller in after the restart")
 	}
 	// Three tries of the old one: refused each time, then sent away.
-	if dialsInto(t, b, "4714", "former", strings.Repeat(roomPIN+"#", 3)) {
+	if dialsInto(t, b, "4714", "former", strings.Repeat(RoomPIN+"#", 3)) {
 		t.Error("the room's old PIN still lets a caller in after the restart")
 	}
 
 	// The delivery is still queued, and goes through once the spool works
 	// (at its next attempt, after the back-off).
 	rec = nil
-	if code := apiCall(t, b, opsToken, "GET", "/api/v1/recordings/"+id, "", &rec); code != 200 ||
+	if code := APICall(t, b, OpsToken, "GET", "/api/v1/recordings/"+id, "", &rec); code != 200 ||
 		rec["state"] != "pending" || rec["attempts"].(float64) < 1 || rec["last_error"] == "" {
 		t.Fatalf("recording after the restart: %d %v", code, rec)
 	}
@@ -168,7 +105,7 @@ func TestRestartLosesNothingStored(t *testing.T) {
 	deadline = time.Now().Add(3 * time.Minute) // the first back-off is a minute
 	for time.Now().Before(deadline) {
 		rec = nil
-		apiCall(t, b, opsToken, "GET", "/api/v1/recordings/"+id, "", &rec)
+		APICall(t, b, OpsToken, "GET", "/api/v1/recordings/"+id, "", &rec)
 		if rec["state"] != "pending" {
 			break
 		}
@@ -177,7 +114,7 @@ func TestRestartLosesNothingStored(t *testing.T) {
 	if rec["state"] != "delivered" {
 		t.Fatalf("recording not delivered once the spool works: %v", rec)
 	}
-	msgs := spoolMessages(t, mailbox)
+	msgs := SpoolMessages(t, mailbox)
 	if len(msgs) != 1 {
 		t.Fatalf("%d messages in the spool, want 1", len(msgs))
 	}

@@ -2,48 +2,14 @@ package interop
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
-	"io"
-	"net/http"
-	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"brygga/internal/testcert"
 	"brygga/media/tone"
 	"brygga/phone"
 )
-
-// selfSigned writes a certificate for 127.0.0.1 and its key into dir and
-// returns a client configuration that trusts it and nothing else.
-func selfSigned(t *testing.T, dir string) (certFile, keyFile string, client *tls.Config) {
-	t.Helper()
-	p := testcert.New(t)
-	certFile, keyFile = p.Write(t, dir)
-	return certFile, keyFile, p.Client
-}
-
-// metricValue reads one sample of the bridge's /metrics ("" labels: the
-// unlabelled one); 0 when absent.
-func metricValue(t *testing.T, b *bridge, name, labels string) float64 {
-	t.Helper()
-	res, err := http.Get(b.API + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	body, _ := io.ReadAll(res.Body)
-	re := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name+labels) + ` (\S+)$`)
-	m := re.FindSubmatch(body)
-	if m == nil {
-		return 0
-	}
-	v, _ := strconv.ParseFloat(string(m[1]), 64)
-	return v
-}
 
 // TestSensitiveRoomOverTLSAndSRTP runs a sensitive room on the real
 // binary with a TLS listener. Calls that are not TLS with SRTP — plain
@@ -56,10 +22,10 @@ func TestSensitiveRoomOverTLSAndSRTP(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile, clientTLS := selfSigned(t, dir)
 	const room = "4719"
-	cfg := testConfig + fmt.Sprintf(`  - {extension: "%s", name: Sensitive Room, pin: "%s", sensitive: true}
+	cfg := BridgeConfig + fmt.Sprintf(`  - {extension: "%s", name: Sensitive Room, pin: "%s", sensitive: true}
 sip:
   tls: {cert: %q, key: %q}
-`, room, roomPIN, certFile, keyFile)
+`, room, RoomPIN, certFile, keyFile)
 	tlsPort := freeTCPPort(t)
 	b := startBridgeSIP(t, dir, cfg, fmt.Sprintf("tls:127.0.0.1:%d", tlsPort))
 	tlsTarget := fmt.Sprintf("sip:%s@127.0.0.1:%d;transport=tls", room, tlsPort)
@@ -93,7 +59,7 @@ sip:
 		if lvl := tone.Level(call.Received()); lvl < -40 {
 			t.Errorf("%s: heard nothing before the hang-up (%.1f dBFS): no notice was played", r.name, lvl)
 		}
-		if got := metricValue(t, b, "brygga_calls_total", `{result="insecure"}`); got != float64(i+1) {
+		if got := MetricValue(t, b, "brygga_calls_total", `{result="insecure"}`); got != float64(i+1) {
 			t.Errorf("%s: brygga_calls_total{result=\"insecure\"} = %v, want %d", r.name, got, i+1)
 		}
 		ph.Close()
@@ -123,18 +89,18 @@ sip:
 		}
 		var phase float64
 		say := m.say
-		call.SetSource(func(pcm []int16) { tone.Sine(pcm, say, rate, toneAmp, &phase) })
-		if err := call.SendDigits(roomPIN + "#"); err != nil {
+		call.SetSource(func(pcm []int16) { tone.Sine(pcm, say, SampleRate, ToneAmp, &phase) })
+		if err := call.SendDigits(RoomPIN + "#"); err != nil {
 			t.Fatal(err)
 		}
 		members = append(members, member{call, m.say, m.hear})
 	}
-	need := int((settle+listenSpan)/(window*time.Second/rate)) + 1
-	deadline := time.Now().Add(joinWait)
+	need := int((Settle+ListenSpan)/(AnalysisWindow*time.Second/SampleRate)) + 1
+	deadline := time.Now().Add(JoinWait)
 	for _, m := range members {
 		for {
-			ls := analyse(m.call.Received(), m.hear, m.say)
-			if f := firstHeard(ls); f >= 0 && len(ls)-f >= need {
+			ls := AnalyseLevels(m.call.Received(), m.hear, m.say)
+			if f := FirstHeard(ls); f >= 0 && len(ls)-f >= need {
 				break
 			}
 			if time.Now().After(deadline) {
@@ -148,7 +114,7 @@ sip:
 		}
 	}
 	for _, m := range members {
-		summary, err := checkHears(m.call.Received(), m.hear, m.say, settle, listenSpan)
+		summary, err := CheckHears(m.call.Received(), m.hear, m.say, Settle, ListenSpan)
 		t.Logf("hears %v Hz, says %v Hz: %s", m.hear, m.say, summary)
 		if err != nil {
 			t.Error(err)
@@ -159,7 +125,7 @@ sip:
 	}
 
 	// The bridge ends the meeting: its BYEs go back over TLS.
-	if code := apiCall(t, b, opsToken, "POST", "/api/v1/conferences/"+room+"/end", "", nil); code/100 != 2 {
+	if code := APICall(t, b, OpsToken, "POST", "/api/v1/conferences/"+room+"/end", "", nil); code/100 != 2 {
 		t.Fatalf("ending the meeting: %d", code)
 	}
 	for _, m := range members {

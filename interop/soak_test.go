@@ -4,9 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"regexp"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -29,7 +26,7 @@ func TestSoakRoom(t *testing.T) {
 	}
 	callers := envInt("BRYGGA_SOAK_CALLERS", 10)
 	talkers := envInt("BRYGGA_SOAK_TALKERS", 2)
-	b := startBridge(t)
+	b := StartBridge(t)
 
 	ctx, cancel := context.WithTimeout(context.Background(), d+2*time.Minute)
 	defer cancel()
@@ -42,14 +39,14 @@ func TestSoakRoom(t *testing.T) {
 	calls := make([]*phone.Call, callers)
 	for i := range calls {
 		dctx, dcancel := context.WithTimeout(ctx, 10*time.Second)
-		c, err := ph.Dial(dctx, "sip:"+roomExt+"*"+roomPIN+"@"+b.SIP)
+		c, err := ph.Dial(dctx, "sip:"+RoomExt+"*"+RoomPIN+"@"+b.SIP)
 		dcancel()
 		if err != nil {
 			t.Fatalf("caller %d: %v", i, err)
 		}
 		if i < talkers {
 			f, phase := freqs[i%len(freqs)], 0.0
-			c.SetSource(func(pcm []int16) { tone.Sine(pcm, f, rate, toneAmp, &phase) })
+			c.SetSource(func(pcm []int16) { tone.Sine(pcm, f, SampleRate, ToneAmp, &phase) })
 		}
 		calls[i] = c
 	}
@@ -69,7 +66,7 @@ func TestSoakRoom(t *testing.T) {
 	// A silent listener must hear every talker (up to K=4).
 	heard := calls[callers-1].ReceivedSince(mark)
 	for i := 0; i < min(talkers, 4); i++ {
-		if p := tone.Power(heard, freqs[i%len(freqs)], rate); p < -30 {
+		if p := tone.Power(heard, freqs[i%len(freqs)], SampleRate); p < -30 {
 			t.Errorf("listener hears talker %d's %.0f Hz at only %.1f dBFS", i, freqs[i%len(freqs)], p)
 		}
 	}
@@ -100,40 +97,4 @@ func TestSoakRoom(t *testing.T) {
 	if ticks == 0 {
 		t.Error("no 'room closed' line with tick counts in the bridge log")
 	}
-}
-
-func envInt(name string, def int) int {
-	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
-		return v
-	}
-	return def
-}
-
-// processCPU is user+system CPU time of a process, from /proc/PID/stat.
-func processCPU(pid int) (time.Duration, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	// Fields after the command name (which may hold spaces) start at ')'.
-	f := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+1:]))
-	if len(f) < 13 {
-		return 0, fmt.Errorf("short /proc stat: %q", data)
-	}
-	utime, _ := strconv.ParseInt(f[11], 10, 64)
-	stime, _ := strconv.ParseInt(f[12], 10, 64)
-	const clkTck = 100 // USER_HZ on Linux
-	return time.Duration(utime+stime) * time.Second / clkTck, nil
-}
-
-var roomClosedRE = regexp.MustCompile(`room closed.* ticks=(\d+) late_ticks=(\d+) skipped=\d+ max_lateness=(\S+)`)
-
-func roomClockHealth(log string) (ticks, late int, maxLate string) {
-	m := roomClosedRE.FindStringSubmatch(log)
-	if m == nil {
-		return 0, 0, ""
-	}
-	ticks, _ = strconv.Atoi(m[1])
-	late, _ = strconv.Atoi(m[2])
-	return ticks, late, m[3]
 }

@@ -13,32 +13,32 @@ import (
 )
 
 const (
-	// settle is skipped after a listener first hears the other tone: the
+	// Settle is skipped after a listener first hears the other tone: the
 	// join prompt and the room's join announcement may still overlap it.
-	settle = 3 * time.Second
-	// listenSpan is how long after settling every window must be clean.
-	listenSpan = 2 * time.Second
-	// joinWait bounds dialling, the PIN and the wait for the other tone.
-	joinWait = 30 * time.Second
-	// linger keeps the phone in the room after it has heard enough, so the
+	Settle = 3 * time.Second
+	// ListenSpan is how long after settling every window must be clean.
+	ListenSpan = 2 * time.Second
+	// JoinWait bounds dialling, the PIN and the wait for the other tone.
+	JoinWait = 30 * time.Second
+	// Linger keeps the phone in the room after it has heard enough, so the
 	// peer, which heard the phone a little later, gets its full span too.
-	linger = 2 * time.Second
+	Linger = 2 * time.Second
 )
 
-// joinAndListen is the brygga/phone caller of the real-peer tests: it dials
+// JoinAndListen is the brygga/phone caller of the real-peer tests: it dials
 // the room saying a sine of say Hz, keys the PIN as RFC 4733 events, and
 // stays until it has heard the want tone for settle+listenSpan+linger (or
 // joinWait ran out). It hangs up and returns everything it heard, placed by RTP
 // timestamp.
-func joinAndListen(ctx context.Context, t *testing.T, b *bridge, say, want float64) []int16 {
+func JoinAndListen(ctx context.Context, t *testing.T, b *Bridge, say, want float64) []int16 {
 	t.Helper()
-	return joinAndListenAs(ctx, t, phone.Config{User: "interop", DisplayName: "Interop Phone"}, "sip:"+roomExt+"@"+b.SIP, say, want)
+	return JoinAndListenAs(ctx, t, phone.Config{User: "interop", DisplayName: "Interop Phone"}, "sip:"+RoomExt+"@"+b.SIP, say, want)
 }
 
-// joinAndListenAs is joinAndListen with the phone's configuration (TLS,
+// JoinAndListenAs is joinAndListen with the phone's configuration (TLS,
 // SRTP), the target to dial and options of the dial (WithRedirects). Packets from the bridge that the phone
 // cannot read (SRTP that does not authenticate) fail the test.
-func joinAndListenAs(ctx context.Context, t *testing.T, cfg phone.Config, target string, say, want float64, opts ...phone.DialOption) []int16 {
+func JoinAndListenAs(ctx context.Context, t *testing.T, cfg phone.Config, target string, say, want float64, opts ...phone.DialOption) []int16 {
 	t.Helper()
 	logPath := filepath.Join(t.TempDir(), "phone.log")
 	logf, err := os.Create(logPath)
@@ -47,13 +47,13 @@ func joinAndListenAs(ctx context.Context, t *testing.T, cfg phone.Config, target
 	}
 	defer logf.Close()
 	t.Cleanup(func() {
-		if t.Failed() || *showLogs {
-			t.Logf("phone log:\n%s", tail(logPath, 200))
+		if t.Failed() || *ShowLogs {
+			t.Logf("phone log:\n%s", TailLines(logPath, 200))
 		}
 	})
 	log := slog.New(slog.NewTextHandler(logf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 
-	ctx, cancel := context.WithTimeout(ctx, joinWait+10*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, JoinWait+10*time.Second)
 	defer cancel()
 	cfg.Logger = log
 	ph, err := phone.New(ctx, cfg)
@@ -69,13 +69,13 @@ func joinAndListenAs(ctx context.Context, t *testing.T, cfg phone.Config, target
 		t.Fatalf("phone dialling %s: %v", target, err)
 	}
 	var phase float64
-	call.SetSource(func(pcm []int16) { tone.Sine(pcm, say, rate, toneAmp, &phase) })
-	if err := call.SendDigits(roomPIN + "#"); err != nil {
+	call.SetSource(func(pcm []int16) { tone.Sine(pcm, say, SampleRate, ToneAmp, &phase) })
+	if err := call.SendDigits(RoomPIN + "#"); err != nil {
 		t.Fatalf("phone keying the PIN: %v", err)
 	}
 
-	need := int((settle+listenSpan+linger)/(window*time.Second/rate)) + 1
-	deadline := time.NewTimer(joinWait)
+	need := int((Settle+ListenSpan+Linger)/(AnalysisWindow*time.Second/SampleRate)) + 1
+	deadline := time.NewTimer(JoinWait)
 	defer deadline.Stop()
 	poll := time.NewTicker(200 * time.Millisecond)
 	defer poll.Stop()
@@ -90,8 +90,8 @@ wait:
 			t.Error("the bridge hung up on the phone")
 			break wait
 		case <-poll.C:
-			ls := analyse(call.Received(), want, say)
-			if f := firstHeard(ls); f >= 0 && len(ls)-f >= need {
+			ls := AnalyseLevels(call.Received(), want, say)
+			if f := FirstHeard(ls); f >= 0 && len(ls)-f >= need {
 				break wait
 			}
 		}
@@ -103,7 +103,7 @@ wait:
 		t.Errorf("phone hanging up: %v", err)
 	}
 	st := call.Stats()
-	t.Logf("phone heard %.1f s; RTP %+v", float64(len(heard))/rate, st)
+	t.Logf("phone heard %.1f s; RTP %+v", float64(len(heard))/SampleRate, st)
 	if cfg.SRTP && st.Unknown != 0 {
 		t.Errorf("%d packets from the bridge did not authenticate as SRTP", st.Unknown)
 	}

@@ -1,4 +1,4 @@
-package interop
+package cluster
 
 import (
 	"context"
@@ -11,24 +11,25 @@ import (
 	"time"
 
 	"brygga/internal/pgtest"
+	"brygga/interop"
 	"brygga/phone"
 )
 
 // clusterConfig is testConfig for a node of a cluster on the database at
 // url; rooms 5000-5099 are open (no PIN) for the race.
 func clusterConfig(url, node string, heartbeat time.Duration) string {
-	return strings.Replace(testConfig, `open_rooms: ""`, `open_rooms: "50[0-9]{2}"`, 1) + `store: {url: "` + url + `"}
+	return strings.Replace(interop.BridgeConfig, `open_rooms: ""`, `open_rooms: "50[0-9]{2}"`, 1) + `store: {url: "` + url + `"}
 cluster: {node_id: ` + node + `, advertise: "{{SIP}}", heartbeat: ` + heartbeat.String() + `}
 `
 }
 
 // startNodes starts two real brygga processes, nodes a and b, sharing one
 // throw-away PostgreSQL database.
-func startNodes(t *testing.T, heartbeat time.Duration) (a, b *bridge) {
+func startNodes(t *testing.T, heartbeat time.Duration) (a, b *interop.Bridge) {
 	t.Helper()
 	url := pgtest.URL(t)
-	a = startBridgeIn(t, t.TempDir(), clusterConfig(url, "a", heartbeat))
-	b = startBridgeIn(t, t.TempDir(), clusterConfig(url, "b", heartbeat))
+	a = interop.StartBridgeIn(t, t.TempDir(), clusterConfig(url, "a", heartbeat))
+	b = interop.StartBridgeIn(t, t.TempDir(), clusterConfig(url, "b", heartbeat))
 	return a, b
 }
 
@@ -69,38 +70,38 @@ func TestClusterRedirectsToTheRoomsNode(t *testing.T) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		heardOnA = joinAndListenAs(ctx, t, phone.Config{User: "on-a"}, "sip:"+roomExt+"@"+a.SIP, 600, 1300)
+		heardOnA = interop.JoinAndListenAs(ctx, t, phone.Config{User: "on-a"}, "sip:"+interop.RoomExt+"@"+a.SIP, 600, 1300)
 	}()
 	// The room is a's from its caller's INVITE on, before the PIN.
 	deadline := time.Now().Add(20 * time.Second)
-	for metricValue(t, a, "brygga_cluster_leases", "") != 1 {
+	for interop.MetricValue(t, a, "brygga_cluster_leases", "") != 1 {
 		if time.Now().After(deadline) {
 			t.Fatal("node a never held the room's lease")
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	contact, err := redirectOf(ctx, t, "sip:"+roomExt+"*"+roomPIN+"@"+b.SIP)
-	if want := "sip:" + roomExt + "*" + roomPIN + "@" + a.SIP; err != nil || contact != want {
+	contact, err := redirectOf(ctx, t, "sip:"+interop.RoomExt+"*"+interop.RoomPIN+"@"+b.SIP)
+	if want := "sip:" + interop.RoomExt + "*" + interop.RoomPIN + "@" + a.SIP; err != nil || contact != want {
 		t.Fatalf("node b answered a caller of a's room with %q (%v), want a 302 to %s", contact, err, want)
 	}
-	heardViaB = joinAndListenAs(ctx, t, phone.Config{User: "via-b"}, "sip:"+roomExt+"@"+b.SIP, 1300, 600, phone.WithRedirects(1))
+	heardViaB = interop.JoinAndListenAs(ctx, t, phone.Config{User: "via-b"}, "sip:"+interop.RoomExt+"@"+b.SIP, 1300, 600, phone.WithRedirects(1))
 	wg.Wait()
 	for _, h := range []struct {
 		who        string
 		pcm        []int16
 		want, self float64
 	}{{"the caller on a", heardOnA, 1300, 600}, {"the caller via b", heardViaB, 600, 1300}} {
-		summary, err := checkHears(h.pcm, h.want, h.self, settle, listenSpan)
+		summary, err := interop.CheckHears(h.pcm, h.want, h.self, interop.Settle, interop.ListenSpan)
 		if err != nil {
 			t.Errorf("%s: %v", h.who, err)
 			continue
 		}
 		t.Logf("%s: %s", h.who, summary)
 	}
-	if n := metricValue(t, b, "brygga_cluster_redirects_total", ""); n != 2 {
+	if n := interop.MetricValue(t, b, "brygga_cluster_redirects_total", ""); n != 2 {
 		t.Errorf("node b counted %v redirects, want 2", n)
 	}
-	if n := metricValue(t, a, "brygga_cluster_redirects_total", ""); n != 0 {
+	if n := interop.MetricValue(t, a, "brygga_cluster_redirects_total", ""); n != 0 {
 		t.Errorf("node a counted %v redirects, want 0", n)
 	}
 }
@@ -110,14 +111,14 @@ func TestClusterRedirectsToTheRoomsNode(t *testing.T) {
 func TestClusterRaceForANewRoom(t *testing.T) {
 	ctx := context.Background()
 	a, b := startNodes(t, 500*time.Millisecond)
-	nodes := map[string]*bridge{a.SIP: a, b.SIP: b}
+	nodes := map[string]*interop.Bridge{a.SIP: a, b.SIP: b}
 	mixedOn := map[string]int{}
 	for i := range 10 {
 		room := fmt.Sprint(5000 + i)
 		start := make(chan struct{})
 		var wg sync.WaitGroup
 		calls := make([]*phone.Call, 2)
-		for j, n := range []*bridge{a, b} {
+		for j, n := range []*interop.Bridge{a, b} {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -151,7 +152,7 @@ func TestClusterRaceForANewRoom(t *testing.T) {
 			t.Fatalf("room %s: the callers ended on two nodes: %v", room, where)
 		}
 		mixedOn[where[0]]++
-		waitRoomMembers(t, nodes[where[0]], room, 2)
+		interop.WaitRoomMembers(t, nodes[where[0]], room, 2)
 		for _, c := range calls {
 			hctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 			if err := c.Hangup(hctx); err != nil {
@@ -161,8 +162,8 @@ func TestClusterRaceForANewRoom(t *testing.T) {
 		}
 	}
 	t.Logf("rooms mixed per node: %v; redirects: a %v, b %v", mixedOn,
-		metricValue(t, a, "brygga_cluster_redirects_total", ""), metricValue(t, b, "brygga_cluster_redirects_total", ""))
-	if r := metricValue(t, a, "brygga_cluster_redirects_total", "") + metricValue(t, b, "brygga_cluster_redirects_total", ""); r != 10 {
+		interop.MetricValue(t, a, "brygga_cluster_redirects_total", ""), interop.MetricValue(t, b, "brygga_cluster_redirects_total", ""))
+	if r := interop.MetricValue(t, a, "brygga_cluster_redirects_total", "") + interop.MetricValue(t, b, "brygga_cluster_redirects_total", ""); r != 10 {
 		t.Errorf("%v redirects in all, want one per room (10)", r)
 	}
 }
@@ -174,11 +175,11 @@ func TestClusterDeadNodesRoomMoves(t *testing.T) {
 	ctx := context.Background()
 	heartbeat := time.Second
 	a, b := startNodes(t, heartbeat)
-	dialPhoneFrom(ctx, t, "sip:"+roomExt+"*"+roomPIN+"@"+a.SIP, "127.0.0.1", "on-a")
-	waitRoomMembers(t, a, roomExt, 1)
+	interop.DialPhoneFrom(ctx, t, "sip:"+interop.RoomExt+"*"+interop.RoomPIN+"@"+a.SIP, "127.0.0.1", "on-a")
+	interop.WaitRoomMembers(t, a, interop.RoomExt, 1)
 	a.Kill(t)
 	killed := time.Now()
-	if contact, err := redirectOf(ctx, t, "sip:"+roomExt+"*"+roomPIN+"@"+b.SIP); err != nil || contact != "sip:"+roomExt+"*"+roomPIN+"@"+a.SIP {
+	if contact, err := redirectOf(ctx, t, "sip:"+interop.RoomExt+"*"+interop.RoomPIN+"@"+b.SIP); err != nil || contact != "sip:"+interop.RoomExt+"*"+interop.RoomPIN+"@"+a.SIP {
 		t.Fatalf("right after the kill node b answered %q (%v), want a 302 to the room's node a (its lease stands)", contact, err)
 	}
 	var taken *phone.Call
@@ -193,7 +194,7 @@ func TestClusterDeadNodesRoomMoves(t *testing.T) {
 		}
 		t.Cleanup(func() { ph.Close() })
 		dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		c, err := ph.Dial(dctx, "sip:"+roomExt+"*"+roomPIN+"@"+b.SIP)
+		c, err := ph.Dial(dctx, "sip:"+interop.RoomExt+"*"+interop.RoomPIN+"@"+b.SIP)
 		cancel()
 		var se *phone.StatusError
 		switch {
@@ -205,7 +206,7 @@ func TestClusterDeadNodesRoomMoves(t *testing.T) {
 		}
 	}
 	moved := time.Since(killed)
-	waitRoomMembers(t, b, roomExt, 1)
+	interop.WaitRoomMembers(t, b, interop.RoomExt, 1)
 	t.Logf("the room moved to node b %.1f s after node a was killed", moved.Seconds())
 	if moved < heartbeat {
 		t.Errorf("the room moved %v after the kill: before even one heartbeat, so before the lease could have expired", moved)

@@ -1,4 +1,4 @@
-package interop
+package cluster
 
 import (
 	"context"
@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"brygga/media/tone"
+	"brygga/interop"
 	"brygga/phone"
 )
 
@@ -34,25 +34,25 @@ defaults:
   names: false
 api:
   tokens:
-    - {name: interop-ops, token: "` + opsToken + `", role: operator}
+    - {name: interop-ops, token: "` + interop.OpsToken + `", role: operator}
 sip:
   trusted: ["` + proxyIP + `/32"]
 `
 }
 
 // startCluster starts a node on each of ips.
-func startCluster(t *testing.T, ips ...string) []*bridge {
+func startCluster(t *testing.T, ips ...string) []*interop.Bridge {
 	t.Helper()
-	var nodes []*bridge
+	var nodes []*interop.Bridge
 	for _, ip := range ips {
 		// Two ports a call: room for most of the calls on one node.
-		lo, hi := portBlock(t, 100)
-		nodes = append(nodes, startBridgeAt(t, bridgeAt{IP: ip, RTPLo: lo, RTPHi: hi, Dir: t.TempDir(), Config: kamailioNodeConfig()}))
+		lo, hi := interop.PortBlock(t, 100)
+		nodes = append(nodes, interop.StartBridgeAt(t, interop.BridgeAt{IP: ip, RTPLo: lo, RTPHi: hi, Dir: t.TempDir(), Config: kamailioNodeConfig()}))
 	}
 	return nodes
 }
 
-func sipAddrs(nodes []*bridge) []string {
+func sipAddrs(nodes []*interop.Bridge) []string {
 	var addrs []string
 	for _, n := range nodes {
 		addrs = append(addrs, n.SIP)
@@ -61,13 +61,13 @@ func sipAddrs(nodes []*bridge) []string {
 }
 
 // liveRooms is GET /api/v1/conferences of a node: participants by room.
-func liveRooms(t *testing.T, b *bridge) map[string]int {
+func liveRooms(t *testing.T, b *interop.Bridge) map[string]int {
 	t.Helper()
 	var confs []struct {
 		Room         string
 		Participants int
 	}
-	if code := apiCall(t, b, opsToken, "GET", "/api/v1/conferences", "", &confs); code != 200 {
+	if code := interop.APICall(t, b, interop.OpsToken, "GET", "/api/v1/conferences", "", &confs); code != 200 {
 		t.Fatalf("GET /api/v1/conferences on %s: %d", b.SIP, code)
 	}
 	rooms := map[string]int{}
@@ -81,7 +81,7 @@ func liveRooms(t *testing.T, b *bridge) map[string]int {
 // room; 0: any, the room is live) in the mix, and returns the node each
 // room is on. It fails when a
 // room is live on more than one node: its callers were split.
-func waitPlaced(t *testing.T, nodes []*bridge, want map[string]int) map[string]int {
+func waitPlaced(t *testing.T, nodes []*interop.Bridge, want map[string]int) map[string]int {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -137,7 +137,7 @@ func hangUp(ctx context.Context, t *testing.T, calls ...*phone.Call) {
 // other and not themselves.
 func hearEachOther(t *testing.T, what string, a, b *phone.Call, sayA, sayB float64) {
 	t.Helper()
-	deadline := time.Now().Add(joinWait)
+	deadline := time.Now().Add(interop.JoinWait)
 	for !heardEnough(a.Received(), sayB, sayA) || !heardEnough(b.Received(), sayA, sayB) {
 		if time.Now().After(deadline) {
 			break // checkHears says what is missing
@@ -149,7 +149,7 @@ func hearEachOther(t *testing.T, what string, a, b *phone.Call, sayA, sayB float
 		call      *phone.Call
 		want, own float64
 	}{{"first caller", a, sayB, sayA}, {"second caller", b, sayA, sayB}} {
-		if sum, err := checkHears(h.call.Received(), h.want, h.own, settle, listenSpan); err != nil {
+		if sum, err := interop.CheckHears(h.call.Received(), h.want, h.own, interop.Settle, interop.ListenSpan); err != nil {
 			t.Errorf("%s, %s: %v", what, h.who, err)
 		} else {
 			t.Logf("%s, %s: %s", what, h.who, sum)
@@ -175,7 +175,7 @@ func hearEachOther(t *testing.T, what string, a, b *phone.Call, sayA, sayB float
 //   - the callers' BYEs, and the draining node's when the operator ends
 //     its meeting, take the recorded route: counted in Kamailio's log.
 func TestKamailioCluster(t *testing.T) {
-	kamailio := requirePeer(t, "kamailio", "kamailio")
+	kamailio := interop.RequirePeer(t, "kamailio", "kamailio")
 	modules := kamailioModulePath(t)
 	nodes := startCluster(t, clusterNodeIPs...)
 	k := startKamailio(t, kamailio, modules, kamailioSite{Nodes: sipAddrs(nodes), Transport: "udp", ProbeInterval: 1})
@@ -183,7 +183,7 @@ func TestKamailioCluster(t *testing.T) {
 	defer cancel()
 	dial := func(room, user string) *phone.Call {
 		t.Helper()
-		return dialPhone(ctx, t, "sip:"+room+"@"+k.Addr, user, 0, "")
+		return interop.DialPhone(ctx, t, "sip:"+room+"@"+k.Addr, user, 0, "")
 	}
 
 	const rooms = 30
@@ -214,8 +214,8 @@ func TestKamailioCluster(t *testing.T) {
 	const sayA, sayB = 500.0, 1100.0
 	for i := range nodes {
 		room := byNode[i][0]
-		calls[room][0].SetSource(sine(sayA))
-		calls[room][1].SetSource(sine(sayB))
+		calls[room][0].SetSource(interop.Sine(sayA))
+		calls[room][1].SetSource(interop.Sine(sayB))
 	}
 	for i := range nodes {
 		room := byNode[i][0]
@@ -263,7 +263,7 @@ func TestKamailioCluster(t *testing.T) {
 
 	// Started again where it was, the node is probed back in and its
 	// rooms hash to it again.
-	nodes[dead] = startBridgeAt(t, nodes[dead].at)
+	nodes[dead] = interop.StartBridgeAt(t, nodes[dead].At)
 	k.waitLogged(t, 1, "node up sip:"+nodes[dead].SIP+";")
 	if st := k.nodeStates(t); !strings.HasPrefix(st[nodes[dead].SIP], "A") {
 		t.Errorf("kamcmd dispatcher.list after the restart: %v, want %s active", st, nodes[dead].SIP)
@@ -277,11 +277,11 @@ func TestKamailioCluster(t *testing.T) {
 	// SIGTERM with shutdown_grace: the node keeps its meeting and answers
 	// new calls with 503; a new caller of another of its rooms lands
 	// elsewhere, and its meeting goes on.
-	nodes[drain].sendSignal(t, syscall.SIGTERM)
+	nodes[drain].SendSignal(t, syscall.SIGTERM)
 	waitOptions(t, nodes[drain], 503)
 	other := byNode[drain][1]
 	c3 := dial(other, "while-draining")
-	others := append(append([]*bridge{}, nodes[:drain]...), nodes[drain+1:]...)
+	others := append(append([]*interop.Bridge{}, nodes[:drain]...), nodes[drain+1:]...)
 	waitPlaced(t, others, map[string]int{other: 0})
 	t.Logf("room %s of the draining node: failure route %d lines (503), probe otherwise",
 		other, k.logged("node sip:"+nodes[drain].SIP, "failed (503)", " call-id "+c3.CallID()))
@@ -292,21 +292,21 @@ func TestKamailioCluster(t *testing.T) {
 	// The operator ends the draining node's meeting: its BYEs to the
 	// callers take the recorded route from the node's own address, and
 	// the drained node exits.
-	if code := apiCall(t, nodes[drain], opsToken, "POST", "/api/v1/conferences/"+kept+"/end", "", nil); code/100 != 2 {
+	if code := interop.APICall(t, nodes[drain], interop.OpsToken, "POST", "/api/v1/conferences/"+kept+"/end", "", nil); code/100 != 2 {
 		t.Fatalf("end the meeting in %s: %d", kept, code)
 	}
 	for i, c := range calls[kept] {
-		waitEnded(t, c, fmt.Sprintf("caller %d of %s at the meeting's end", i+1, kept))
+		interop.WaitEnded(t, c, fmt.Sprintf("caller %d of %s at the meeting's end", i+1, kept))
 	}
 	k.waitRouted(t, calls[kept][0].CallID(), "BYE", "sip:a"+kept+"@", "udp", 1)
 	k.waitRouted(t, calls[kept][1].CallID(), "BYE", "sip:b"+kept+"@", "udp", 1)
-	nodes[drain].exitedOK(t, 20*time.Second)
+	nodes[drain].ExitedOK(t, 20*time.Second)
 }
 
 // waitDown waits until Kamailio has taken node out of the set: a probe
 // without 200 (node down) or a call it did not answer in time (marked
 // down), whichever came first.
-func (k *kamailioProc) waitDown(t *testing.T, node *bridge) {
+func (k *kamailioProc) waitDown(t *testing.T, node *interop.Bridge) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for k.logged("node down sip:"+node.SIP+";") == 0 && k.logged("node sip:"+node.SIP+";", "marked down") == 0 {
@@ -321,7 +321,7 @@ func (k *kamailioProc) waitDown(t *testing.T, node *bridge) {
 // HOST:PORT): its flags, "A…" active, "I…" inactive, "…P" probing.
 func (k *kamailioProc) nodeStates(t *testing.T) map[string]string {
 	t.Helper()
-	kamcmd := requirePeer(t, "kamcmd", "kamailio")
+	kamcmd := interop.RequirePeer(t, "kamcmd", "kamailio")
 	out, err := exec.Command(kamcmd, "-s", "unix:"+k.ctl, "dispatcher.list").CombinedOutput()
 	if err != nil {
 		t.Fatalf("kamcmd dispatcher.list: %v\n%s", err, out)
@@ -341,11 +341,11 @@ func (k *kamailioProc) nodeStates(t *testing.T) map[string]string {
 }
 
 // waitOptions waits until b answers OPTIONS with code.
-func waitOptions(t *testing.T, b *bridge, code int) {
+func waitOptions(t *testing.T, b *interop.Bridge, code int) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		got, err := sipOptions(b.SIP, 300*time.Millisecond)
+		got, err := interop.SIPOptions(b.SIP, 300*time.Millisecond)
 		if err == nil && got == code {
 			return
 		}
@@ -354,12 +354,6 @@ func waitOptions(t *testing.T, b *bridge, code int) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-}
-
-// sine is a call's source saying freq.
-func sine(freq float64) func(pcm []int16) {
-	var phase float64
-	return func(pcm []int16) { tone.Sine(pcm, freq, rate, toneAmp, &phase) }
 }
 
 // fakeNode is a SIP node of the test's own on UDP: it answers OPTIONS 200,
@@ -504,7 +498,7 @@ func (f *fakeNode) handle(msg string) string {
 // caller gets the busy node's 486 after a followed and after a refused
 // redirect, not the 302, and 502 when both redirect outside the set.
 func TestKamailioFailureRoute(t *testing.T) {
-	kamailio := requirePeer(t, "kamailio", "kamailio")
+	kamailio := interop.RequirePeer(t, "kamailio", "kamailio")
 	modules := kamailioModulePath(t)
 	nodes := startCluster(t, clusterNodeIPs[:2]...)
 	fake := startFakeNode(t, "127.0.0.14")
@@ -514,7 +508,7 @@ func TestKamailioFailureRoute(t *testing.T) {
 	defer cancel()
 	dial := func(room, user string) *phone.Call {
 		t.Helper()
-		return dialPhone(ctx, t, "sip:"+room+"@"+k.Addr, user, 0, "")
+		return interop.DialPhone(ctx, t, "sip:"+room+"@"+k.Addr, user, 0, "")
 	}
 	redirectTo := func(addr string) func(string) (int, string) {
 		return func(user string) (int, string) { return 302, "sip:" + user + "@" + addr }
@@ -600,7 +594,7 @@ func TestKamailioFailureRoute(t *testing.T) {
 	alone := startKamailio(t, kamailio, modules, kamailioSite{Nodes: []string{fake.Addr, busy.Addr}, Transport: "udp"})
 	busy.setAnswer(func(string) (int, string) { return 486, "" })
 	fake.setAnswer(redirectTo(busy.Addr))
-	ph := newPhone(ctx, t, phone.Config{User: "alone"})
+	ph := interop.NewPhone(ctx, t, phone.Config{User: "alone"})
 	status := func(room string) int {
 		t.Helper()
 		dctx, dcancel := context.WithTimeout(ctx, 15*time.Second)
@@ -646,7 +640,7 @@ func TestKamailioFailureRoute(t *testing.T) {
 }
 
 // waitGone waits until room is no longer live on b.
-func waitGone(t *testing.T, b *bridge, room string) {
+func waitGone(t *testing.T, b *interop.Bridge, room string) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for liveRooms(t, b)[room] > 0 {
@@ -663,7 +657,7 @@ func waitGone(t *testing.T, b *bridge, room string) {
 // of scripts/cluster.sh, in order. (The other Kamailio tests run the same
 // config with the test's own values and a list in the same format.)
 func TestKamailioShippedConfig(t *testing.T) {
-	kamailio := requirePeer(t, "kamailio", "kamailio")
+	kamailio := interop.RequirePeer(t, "kamailio", "kamailio")
 	modules := kamailioModulePath(t)
 	dir := t.TempDir()
 	cmd := exec.Command(kamailio, "-c", "-f", shippedKamailio, "-L", modules, "-Y", dir)

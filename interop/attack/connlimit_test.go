@@ -1,4 +1,4 @@
-package interop
+package attack
 
 import (
 	"context"
@@ -14,17 +14,18 @@ import (
 	"testing"
 	"time"
 
+	"brygga/interop"
 	"brygga/phone"
 )
 
 // connConfig is testConfig with SIP connection limits and only 127.0.0.1
 // trusted, so that other 127.x addresses are callers like any other.
 func connConfig(limits string) string {
-	return testConfig + "sip:\n  trusted: [\"127.0.0.1/32\"]\n" + limits
+	return interop.BridgeConfig + "sip:\n  trusted: [\"127.0.0.1/32\"]\n" + limits
 }
 
 // dialSIP opens a TCP connection to the bridge's SIP port from src.
-func dialSIP(t *testing.T, b *bridge, src string) net.Conn {
+func dialSIP(t *testing.T, b *interop.Bridge, src string) net.Conn {
 	t.Helper()
 	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: 5 * time.Second}
 	c, err := d.Dial("tcp", b.SIP)
@@ -38,7 +39,7 @@ func dialSIP(t *testing.T, b *bridge, src string) net.Conn {
 // optionsOverTCP sends an OPTIONS on c and returns the status of the
 // answer; an error when the bridge closed the connection instead.
 func optionsOverTCP(c net.Conn, addr string) (int, error) {
-	if _, err := io.WriteString(c, optionsRequest("TCP", addr, c.LocalAddr())); err != nil {
+	if _, err := io.WriteString(c, interop.OptionsRequest("TCP", addr, c.LocalAddr())); err != nil {
 		return 0, err
 	}
 	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
@@ -48,7 +49,7 @@ func optionsOverTCP(c net.Conn, addr string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	return statusCode(buf[:n])
+	return interop.StatusCode(buf[:n])
 }
 
 // closedByBridge waits up to d for the bridge to close c, reading (and
@@ -65,11 +66,11 @@ func closedByBridge(c net.Conn, d time.Duration) bool {
 
 // waitMetric polls the bridge's /metrics until ok holds for sample (a
 // "name{labels}" key), for at most d.
-func waitMetric(t *testing.T, b *bridge, sample string, d time.Duration, ok func(float64) bool) float64 {
+func waitMetric(t *testing.T, b *interop.Bridge, sample string, d time.Duration, ok func(float64) bool) float64 {
 	t.Helper()
 	var v float64
 	for deadline := time.Now().Add(d); ; time.Sleep(100 * time.Millisecond) {
-		v = flowMetrics(t, b)[sample]
+		v = interop.FlowMetrics(t, b)[sample]
 		if ok(v) || time.Now().After(deadline) {
 			return v
 		}
@@ -82,8 +83,8 @@ func waitMetric(t *testing.T, b *bridge, sample string, d time.Duration, ok func
 // go back to where they were.
 func TestSIPOneByteConnectionsClosed(t *testing.T) {
 	const n = 200
-	b := startBridgeIn(t, t.TempDir(), connConfig("  message_timeout: 5s\n  max_connections_per_source: 250\n"))
-	before := flowMetrics(t, b)
+	b := interop.StartBridgeIn(t, t.TempDir(), connConfig("  message_timeout: 5s\n  max_connections_per_source: 250\n"))
+	before := interop.FlowMetrics(t, b)
 
 	conns := make([]net.Conn, n)
 	for i := range conns {
@@ -137,7 +138,7 @@ func TestSIPOneByteConnectionsClosed(t *testing.T) {
 // the trusted PBX beyond the cap, still get answers.
 func TestSIPConnectionsPerSource(t *testing.T) {
 	const perSource = 5
-	b := startBridgeIn(t, t.TempDir(), connConfig(fmt.Sprintf("  max_connections_per_source: %d\n", perSource)))
+	b := interop.StartBridgeIn(t, t.TempDir(), connConfig(fmt.Sprintf("  max_connections_per_source: %d\n", perSource)))
 	for i := range perSource {
 		if code, err := optionsOverTCP(dialSIP(t, b, "127.0.0.66"), b.SIP); err != nil || code != 200 {
 			t.Fatalf("connection %d from 127.0.0.66: %d %v, want 200", i+1, code, err)
@@ -158,7 +159,7 @@ func TestSIPConnectionsPerSource(t *testing.T) {
 	if n := strings.Count(b.Log(), `level=WARN msg="sip connections" source=127.0.0.66 max=5`+"\n"); n != 1 {
 		t.Errorf("%d fail2ban lines for 127.0.0.66, want 1", n)
 	}
-	m := flowMetrics(t, b)
+	m := interop.FlowMetrics(t, b)
 	if v := m[`brygga_connections_refused_total{listener="sip",reason="source"}`]; v != 1 {
 		t.Errorf("refused for the source: %v, want 1", v)
 	}
@@ -173,7 +174,7 @@ func TestSIPConnectionsPerSource(t *testing.T) {
 // phone. A connection without a call, quiet as long, is closed.
 func TestTCPCallOutlivesIdleTimeout(t *testing.T) {
 	const idle = time.Second
-	b := startBridgeIn(t, t.TempDir(), connConfig("  idle_timeout: 1s\n"))
+	b := interop.StartBridgeIn(t, t.TempDir(), connConfig("  idle_timeout: 1s\n"))
 
 	quiet := dialSIP(t, b, "127.0.0.71")
 	if code, err := optionsOverTCP(quiet, b.SIP); err != nil || code != 200 {
@@ -187,14 +188,14 @@ func TestTCPCallOutlivesIdleTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ph.Close()
-	call, err := ph.Dial(ctx, "sip:"+roomExt+"@"+b.SIP+";transport=tcp")
+	call, err := ph.Dial(ctx, "sip:"+interop.RoomExt+"@"+b.SIP+";transport=tcp")
 	if err != nil {
 		t.Fatalf("dialling over TCP: %v", err)
 	}
-	if err := call.SendDigits(roomPIN + "#"); err != nil {
+	if err := call.SendDigits(interop.RoomPIN + "#"); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(30 * time.Second); members(t, b) != 1; time.Sleep(200 * time.Millisecond) {
+	for deadline := time.Now().Add(30 * time.Second); interop.MemberCount(t, b) != 1; time.Sleep(200 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("the TCP caller never got into the room")
 		}
@@ -207,7 +208,7 @@ func TestTCPCallOutlivesIdleTimeout(t *testing.T) {
 		t.Fatal("the call ended while the caller was quiet")
 	case <-time.After(4 * idle):
 	}
-	m := flowMetrics(t, b)
+	m := interop.FlowMetrics(t, b)
 	if v := m[`brygga_sip_connections_cut_total{reason="idle"}`]; v != 1 {
 		t.Errorf("connections cut for idleness: %v, want 1 (the one without a call)", v)
 	}
@@ -219,11 +220,11 @@ func TestTCPCallOutlivesIdleTimeout(t *testing.T) {
 			ID string `json:"id"`
 		} `json:"members"`
 	}
-	apiCall(t, b, wallToken, "GET", "/api/v1/conferences/"+roomExt, "", &conf)
+	interop.APICall(t, b, interop.WallToken, "GET", "/api/v1/conferences/"+interop.RoomExt, "", &conf)
 	if len(conf.Members) != 1 {
 		t.Fatalf("members %+v", conf.Members)
 	}
-	if code := apiCall(t, b, opsToken, "POST", "/api/v1/conferences/"+roomExt+"/participants/"+conf.Members[0].ID+"/kick", "", nil); code/100 != 2 {
+	if code := interop.APICall(t, b, interop.OpsToken, "POST", "/api/v1/conferences/"+interop.RoomExt+"/participants/"+conf.Members[0].ID+"/kick", "", nil); code/100 != 2 {
 		t.Fatalf("kick: %d", code)
 	}
 	select {

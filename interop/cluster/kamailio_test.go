@@ -1,10 +1,9 @@
-package interop
+package cluster
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -14,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"brygga/interop"
 	"brygga/phone"
 	"brygga/sip/sdp"
 )
@@ -29,7 +29,7 @@ const pbxIP = "127.0.0.1"
 
 // shippedKamailio is the config operators install; the tests run it as it
 // is, setting its site values with -A defines.
-var shippedKamailio = filepath.Join("..", "deploy", "kamailio", "kamailio.cfg")
+var shippedKamailio = filepath.Join(interop.ModuleRoot, "deploy", "kamailio", "kamailio.cfg")
 
 // kamailioModules are the modules the shipped config loads.
 func kamailioModules(t *testing.T) []string {
@@ -68,7 +68,7 @@ next:
 		return dir
 	}
 	msg := fmt.Sprintf("no Kamailio module folder with %s among %s", strings.Join(modules, ", "), strings.Join(candidates, ", "))
-	if ciMode() {
+	if interop.CIMode() {
 		t.Fatal(msg + " (Debian package kamailio)")
 	}
 	t.Skip(msg + ": install kamailio to run this test (with CI=true this is a failure)")
@@ -101,7 +101,7 @@ func startKamailio(t *testing.T, kamailio, modules string, site kamailioSite) *k
 	t.Helper()
 	dir := t.TempDir()
 	k := &kamailioProc{
-		Addr:   fmt.Sprintf("%s:%d", proxyIP, freePort(t)),
+		Addr:   fmt.Sprintf("%s:%d", proxyIP, interop.FreePort(t)),
 		log:    filepath.Join(dir, "kamailio.log"),
 		ctl:    filepath.Join(dir, "kamailio_ctl"),
 		exited: make(chan struct{}),
@@ -154,8 +154,8 @@ func startKamailio(t *testing.T, kamailio, modules string, site kamailioSite) *k
 		if err := k.stop(); err != nil {
 			t.Error(err)
 		}
-		if t.Failed() || *showLogs {
-			t.Logf("kamailio log (%s):\n%s", k.log, tail(k.log, 200))
+		if t.Failed() || *interop.ShowLogs {
+			t.Logf("kamailio log (%s):\n%s", k.log, interop.TailLines(k.log, 200))
 		}
 	})
 	t.Logf("kamailio on %s (udp+tcp), relaying to %s over %s", k.Addr, strings.Join(site.Nodes, ", "), site.Transport)
@@ -165,10 +165,10 @@ func startKamailio(t *testing.T, kamailio, modules string, site kamailioSite) *k
 	for time.Now().Before(deadline) {
 		select {
 		case <-k.exited:
-			t.Fatalf("kamailio exited before answering OPTIONS (%v):\n%s", k.err, tail(k.log, 60))
+			t.Fatalf("kamailio exited before answering OPTIONS (%v):\n%s", k.err, interop.TailLines(k.log, 60))
 		default:
 		}
-		code, err := sipOptions(k.Addr, 300*time.Millisecond)
+		code, err := interop.SIPOptions(k.Addr, 300*time.Millisecond)
 		if err == nil && code == 200 {
 			return k
 		}
@@ -246,101 +246,13 @@ func (k *kamailioProc) waitRouted(t *testing.T, callID, method, ruri, proto stri
 	k.waitLogged(t, n, "in-dialog "+method+" "+ruri, " over "+proto+" ", " call-id "+callID+"\n")
 }
 
-// dialPhone is a Go phone calling target as user, saying say Hz (0:
-// silence) and keying keys (may be empty) as RFC 4733 events; opts go to
-// Dial (an outbound proxy, a header). Its log is printed when the test
-// fails; the phone is closed when the test ends.
-func dialPhone(ctx context.Context, t *testing.T, target, user string, say float64, keys string, opts ...phone.DialOption) *phone.Call {
-	t.Helper()
-	ph := newPhone(ctx, t, phone.Config{User: user})
-	dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	call, err := ph.Dial(dctx, target, opts...)
-	if err != nil {
-		t.Fatalf("phone %s dialling %s: %v", user, target, err)
-	}
-	if say != 0 {
-		call.SetSource(sine(say))
-	}
-	if keys != "" {
-		if err := call.SendDigits(keys); err != nil {
-			t.Fatalf("phone %s keying %q: %v", user, keys, err)
-		}
-	}
-	return call
-}
-
-// newPhone is a Go phone with cfg whose log is printed when the test fails;
-// it is closed when the test ends.
-func newPhone(ctx context.Context, t *testing.T, cfg phone.Config) *phone.Phone {
-	t.Helper()
-	logPath := filepath.Join(t.TempDir(), "phone-"+cfg.User+".log")
-	logf, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		logf.Close()
-		if t.Failed() || *showLogs {
-			t.Logf("phone %s log:\n%s", cfg.User, tail(logPath, 100))
-		}
-	})
-	cfg.Logger = slog.New(slog.NewTextHandler(logf, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	ph, err := phone.New(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ph.Close() })
-	return ph
-}
-
 // heardEnough reports whether pcm holds the want tone for long enough to
 // be checked: settle, listenSpan and linger from the moment it arrived.
 func heardEnough(pcm []int16, want, own float64) bool {
-	need := int((settle+listenSpan+linger)/(window*time.Second/rate)) + 1
-	ls := analyse(pcm, want, own)
-	f := firstHeard(ls)
+	need := int((interop.Settle+interop.ListenSpan+interop.Linger)/(interop.AnalysisWindow*time.Second/interop.SampleRate)) + 1
+	ls := interop.AnalyseLevels(pcm, want, own)
+	f := interop.FirstHeard(ls)
 	return f >= 0 && len(ls)-f >= need
-}
-
-// apiMember is one participant as GET /api/v1/conferences/{room} shows it.
-type apiMember struct {
-	ID       string `json:"id"`
-	CallerID string `json:"caller_id"`
-	Role     string `json:"role"`
-}
-
-// waitMember polls the API until the room has a member with callerID.
-func waitMember(t *testing.T, b *bridge, callerID string) apiMember {
-	t.Helper()
-	var conf struct{ Members []apiMember }
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		conf.Members = nil
-		apiCall(t, b, opsToken, "GET", "/api/v1/conferences/"+roomExt, "", &conf)
-		for _, m := range conf.Members {
-			if m.CallerID == callerID {
-				return m
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no member with caller ID %q in room %s within 30 s; members %+v", callerID, roomExt, conf.Members)
-		}
-		time.Sleep(300 * time.Millisecond)
-	}
-}
-
-// waitEnded waits for the bridge's BYE to a call.
-func waitEnded(t *testing.T, c *phone.Call, who string) {
-	t.Helper()
-	select {
-	case <-c.Done():
-		if !c.EndedByRemote() {
-			t.Errorf("%s: the call ended, but not by the bridge's BYE", who)
-		}
-	case <-time.After(20 * time.Second):
-		t.Errorf("%s: no BYE from the bridge within 20 s", who)
-	}
 }
 
 // TestKamailioProxy puts Kamailio with the shipped config
@@ -366,7 +278,7 @@ func waitEnded(t *testing.T, c *phone.Call, who string) {
 // (one per transport, r2=on) and the bridge's BYE must take the TCP one.
 // Kamailio listens on 127.0.0.2 (Linux answers on all of 127.0.0.0/8).
 func TestKamailioProxy(t *testing.T) {
-	kamailio := requirePeer(t, "kamailio", "kamailio")
+	kamailio := interop.RequirePeer(t, "kamailio", "kamailio")
 	modules := kamailioModulePath(t)
 	for _, transport := range []string{"udp", "tcp"} {
 		t.Run(transport, func(t *testing.T) { kamailioProxy(t, kamailio, modules, transport) })
@@ -379,18 +291,18 @@ func pai(user string) phone.DialOption {
 }
 
 func kamailioProxy(t *testing.T, kamailio, modules, transport string) {
-	b := startBridgeIn(t, t.TempDir(), testConfig+"sip:\n  trusted: [\""+proxyIP+"/32\"]\n")
+	b := interop.StartBridgeIn(t, t.TempDir(), interop.BridgeConfig+"sip:\n  trusted: [\""+proxyIP+"/32\"]\n")
 	k := startKamailio(t, kamailio, modules, kamailioSite{Nodes: []string{b.SIP}, Transport: transport})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 
 	// The room's URI names the bridge; the INVITE goes to the proxy.
-	room := "sip:" + roomExt + "@" + b.SIP
+	room := "sip:" + interop.RoomExt + "@" + b.SIP
 	via := phone.WithOutboundProxy("sip:" + k.Addr)
-	a := dialPhone(ctx, t, room, "1001", 500, roomPIN+"#", via, pai("+471001"))
-	c := dialPhone(ctx, t, room, "1002", 1100, roomPIN+"#", via, pai("+471002"))
+	a := interop.DialPhone(ctx, t, room, "1001", 500, interop.RoomPIN+"#", via, pai("+471001"))
+	c := interop.DialPhone(ctx, t, room, "1002", 1100, interop.RoomPIN+"#", via, pai("+471002"))
 
-	deadline := time.Now().Add(joinWait)
+	deadline := time.Now().Add(interop.JoinWait)
 	for !heardEnough(a.Received(), 1100, 500) || !heardEnough(c.Received(), 500, 1100) {
 		if time.Now().After(deadline) {
 			break // checkHears says what is missing
@@ -408,7 +320,7 @@ func kamailioProxy(t *testing.T, kamailio, modules, transport string) {
 		call      *phone.Call
 		want, own float64
 	}{{"1001 through the proxy", a, 1100, 500}, {"1002 through the proxy", c, 500, 1100}} {
-		if sum, err := checkHears(h.call.Received(), h.want, h.own, settle, listenSpan); err != nil {
+		if sum, err := interop.CheckHears(h.call.Received(), h.want, h.own, interop.Settle, interop.ListenSpan); err != nil {
 			t.Errorf("%s: %v", h.who, err)
 		} else {
 			t.Logf("%s: %s", h.who, sum)
@@ -416,28 +328,28 @@ func kamailioProxy(t *testing.T, kamailio, modules, transport string) {
 	}
 
 	// Caller ID: what the PBX asserted, passed on by the trusted proxy.
-	ma := waitMember(t, b, "+471001")
-	mc := waitMember(t, b, "+471002")
+	ma := interop.WaitMember(t, b, "+471001")
+	mc := interop.WaitMember(t, b, "+471002")
 	if ma.Role != "participant" || mc.Role != "participant" {
 		t.Errorf("roles %q and %q through the proxy, want participant", ma.Role, mc.Role)
 	}
 	// A caller off the PBX's address claiming the owner's extension: the
 	// proxy takes no new call from it.
-	mallory := newPhone(ctx, t, phone.Config{User: "mallory", LocalIP: netip.MustParseAddr("127.0.0.66")})
+	mallory := interop.NewPhone(ctx, t, phone.Config{User: "mallory", LocalIP: netip.MustParseAddr("127.0.0.66")})
 	dctx, dcancel := context.WithTimeout(ctx, 15*time.Second)
-	_, err := mallory.Dial(dctx, room, via, pai(roomExt))
+	_, err := mallory.Dial(dctx, room, via, pai(interop.RoomExt))
 	dcancel()
 	if se := (*phone.StatusError)(nil); !errors.As(err, &se) || se.Code != 403 {
 		t.Errorf("a caller off the PBX through the proxy: %v, want 403 from the proxy", err)
 	}
 	k.waitLogged(t, 1, "refused INVITE", "from 127.0.0.66:")
-	if st := roomState(t, b); st.has(roomExt) || st.has("mallory") || len(st.Members) != 2 {
+	if st := interop.RoomState(t, b); st.Has(interop.RoomExt) || st.Has("mallory") || len(st.Members) != 2 {
 		t.Errorf("after the refused caller the room has %+v, want 1001 and 1002 only", st.Members)
 	}
 	// A caller not behind the proxy is not trusted by the bridge: its
 	// P-Asserted-Identity is ignored for its From user.
-	d := dialPhone(ctx, t, room, "1003", 0, roomPIN+"#", phone.WithHeader("P-Asserted-Identity", "<sip:"+roomExt+"@127.0.0.1>"))
-	if md := waitMember(t, b, "1003"); md.Role != "participant" {
+	d := interop.DialPhone(ctx, t, room, "1003", 0, interop.RoomPIN+"#", phone.WithHeader("P-Asserted-Identity", "<sip:"+interop.RoomExt+"@127.0.0.1>"))
+	if md := interop.WaitMember(t, b, "1003"); md.Role != "participant" {
 		t.Errorf("the direct caller with a forged identity is %q, want participant", md.Role)
 	}
 	hctx, hcancel := context.WithTimeout(ctx, 10*time.Second)
@@ -458,12 +370,12 @@ func kamailioProxy(t *testing.T, kamailio, modules, transport string) {
 	mark := a.Mark()
 	deadline = time.Now().Add(15 * time.Second)
 	for {
-		ls := analyse(a.ReceivedSince(mark), 1100, 500)
-		if firstHeard(ls) >= 0 {
+		ls := interop.AnalyseLevels(a.ReceivedSince(mark), 1100, 500)
+		if interop.FirstHeard(ls) >= 0 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Errorf("after hold and resume 1001 did not hear 1100 Hz again within 15 s\n%s", table(ls))
+			t.Errorf("after hold and resume 1001 did not hear 1100 Hz again within 15 s\n%s", interop.LevelTable(ls))
 			break
 		}
 		time.Sleep(200 * time.Millisecond)
@@ -475,8 +387,8 @@ func kamailioProxy(t *testing.T, kamailio, modules, transport string) {
 	k.waitRouted(t, c.CallID(), "ACK", "sip:brygga@", "udp", 1)
 
 	// The owner's extension, asserted by the PBX: host, no PIN.
-	o := dialPhone(ctx, t, room, "owner", 0, "", via, pai(roomExt))
-	if m := waitMember(t, b, roomExt); m.Role != "host" {
+	o := interop.DialPhone(ctx, t, room, "owner", 0, "", via, pai(interop.RoomExt))
+	if m := interop.WaitMember(t, b, interop.RoomExt); m.Role != "host" {
 		t.Errorf("the owner's extension asserted by the PBX through the proxy joined as %q, want host without a PIN", m.Role)
 	}
 	// The owner hangs up: the caller's BYE by the proxy.
@@ -488,17 +400,17 @@ func kamailioProxy(t *testing.T, kamailio, modules, transport string) {
 	k.waitRouted(t, o.CallID(), "BYE", "sip:brygga@", "udp", 1)
 
 	// The operator kicks 1002: the bridge's BYE goes by the proxy.
-	if code := apiCall(t, b, opsToken, "POST", "/api/v1/conferences/"+roomExt+"/participants/"+mc.ID+"/kick", "", nil); code/100 != 2 {
+	if code := interop.APICall(t, b, interop.OpsToken, "POST", "/api/v1/conferences/"+interop.RoomExt+"/participants/"+mc.ID+"/kick", "", nil); code/100 != 2 {
 		t.Fatalf("kick 1002: %d", code)
 	}
-	waitEnded(t, c, "1002 kicked")
+	interop.WaitEnded(t, c, "1002 kicked")
 	k.waitRouted(t, c.CallID(), "BYE", "sip:1002@", transport, 1)
 
 	// The operator ends the meeting: the BYE to 1001 by the proxy.
-	if code := apiCall(t, b, opsToken, "POST", "/api/v1/conferences/"+roomExt+"/end", "", nil); code/100 != 2 {
+	if code := interop.APICall(t, b, interop.OpsToken, "POST", "/api/v1/conferences/"+interop.RoomExt+"/end", "", nil); code/100 != 2 {
 		t.Fatalf("end the meeting: %d", code)
 	}
-	waitEnded(t, a, "1001 at the meeting's end")
+	interop.WaitEnded(t, a, "1001 at the meeting's end")
 	k.waitRouted(t, a.CallID(), "BYE", "sip:1001@", transport, 1)
 
 	if err := b.Stop(); err != nil {

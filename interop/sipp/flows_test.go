@@ -1,4 +1,4 @@
-package interop
+package sipp
 
 // SIPp against the real bridge on every signalling path a caller or a PBX
 // can take: CANCEL (early and racing the answer), re-INVITE to a new port,
@@ -9,10 +9,9 @@ package interop
 // still open when it stops).
 
 import (
-	"bufio"
+	"brygga/interop"
 	"context"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -22,60 +21,17 @@ import (
 	"time"
 )
 
-// flowMetrics reads the bridge's /metrics into "name{labels}" → value.
-func flowMetrics(t *testing.T, b *bridge) map[string]float64 {
-	t.Helper()
-	c := http.Client{Timeout: 5 * time.Second}
-	res, err := c.Get(b.API + "/metrics")
-	if err != nil {
-		t.Fatalf("GET /metrics: %v", err)
-	}
-	defer res.Body.Close()
-	m := map[string]float64{}
-	sc := bufio.NewScanner(res.Body)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		i := strings.LastIndexByte(line, ' ')
-		if i < 0 {
-			continue
-		}
-		if v, err := strconv.ParseFloat(line[i+1:], 64); err == nil {
-			m[line[:i]] = v
-		}
-	}
-	return m
-}
-
-// members is the number of participants the admin API lists in the room
-// (0 when it has no live conference).
-func members(t *testing.T, b *bridge) int {
-	t.Helper()
-	var conf struct {
-		Members []struct {
-			ID string `json:"id"`
-		} `json:"members"`
-	}
-	if code := apiCall(t, b, wallToken, "GET", "/api/v1/conferences/"+roomExt, "", &conf); code != 200 {
-		return 0
-	}
-	return len(conf.Members)
-}
-
 // waitMembers polls the admin API until the room has n participants.
-func waitMembers(t *testing.T, b *bridge, n int, within time.Duration) {
+func waitMembers(t *testing.T, b *interop.Bridge, n int, within time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for {
-		got := members(t, b)
+		got := interop.MemberCount(t, b)
 		if got == n {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the admin API lists %d participants in %s, want %d", got, roomExt, n)
+			t.Fatalf("the admin API lists %d participants in %s, want %d", got, interop.RoomExt, n)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -84,11 +40,11 @@ func waitMembers(t *testing.T, b *bridge, n int, within time.Duration) {
 // waitIdle waits until the bridge holds no call: no open RTP session, no
 // live conference, nobody in a room or a lobby. It fails after 15 s with
 // what is left.
-func waitIdle(t *testing.T, b *bridge) map[string]float64 {
+func waitIdle(t *testing.T, b *interop.Bridge) map[string]float64 {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		m := flowMetrics(t, b)
+		m := interop.FlowMetrics(t, b)
 		left := m["brygga_rtp_sessions"] + m["brygga_conferences"] +
 			m[`brygga_participants{where="room"}`] + m[`brygga_participants{where="lobby"}`]
 		if left == 0 {
@@ -113,7 +69,7 @@ func callResults(m map[string]float64) map[string]int {
 
 // stopClean stops the bridge and fails when it still held a SIP call or
 // an INVITE being answered at exit, or logged a panic in a handler.
-func stopClean(t *testing.T, b *bridge) {
+func stopClean(t *testing.T, b *interop.Bridge) {
 	t.Helper()
 	if err := b.Stop(); err != nil {
 		t.Error(err)
@@ -127,7 +83,7 @@ func stopClean(t *testing.T, b *bridge) {
 }
 
 // logCount counts the bridge's log lines with msg="…" equal to msg.
-func logCount(b *bridge, msg string) int {
+func logCount(b *interop.Bridge, msg string) int {
 	n := 0
 	for _, line := range strings.Split(b.Log(), "\n") {
 		if logFields(line)["msg"] == msg {
@@ -296,16 +252,16 @@ func between(a []rtpArrival, from, to time.Time) int {
 // the call answered (the CANCEL then has no effect, still 200) and ended by
 // the caller's BYE. Five tries; nothing may be left after any of them.
 func TestSIPpFlowCancelEarly(t *testing.T) {
-	sipp := requirePeer(t, "sipp", "sip-tester")
-	b := startBridge(t)
+	sipp := interop.RequirePeer(t, "sipp", "sip-tester")
+	b := interop.StartBridge(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	const tries = 5
 	cancelled, answered := 0, 0
 	for i := range tries {
 		dir := t.TempDir()
-		err := runSIPp(ctx, t, sipp, b, dir, sippCall{
-			scenario: "sipp_flow_cancel_early.xml", service: roomExt, limit: 15 * time.Second,
+		err := interop.RunSIPp(ctx, t, sipp, b, dir, interop.SIPpCall{
+			Scenario: "sipp_flow_cancel_early.xml", Service: interop.RoomExt, Limit: 15 * time.Second,
 		})
 		if err != nil {
 			t.Fatalf("try %d: %v", i+1, err)
@@ -379,13 +335,13 @@ func oneDialog(t *testing.T, oks []sippMsg) {
 // before the ACK. It must not undo the answered call: 200 (or 481) to the
 // CANCEL, then the call goes on and the caller's BYE gets 200.
 func TestSIPpFlowCancelLate(t *testing.T) {
-	sipp := requirePeer(t, "sipp", "sip-tester")
-	b := startBridge(t)
+	sipp := interop.RequirePeer(t, "sipp", "sip-tester")
+	b := interop.StartBridge(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
 	dir := t.TempDir()
 	const scenario = "sipp_flow_cancel_late.xml"
-	if err := runSIPp(ctx, t, sipp, b, dir, sippCall{scenario: scenario, service: roomExt, limit: 20 * time.Second}); err != nil {
+	if err := interop.RunSIPp(ctx, t, sipp, b, dir, interop.SIPpCall{Scenario: scenario, Service: interop.RoomExt, Limit: 20 * time.Second}); err != nil {
 		t.Fatal(err)
 	}
 	msgs := sippTrace(t, dir, scenario)
@@ -411,15 +367,15 @@ func TestSIPpFlowCancelLate(t *testing.T) {
 // port from then on (never before) and stops going to the old one; the
 // call stays in the room until the caller's BYE.
 func TestSIPpFlowReinviteNewPort(t *testing.T) {
-	sipp := requirePeer(t, "sipp", "sip-tester")
-	b := startBridge(t)
+	sipp := interop.RequirePeer(t, "sipp", "sip-tester")
+	b := interop.StartBridge(t)
 	oldPort, newPort := newRTPPort(t), newRTPPort(t)
 	dir := t.TempDir()
 	const scenario = "sipp_flow_reinvite_port.xml"
-	done := startSIPp(t, sipp, b, dir, sippCall{
-		scenario: scenario, service: roomExt + "*" + roomPIN, pause: 3 * time.Second,
-		keys:  map[string]string{"old_port": oldPort.port(), "new_port": newPort.port()},
-		limit: 30 * time.Second,
+	done := startSIPp(t, sipp, b, dir, interop.SIPpCall{
+		Scenario: scenario, Service: interop.RoomExt + "*" + interop.RoomPIN, Pause: 3 * time.Second,
+		Keys:  map[string]string{"old_port": oldPort.port(), "new_port": newPort.port()},
+		Limit: 30 * time.Second,
 	})
 	// The move happens 3 s into the call; once audio arrives at the new
 	// port the caller must still be in the room.
@@ -431,7 +387,7 @@ func TestSIPpFlowReinviteNewPort(t *testing.T) {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
-	if n := members(t, b); n != 1 {
+	if n := interop.MemberCount(t, b); n != 1 {
 		t.Errorf("after the re-INVITE the admin API lists %d participants, want 1", n)
 	}
 	if err := <-done; err != nil {
@@ -475,16 +431,16 @@ func TestSIPpFlowReinviteNewPort(t *testing.T) {
 // SDP). The bridge's audio to the caller's port must stop while held and
 // come back on resume, and the call must survive to the caller's BYE.
 func TestSIPpFlowHold(t *testing.T) {
-	sipp := requirePeer(t, "sipp", "sip-tester")
-	b := startBridge(t)
+	sipp := interop.RequirePeer(t, "sipp", "sip-tester")
+	b := interop.StartBridge(t)
 	rtp := newRTPPort(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	dir := t.TempDir()
 	const scenario = "sipp_flow_hold.xml"
-	err := runSIPp(ctx, t, sipp, b, dir, sippCall{
-		scenario: scenario, service: roomExt + "*" + roomPIN, pause: 2500 * time.Millisecond,
-		keys: map[string]string{"rtp_port": rtp.port()}, limit: 40 * time.Second,
+	err := interop.RunSIPp(ctx, t, sipp, b, dir, interop.SIPpCall{
+		Scenario: scenario, Service: interop.RoomExt + "*" + interop.RoomPIN, Pause: 2500 * time.Millisecond,
+		Keys: map[string]string{"rtp_port": rtp.port()}, Limit: 40 * time.Second,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -530,19 +486,19 @@ func TestSIPpFlowHold(t *testing.T) {
 	stopClean(t, b)
 }
 
-// infoPIN runs sipp_flow_info_pin.xml over a transport: the caller keys the
+// infoPIN runs sipp_flow_info_pin.xml over a Transport: the caller keys the
 // PIN by SIP INFO and must be listed in the room by the admin API; after
 // its BYE the bridge holds nothing.
-func infoPIN(t *testing.T, transport string) *bridge {
-	sipp := requirePeer(t, "sipp", "sip-tester")
-	b := startBridge(t)
-	done := startSIPp(t, sipp, b, t.TempDir(), sippCall{
-		scenario: "sipp_flow_info_pin.xml", service: roomExt, transport: transport,
-		pause: 4 * time.Second, limit: 40 * time.Second,
+func infoPIN(t *testing.T, transport string) *interop.Bridge {
+	sipp := interop.RequirePeer(t, "sipp", "sip-tester")
+	b := interop.StartBridge(t)
+	done := startSIPp(t, sipp, b, t.TempDir(), interop.SIPpCall{
+		Scenario: "sipp_flow_info_pin.xml", Service: interop.RoomExt, Transport: transport,
+		Pause: 4 * time.Second, Limit: 40 * time.Second,
 	})
 	start := time.Now()
 	deadline := start.Add(20 * time.Second)
-	for members(t, b) != 1 {
+	for interop.MemberCount(t, b) != 1 {
 		if time.Now().After(deadline) {
 			t.Fatal("the caller that keyed its PIN by SIP INFO never showed up in the room")
 		}
@@ -594,11 +550,11 @@ func TestSIPpFlowTCP(t *testing.T) {
 // TestSIPpFlowByeInIVR: the caller hangs up while keying the PIN. The BYE
 // gets 200, the dialog is gone (an INFO after it gets 481), nobody joined.
 func TestSIPpFlowByeInIVR(t *testing.T) {
-	sipp := requirePeer(t, "sipp", "sip-tester")
-	b := startBridge(t)
+	sipp := interop.RequirePeer(t, "sipp", "sip-tester")
+	b := interop.StartBridge(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
-	if err := runSIPp(ctx, t, sipp, b, t.TempDir(), sippCall{scenario: "sipp_flow_bye_ivr.xml", service: roomExt, limit: 20 * time.Second}); err != nil {
+	if err := interop.RunSIPp(ctx, t, sipp, b, t.TempDir(), interop.SIPpCall{Scenario: "sipp_flow_bye_ivr.xml", Service: interop.RoomExt, Limit: 20 * time.Second}); err != nil {
 		t.Fatal(err)
 	}
 	res := callResults(waitIdle(t, b))
@@ -615,12 +571,12 @@ func TestSIPpFlowByeInIVR(t *testing.T) {
 // the bridge never had, and a CANCEL for an INVITE it never saw, all get
 // 481; none makes a call.
 func TestSIPpFlowUnknownDialog(t *testing.T) {
-	sipp := requirePeer(t, "sipp", "sip-tester")
-	b := startBridge(t)
+	sipp := interop.RequirePeer(t, "sipp", "sip-tester")
+	b := interop.StartBridge(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
 	for _, tr := range []struct{ name, mode string }{{"udp", "u1"}, {"tcp", "t1"}} {
-		if err := runSIPp(ctx, t, sipp, b, t.TempDir(), sippCall{scenario: "sipp_flow_481.xml", service: roomExt, transport: tr.mode, limit: 20 * time.Second}); err != nil {
+		if err := interop.RunSIPp(ctx, t, sipp, b, t.TempDir(), interop.SIPpCall{Scenario: "sipp_flow_481.xml", Service: interop.RoomExt, Transport: tr.mode, Limit: 20 * time.Second}); err != nil {
 			t.Fatalf("%s: %v", tr.name, err)
 		}
 	}
@@ -639,13 +595,13 @@ func TestSIPpFlowUnknownDialog(t *testing.T) {
 // dialog; the 200 is retransmitted while the ACK is held back, and no
 // longer once it came.
 func TestSIPpFlowRetransmissions(t *testing.T) {
-	sipp := requirePeer(t, "sipp", "sip-tester")
-	b := startBridge(t)
+	sipp := interop.RequirePeer(t, "sipp", "sip-tester")
+	b := interop.StartBridge(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
 	dir := t.TempDir()
 	const scenario = "sipp_flow_retrans.xml"
-	if err := runSIPp(ctx, t, sipp, b, dir, sippCall{scenario: scenario, service: roomExt + "*" + roomPIN, limit: 25 * time.Second}); err != nil {
+	if err := interop.RunSIPp(ctx, t, sipp, b, dir, interop.SIPpCall{Scenario: scenario, Service: interop.RoomExt + "*" + interop.RoomPIN, Limit: 25 * time.Second}); err != nil {
 		t.Fatal(err)
 	}
 	msgs := sippTrace(t, dir, scenario)
@@ -685,22 +641,22 @@ func arrivalsOf(msgs []sippMsg) []rtpArrival {
 // ACK the answer; the bridge's audio then reaches the port in the answer,
 // not before the ACK, as PCMU, and SIPp's audio reaches the bridge.
 func TestSIPpFlowDelayedOffer(t *testing.T) {
-	sipp := requirePeer(t, "sipp", "sip-tester")
-	b := startBridge(t)
+	sipp := interop.RequirePeer(t, "sipp", "sip-tester")
+	b := interop.StartBridge(t)
 	rtp := newRTPPort(t)
 	dir := t.TempDir()
 	stream := filepath.Join(dir, "tone1400.ulaw")
-	if err := writeULaw(stream, 1400, 4); err != nil {
+	if err := interop.WriteULaw(stream, 1400, 4); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
 	const scenario = "sipp_flow_delayed_offer.xml"
-	before := flowMetrics(t, b)[`brygga_rtp_packets_total{direction="in"}`]
-	err := runSIPp(ctx, t, sipp, b, dir, sippCall{
-		scenario: scenario, service: roomExt + "*" + roomPIN, pause: 4 * time.Second,
-		keys:  map[string]string{"rtp_port": rtp.port(), "tone_stream": stream + ",-1,0"},
-		limit: 25 * time.Second,
+	before := interop.FlowMetrics(t, b)[`brygga_rtp_packets_total{direction="in"}`]
+	err := interop.RunSIPp(ctx, t, sipp, b, dir, interop.SIPpCall{
+		Scenario: scenario, Service: interop.RoomExt + "*" + interop.RoomPIN, Pause: 4 * time.Second,
+		Keys:  map[string]string{"rtp_port": rtp.port(), "tone_stream": stream + ",-1,0"},
+		Limit: 25 * time.Second,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -1,4 +1,4 @@
-package interop
+package cluster
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"brygga/internal/pgtest"
+	"brygga/interop"
 	"brygga/phone"
 )
 
@@ -18,7 +19,7 @@ import (
 // guesser's address (127.0.0.66) not trusted, and a lockout after
 // lockFailures wrong PINs from one address.
 func sharedStoreConfig(url string, lockFailures int) string {
-	return testConfig + fmt.Sprintf(`store:
+	return interop.BridgeConfig + fmt.Sprintf(`store:
   url: %q
 sip:
   trusted: ["127.0.0.1/32"]
@@ -32,9 +33,9 @@ sip:
 func TestClusterPINGuessingSpreadOverThreeBridges(t *testing.T) {
 	const failures = 4
 	url := pgtest.URL(t)
-	var nodes []*bridge
+	var nodes []*interop.Bridge
 	for range 3 {
-		nodes = append(nodes, startBridgeIn(t, t.TempDir(), sharedStoreConfig(url, failures)))
+		nodes = append(nodes, interop.StartBridgeIn(t, t.TempDir(), sharedStoreConfig(url, failures)))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -49,20 +50,20 @@ func TestClusterPINGuessingSpreadOverThreeBridges(t *testing.T) {
 		Scope, Key string
 		Failures   int
 	}
-	locks := func(b *bridge) []lock {
+	locks := func(b *interop.Bridge) []lock {
 		var out []lock
-		if code := apiCall(t, b, opsToken, "GET", "/api/v1/lockouts", "", &out); code != 200 {
+		if code := interop.APICall(t, b, interop.OpsToken, "GET", "/api/v1/lockouts", "", &out); code != 200 {
 			t.Fatalf("GET /api/v1/lockouts: %d", code)
 		}
 		return out
 	}
 	// guess makes one call to b with one wrong PIN and hangs up once b
 	// has counted it (logged "wrong pin") or refused it.
-	guess := func(b *bridge) (refused bool) {
+	guess := func(b *interop.Bridge) (refused bool) {
 		t.Helper()
 		before := strings.Count(b.Log(), `msg="wrong pin"`)
 		refusedBefore := strings.Count(b.Log(), `msg="pin locked out"`)
-		call, err := guesser.Dial(ctx, "sip:"+roomExt+"@"+b.SIP)
+		call, err := guesser.Dial(ctx, "sip:"+interop.RoomExt+"@"+b.SIP)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -116,7 +117,7 @@ func TestClusterPINGuessingSpreadOverThreeBridges(t *testing.T) {
 		}
 	}
 	// Lifted through one bridge's API, the lock is gone on all.
-	if code := apiCall(t, nodes[2], opsToken, "DELETE", "/api/v1/lockouts/source/127.0.0.66", "", nil); code/100 != 2 {
+	if code := interop.APICall(t, nodes[2], interop.OpsToken, "DELETE", "/api/v1/lockouts/source/127.0.0.66", "", nil); code/100 != 2 {
 		t.Fatalf("lift: %d", code)
 	}
 	for i, b := range nodes {
@@ -138,47 +139,47 @@ func TestClusterRecordingsDeliveredOnce(t *testing.T) {
 	url := pgtest.URL(t)
 	spool := t.TempDir()
 	mailbox := filepath.Join(spool, "default", "4712")
-	cfg := recordingConfig(mailbox) + fmt.Sprintf("store:\n  url: %q\n", url)
+	cfg := interop.RecordingConfig(mailbox) + fmt.Sprintf("store:\n  url: %q\n", url)
 	dirs := []string{t.TempDir(), t.TempDir(), t.TempDir()}
-	var nodes []*bridge
+	var nodes []*interop.Bridge
 	for _, d := range dirs {
-		nodes = append(nodes, startBridgeIn(t, d, cfg))
+		nodes = append(nodes, interop.StartBridgeIn(t, d, cfg))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 
-	dialIn(ctx, t, nodes[0], "4712", "interop", roomPIN+"#", 700)
-	id := recordingUnderway(t, nodes[0], dirs[0], 2)
+	interop.DialIn(ctx, t, nodes[0], "4712", "interop", interop.RoomPIN+"#", 700)
+	id := interop.RecordingUnderway(t, nodes[0], dirs[0], 2)
 	nodes[0].Kill(t)
 	// A bridge starting meanwhile repairs what it finds unfinished: its
 	// own recordings, not the one on the killed bridge's disk.
 	if err := nodes[1].Stop(); err != nil {
 		t.Fatal(err)
 	}
-	nodes[1] = startBridgeIn(t, dirs[1], cfg)
+	nodes[1] = interop.StartBridgeIn(t, dirs[1], cfg)
 	time.Sleep(3 * time.Second) // the others' queues have looked
 	for _, b := range nodes[1:] {
 		var rec map[string]any
-		if code := apiCall(t, b, opsToken, "GET", "/api/v1/recordings/"+id, "", &rec); code != 200 || rec["state"] != "recording" {
+		if code := interop.APICall(t, b, interop.OpsToken, "GET", "/api/v1/recordings/"+id, "", &rec); code != 200 || rec["state"] != "recording" {
 			t.Fatalf("the killed bridge's recording, seen from another: %d %v", code, rec)
 		}
 	}
-	if n := len(spoolMessages(t, mailbox)); n != 0 {
+	if n := len(interop.SpoolMessages(t, mailbox)); n != 0 {
 		t.Fatalf("%d messages before the killed bridge restarted", n)
 	}
 
-	nodes[0] = startBridgeIn(t, dirs[0], cfg)
-	waitDelivered(t, nodes[0], id)
+	nodes[0] = interop.StartBridgeIn(t, dirs[0], cfg)
+	interop.WaitDelivered(t, nodes[0], id)
 
 	// One meeting on each bridge at once.
 	var calls []*phone.Call
 	for _, b := range nodes {
-		calls = append(calls, dialIn(ctx, t, b, "4712", "interop", roomPIN+"#", 700))
+		calls = append(calls, interop.DialIn(ctx, t, b, "4712", "interop", interop.RoomPIN+"#", 700))
 	}
 	var recs []map[string]any
 	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(300 * time.Millisecond) {
 		recs = nil
-		apiCall(t, nodes[1], opsToken, "GET", "/api/v1/recordings", "", &recs)
+		interop.APICall(t, nodes[1], interop.OpsToken, "GET", "/api/v1/recordings", "", &recs)
 		if len(recs) == 4 {
 			break
 		}
@@ -193,14 +194,14 @@ func TestClusterRecordingsDeliveredOnce(t *testing.T) {
 		}
 	}
 	for _, r := range recs {
-		waitDelivered(t, nodes[2], r["id"].(string))
+		interop.WaitDelivered(t, nodes[2], r["id"].(string))
 	}
 	time.Sleep(3 * time.Second) // time for a second delivery, were there one
-	if msgs := spoolMessages(t, mailbox); len(msgs) != 4 {
+	if msgs := interop.SpoolMessages(t, mailbox); len(msgs) != 4 {
 		t.Errorf("%d messages in the spool for 4 recordings: %v", len(msgs), msgs)
 	}
 	recs = nil
-	apiCall(t, nodes[0], opsToken, "GET", "/api/v1/recordings", "", &recs)
+	interop.APICall(t, nodes[0], interop.OpsToken, "GET", "/api/v1/recordings", "", &recs)
 	for _, r := range recs {
 		if r["state"] != "delivered" || r["attempts"] != float64(1) {
 			t.Errorf("recording %v: %v after %v attempts, want delivered after 1", r["id"], r["state"], r["attempts"])

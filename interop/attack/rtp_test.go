@@ -1,4 +1,4 @@
-package interop
+package attack
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/pion/rtp"
 
+	"brygga/interop"
 	"brygga/media/dtmf"
 	"brygga/phone"
 )
@@ -26,7 +27,7 @@ const attackerIP = "127.0.0.66"
 // of 127.0.0.0/8), so the callers on 127.0.0.1 and the attacker are both
 // strangers to the bridge, as callers from the internet are.
 func attackConfig(symmetric, more string) string {
-	return testConfig + "sip:\n  trusted: [\"127.0.0.254/32\"]\nmedia:\n  symmetric: " + symmetric + "\n" + more
+	return interop.BridgeConfig + "sip:\n  trusted: [\"127.0.0.254/32\"]\nmedia:\n  symmetric: " + symmetric + "\n" + more
 }
 
 // rtpAttacker is a raw UDP socket that forges RTP: RFC 4733 key presses
@@ -111,28 +112,6 @@ func (a *rtpAttacker) count() *atomic.Int64 {
 	return &n
 }
 
-// conferenceState is GET /api/v1/conferences/{room}, what these tests need.
-type conferenceState struct {
-	Members   []apiMember
-	Recording bool
-}
-
-func roomState(t *testing.T, b *bridge) conferenceState {
-	t.Helper()
-	var c conferenceState
-	apiCall(t, b, opsToken, "GET", "/api/v1/conferences/"+roomExt, "", &c)
-	return c
-}
-
-func (c conferenceState) has(callerID string) bool {
-	for _, m := range c.Members {
-		if m.CallerID == callerID {
-			return true
-		}
-	}
-	return false
-}
-
 // stillReceiving checks that c keeps receiving the bridge's RTP: after a
 // NAT rebinding this is the bridge having followed it.
 func stillReceiving(t *testing.T, c *phone.Call, who string) {
@@ -164,14 +143,14 @@ func stillReceiving(t *testing.T, c *phone.Call, who string) {
 func TestAttackRTPInjectedDigits(t *testing.T) {
 	for _, mode := range []string{"auto", "always"} {
 		t.Run(mode, func(t *testing.T) {
-			b := startBridgeIn(t, t.TempDir(), attackConfig(mode, ""))
+			b := interop.StartBridgeIn(t, t.TempDir(), attackConfig(mode, ""))
 			ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 			defer cancel()
-			target := "sip:" + roomExt + "@" + b.SIP
+			target := "sip:" + interop.RoomExt + "@" + b.SIP
 
-			host := dialPhone(ctx, t, target, "host", 0, roomHostPIN+"#")
-			waitMember(t, b, "host")
-			guest := dialPhone(ctx, t, target, "guest", 0, "")
+			host := interop.DialPhone(ctx, t, target, "host", 0, interop.RoomHostPIN+"#")
+			interop.WaitMember(t, b, "host")
+			guest := interop.DialPhone(ctx, t, target, "guest", 0, "")
 			time.Sleep(1500 * time.Millisecond) // the host past its joining prompt, the guest asked for its PIN
 
 			attackers := []*rtpAttacker{newRTPAttacker(t, attackerIP)}
@@ -192,23 +171,23 @@ func TestAttackRTPInjectedDigits(t *testing.T) {
 				attackers = append(attackers, newRTPAttacker(t, "127.0.0.1"))
 			}
 
-			strangersBefore := metricValue(t, b, "brygga_rtp_stranger_packets_total", "")
+			strangersBefore := interop.MetricValue(t, b, "brygga_rtp_stranger_packets_total", "")
 			sent := 0
 			for _, a := range attackers {
-				a.keys(guest.RemoteRTPAddr(), 101, roomPIN+"#")
+				a.keys(guest.RemoteRTPAddr(), 101, interop.RoomPIN+"#")
 				a.keys(host.RemoteRTPAddr(), 101, "*9")
 				a.keys(host.RemoteRTPAddr(), 101, "*0*0")
 				sent += a.sent
 			}
 			time.Sleep(2 * time.Second)
-			st := roomState(t, b)
-			if st.has("guest") {
+			st := interop.RoomState(t, b)
+			if st.Has("guest") {
 				t.Fatal("the attacker's RFC 4733 PIN let the guest into the room")
 			}
 			if st.Recording {
 				t.Fatal("the attacker's *9 started a recording")
 			}
-			if !st.has("host") {
+			if !st.Has("host") {
 				t.Fatalf("the host is out of the room after the attacker's *0 *0: %+v", st.Members)
 			}
 			select {
@@ -218,20 +197,20 @@ func TestAttackRTPInjectedDigits(t *testing.T) {
 				t.Fatal("the guest's call ended")
 			default:
 			}
-			if got := metricValue(t, b, "brygga_rtp_stranger_packets_total", "") - strangersBefore; got < float64(sent) {
+			if got := interop.MetricValue(t, b, "brygga_rtp_stranger_packets_total", "") - strangersBefore; got < float64(sent) {
 				t.Errorf("brygga_rtp_stranger_packets_total rose by %v, the attackers sent %d", got, sent)
 			}
 
 			// The callers' own keys work.
-			if err := guest.SendDigits(roomPIN + "#"); err != nil {
+			if err := guest.SendDigits(interop.RoomPIN + "#"); err != nil {
 				t.Fatal(err)
 			}
-			waitMember(t, b, "guest")
+			interop.WaitMember(t, b, "guest")
 			if err := host.SendDigits("*9"); err != nil {
 				t.Fatal(err)
 			}
 			deadline := time.Now().Add(10 * time.Second)
-			for !roomState(t, b).Recording {
+			for !interop.RoomState(t, b).Recording {
 				if time.Now().After(deadline) {
 					t.Fatal("the host's own *9 started no recording")
 				}
@@ -240,8 +219,8 @@ func TestAttackRTPInjectedDigits(t *testing.T) {
 			if err := host.SendDigits("*0*0"); err != nil {
 				t.Fatal(err)
 			}
-			waitEnded(t, guest, "guest")
-			waitEnded(t, host, "host")
+			interop.WaitEnded(t, guest, "guest")
+			interop.WaitEnded(t, host, "host")
 		})
 	}
 }
@@ -259,14 +238,14 @@ const thirdPartyIP = "127.0.0.77"
 // after all) the bridge's media follows at once. A call whose named
 // address never sends is hung up after media.rtp_timeout.
 func TestAttackRTPNoReflection(t *testing.T) {
-	b := startBridgeIn(t, t.TempDir(), attackConfig("auto", "  rtp_timeout: 4s\n"))
+	b := interop.StartBridgeIn(t, t.TempDir(), attackConfig("auto", "  rtp_timeout: 4s\n"))
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	target := "sip:" + roomExt + "@" + b.SIP
+	target := "sip:" + interop.RoomExt + "@" + b.SIP
 
 	victim := newRTPAttacker(t, thirdPartyIP)
 	got := victim.count()
-	call := dialPhone(ctx, t, target, "reflector", 0, "", phone.WithMediaAddress(victim.addr()))
+	call := interop.DialPhone(ctx, t, target, "reflector", 0, "", phone.WithMediaAddress(victim.addr()))
 	time.Sleep(2 * time.Second) // the PIN prompt plays: 100 packets, were they sent
 	if n := got.Load(); n != 0 {
 		t.Fatalf("the third party received %d packets before sending any", n)
@@ -289,8 +268,8 @@ func TestAttackRTPNoReflection(t *testing.T) {
 	quiet := newRTPAttacker(t, thirdPartyIP)
 	quietGot := quiet.count()
 	start := time.Now()
-	second := dialPhone(ctx, t, target, "reflector2", 0, "", phone.WithMediaAddress(quiet.addr()))
-	waitEnded(t, second, "the call naming a silent third party")
+	second := interop.DialPhone(ctx, t, target, "reflector2", 0, "", phone.WithMediaAddress(quiet.addr()))
+	interop.WaitEnded(t, second, "the call naming a silent third party")
 	if d := time.Since(start); d < 3*time.Second {
 		t.Errorf("hung up after %v, before the 4 s RTP timeout", d)
 	}
@@ -298,7 +277,7 @@ func TestAttackRTPNoReflection(t *testing.T) {
 		t.Errorf("the silent third party received %d packets", n)
 	}
 	// The first call, quiet since its 10 packets, goes the same way.
-	waitEnded(t, call, "the call whose third party fell silent")
+	interop.WaitEnded(t, call, "the call whose third party fell silent")
 }
 
 // TestAttackMediaAddressRefused: SDP addresses that would make the bridge
@@ -307,10 +286,10 @@ func TestAttackRTPNoReflection(t *testing.T) {
 // this host is refused too: sip's TestLoopbackMediaFromOffHost, since a
 // test here sends from loopback only.)
 func TestAttackMediaAddressRefused(t *testing.T) {
-	b := startBridgeIn(t, t.TempDir(), attackConfig("auto", ""))
+	b := interop.StartBridgeIn(t, t.TempDir(), attackConfig("auto", ""))
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	target := "sip:" + roomExt + "@" + b.SIP
+	target := "sip:" + interop.RoomExt + "@" + b.SIP
 	refused := []struct {
 		from, media string
 	}{
@@ -357,39 +336,22 @@ func TestAttackMediaAddressRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	if code := rawRequest(t, conn, b, "INVITE", "held", token(), "", token(), 1, "application/sdp", offerSDP(netip.MustParseAddrPort("0.0.0.0:4000"))); code != 488 {
+	if code := rawRequest(t, conn, b, "INVITE", "held", interop.RandomToken(), "", interop.RandomToken(), 1, "application/sdp", offerSDP(netip.MustParseAddrPort("0.0.0.0:4000"))); code != 488 {
 		t.Errorf("an offer naming 0.0.0.0: %d, want 488", code)
 	}
-	if got := metricValue(t, b, "brygga_sip_refused_total", `{reason="media_address"}`); got != float64(len(refused)+1) {
+	if got := interop.MetricValue(t, b, "brygga_sip_refused_total", `{reason="media_address"}`); got != float64(len(refused)+1) {
 		t.Errorf("brygga_sip_refused_total{reason=\"media_address\"} %v, want %d", got, len(refused)+1)
 	}
 	// An untrusted caller on loopback naming a loopback address.
-	own := dialPhoneFrom(ctx, t, target, attackerIP, "own-loopback")
+	own := interop.DialPhoneFrom(ctx, t, target, attackerIP, "own-loopback")
 	if err := own.Hangup(ctx); err != nil {
 		t.Error(err)
 	}
 }
 
-// dialPhoneFrom dials target from a phone on ip, keying nothing.
-func dialPhoneFrom(ctx context.Context, t *testing.T, target, ip, user string) *phone.Call {
-	t.Helper()
-	ph, err := phone.New(ctx, phone.Config{LocalIP: netip.MustParseAddr(ip), User: user})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ph.Close() })
-	dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	call, err := ph.Dial(dctx, target)
-	if err != nil {
-		t.Fatalf("%s from %s: %v", user, ip, err)
-	}
-	return call
-}
-
 // inDialog sends one request in c's dialog from conn, forged by whoever
 // learnt the dialog's identifiers, and returns the final status.
-func inDialog(t *testing.T, conn *net.UDPConn, b *bridge, c *phone.Call, method string, cseq int, contentType, body string) int {
+func inDialog(t *testing.T, conn *net.UDPConn, b *interop.Bridge, c *phone.Call, method string, cseq int, contentType, body string) int {
 	t.Helper()
 	callID, local, remote := c.Dialog()
 	if remote == "" {
@@ -400,16 +362,16 @@ func inDialog(t *testing.T, conn *net.UDPConn, b *bridge, c *phone.Call, method 
 
 // rawRequest sends one request to the bridge from conn (From user and
 // tag, To tag, "" for none) and returns the status of the final response.
-func rawRequest(t *testing.T, conn *net.UDPConn, b *bridge, method, user, fromTag, toTag, callID string, cseq int, contentType, body string) int {
+func rawRequest(t *testing.T, conn *net.UDPConn, b *interop.Bridge, method, user, fromTag, toTag, callID string, cseq int, contentType, body string) int {
 	t.Helper()
 	me := conn.LocalAddr().String()
-	to := fmt.Sprintf("To: <sip:%s@%s>", roomExt, b.SIP)
+	to := fmt.Sprintf("To: <sip:%s@%s>", interop.RoomExt, b.SIP)
 	if toTag != "" {
 		to += ";tag=" + toTag
 	}
 	lines := []string{
-		fmt.Sprintf("%s sip:%s@%s SIP/2.0", method, roomExt, b.SIP),
-		fmt.Sprintf("Via: SIP/2.0/UDP %s;branch=z9hG4bK%s;rport", me, token()),
+		fmt.Sprintf("%s sip:%s@%s SIP/2.0", method, interop.RoomExt, b.SIP),
+		fmt.Sprintf("Via: SIP/2.0/UDP %s;branch=z9hG4bK%s;rport", me, interop.RandomToken()),
 		"Max-Forwards: 70",
 		fmt.Sprintf("From: <sip:%s@%s>;tag=%s", user, conn.LocalAddr().(*net.UDPAddr).IP, fromTag),
 		to,
@@ -436,7 +398,7 @@ func rawRequest(t *testing.T, conn *net.UDPConn, b *bridge, method, user, fromTa
 		if err != nil {
 			t.Fatalf("%s: no final response: %v", method, err)
 		}
-		code, err := statusCode(buf[:n])
+		code, err := interop.StatusCode(buf[:n])
 		if err == nil && code >= 200 {
 			return code
 		}
@@ -459,12 +421,12 @@ func offerSDP(addr netip.AddrPort) string {
 // reaches it, the caller stays in the room and keeps its media. The
 // caller's own re-INVITE (a new port) and BYE work.
 func TestAttackDialogFromAnotherSource(t *testing.T) {
-	b := startBridgeIn(t, t.TempDir(), attackConfig("auto", ""))
+	b := interop.StartBridgeIn(t, t.TempDir(), attackConfig("auto", ""))
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	target := "sip:" + roomExt + "@" + b.SIP
-	caller := dialPhone(ctx, t, target, "caller", 0, roomPIN+"#")
-	waitMember(t, b, "caller")
+	target := "sip:" + interop.RoomExt + "@" + b.SIP
+	caller := interop.DialPhone(ctx, t, target, "caller", 0, interop.RoomPIN+"#")
+	interop.WaitMember(t, b, "caller")
 
 	sipConn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.ParseIP(attackerIP)})
 	if err != nil {
@@ -489,10 +451,10 @@ func TestAttackDialogFromAnotherSource(t *testing.T) {
 	if n := got.Load(); n != 0 {
 		t.Errorf("the attacker's re-INVITE drew %d RTP packets to it", n)
 	}
-	if !roomState(t, b).has("caller") {
+	if !interop.RoomState(t, b).Has("caller") {
 		t.Fatal("the caller left the room after the attacker's BYE")
 	}
-	if got := metricValue(t, b, "brygga_sip_refused_total", `{reason="foreign_source"}`); got != 3 {
+	if got := interop.MetricValue(t, b, "brygga_sip_refused_total", `{reason="foreign_source"}`); got != 3 {
 		t.Errorf("brygga_sip_refused_total{reason=\"foreign_source\"} %v, want 3", got)
 	}
 
@@ -505,7 +467,7 @@ func TestAttackDialogFromAnotherSource(t *testing.T) {
 		t.Fatalf("the caller's own BYE: %v", err)
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for roomState(t, b).has("caller") {
+	for interop.RoomState(t, b).Has("caller") {
 		if time.Now().After(deadline) {
 			t.Fatal("the caller's own BYE did not take it out of the room")
 		}

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -25,33 +26,41 @@ import (
 	"brygga/internal/pgtest"
 )
 
+// ModuleRoot is the module's folder, found from this file's so that the
+// tests of interop's sub-packages, which run in folders of their own,
+// build the bridge and find the test data in the same places.
+var ModuleRoot = func() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Dir(filepath.Dir(file))
+}()
+
 // The room every test calls, as the lead's contract for these tests gives it.
 const (
-	roomExt     = "4711"
-	roomPIN     = "2468"
-	roomHostPIN = "97531"
+	RoomExt     = "4711"
+	RoomPIN     = "2468"
+	RoomHostPIN = "97531"
 
 	// Admin API tokens: an operator and a read-only viewer.
-	opsToken  = "interop-ops-0f3b9c1e"
-	wallToken = "interop-wall-6d2a8e47"
+	OpsToken  = "interop-ops-0f3b9c1e"
+	WallToken = "interop-wall-6d2a8e47"
 )
 
-const testConfig = `# brygga interop tests: one PIN room, no open rooms. Names are off except
+const BridgeConfig = `# brygga interop tests: one PIN room, no open rooms. Names are off except
 # where a test turns them on: they add a prompt and five seconds to every join.
 open_rooms: ""
 defaults:
   names: false
 api:
   tokens:
-    - {name: interop-ops, token: "` + opsToken + `", role: operator}
-    - {name: interop-wall, token: "` + wallToken + `", role: viewer}
+    - {name: interop-ops, token: "` + OpsToken + `", role: operator}
+    - {name: interop-wall, token: "` + WallToken + `", role: viewer}
 directory:
-  - {extension: "` + roomExt + `", name: "Test Room", pin: "` + roomPIN + `", host_pin: "` + roomHostPIN + `"}
+  - {extension: "` + RoomExt + `", name: "Test Room", pin: "` + RoomPIN + `", host_pin: "` + RoomHostPIN + `"}
 `
 
-// showLogs prints the logs of the bridge and the peers also for tests that
+// ShowLogs prints the logs of the bridge and the peers also for tests that
 // pass: go test ./interop -v -args -interop.logs
-var showLogs = flag.Bool("interop.logs", false, "print the bridge's and the peers' logs even when a test passes")
+var ShowLogs = flag.Bool("interop.logs", false, "print the bridge's and the peers' logs even when a test passes")
 
 var (
 	binDir    string // holds the bridge binary for this test run
@@ -60,34 +69,38 @@ var (
 	buildErr  error
 )
 
-func TestMain(m *testing.M) {
+// Main runs the tests of an interop package; each package's TestMain
+// calls it. The bridge binary is built once per package into a folder
+// removed at the end, and a throw-away PostgreSQL a test started is
+// stopped.
+func Main(m *testing.M) int {
 	dir, err := os.MkdirTemp("", "brygga-interop-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "interop:", err)
-		os.Exit(1)
+		return 1
 	}
 	binDir = dir
 	code := pgtest.Main(m) // stops the PostgreSQL of the cluster tests, if one started
 	os.RemoveAll(dir)
-	os.Exit(code)
+	return code
 }
 
-// ciMode reports whether CI=true: missing peers are then failures, not
+// CIMode reports whether CI=true: missing peers are then failures, not
 // skips, so a CI run cannot go green without the real-peer tests.
-func ciMode() bool {
+func CIMode() bool {
 	v, _ := strconv.ParseBool(os.Getenv("CI"))
 	return v
 }
 
-// requirePeer returns the path of a peer program, or skips (fails in CI)
+// RequirePeer returns the path of a peer program, or skips (fails in CI)
 // when it is not installed.
-func requirePeer(t *testing.T, name, debianPackage string) string {
+func RequirePeer(t *testing.T, name, debianPackage string) string {
 	t.Helper()
 	p, err := exec.LookPath(name)
 	if err == nil {
 		return p
 	}
-	if ciMode() {
+	if CIMode() {
 		t.Fatalf("%s is not installed (Debian package %s) and CI=true: real-peer tests must run in CI", name, debianPackage)
 	}
 	t.Skipf("%s is not installed: apt-get install %s to run this test (with CI=true this is a failure)", name, debianPackage)
@@ -108,7 +121,7 @@ func bryggaBinary(t *testing.T) string {
 		}
 		args = append(args, "./cmd/brygga")
 		cmd := exec.CommandContext(ctx, "go", args...)
-		cmd.Dir = ".." // the module root, seen from this package's folder
+		cmd.Dir = ModuleRoot
 		if msg, err := cmd.CombinedOutput(); err != nil {
 			buildErr = fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, msg)
 			return
@@ -121,36 +134,36 @@ func bryggaBinary(t *testing.T) string {
 	return buildPath
 }
 
-// bridge is one brygga process serving testConfig on loopback.
-type bridge struct {
-	SIP    string // 127.0.0.1:port, UDP and TCP
-	API    string // http://127.0.0.1:port, the admin API
-	Port   int
-	RTPLo  int
-	RTPHi  int
-	at     bridgeAt // where it runs: a restart runs there again
-	dir    string
-	log    string // the bridge's stdout and stderr
-	cmd    *exec.Cmd
-	exited chan struct{}
-	err    error // from Wait, valid once exited is closed
+// Bridge is one brygga process serving testConfig on loopback.
+type Bridge struct {
+	SIP     string // 127.0.0.1:port, UDP and TCP
+	API     string // http://127.0.0.1:port, the admin API
+	Port    int
+	RTPLo   int
+	RTPHi   int
+	At      BridgeAt // where it runs: a restart runs there again
+	dir     string
+	LogFile string // the bridge's stdout and stderr
+	cmd     *exec.Cmd
+	exited  chan struct{}
+	err     error // from Wait, valid once exited is closed
 
 	stopOnce sync.Once
 	stopErr  error
 }
 
-// startBridge runs the bridge on free ports and waits until it answers
+// StartBridge runs the bridge on free ports and waits until it answers
 // OPTIONS. It is stopped with SIGTERM when the test ends (or by Stop), and
 // must then exit 0; its log is printed when the test failed.
-func startBridge(t *testing.T) *bridge {
+func StartBridge(t *testing.T) *Bridge {
 	t.Helper()
-	return startBridgeIn(t, t.TempDir(), testConfig)
+	return StartBridgeIn(t, t.TempDir(), BridgeConfig)
 }
 
-// startBridgeIn is startBridge with a config of the test's own and a folder
+// StartBridgeIn is startBridge with a config of the test's own and a folder
 // that may outlive one bridge: a second bridge started in the same folder
 // finds the first one's data (a restart). The log is appended to.
-func startBridgeIn(t *testing.T, dir, config string) *bridge {
+func StartBridgeIn(t *testing.T, dir, config string) *Bridge {
 	t.Helper()
 	return startBridgeSIP(t, dir, config, "")
 }
@@ -158,14 +171,14 @@ func startBridgeIn(t *testing.T, dir, config string) *bridge {
 // startBridgeSIP is startBridgeIn with SIP listeners more than UDP and TCP
 // on b.SIP, such as "tls:127.0.0.1:5061" (comma-separated, as --sip takes
 // them). {{SIP}} in config becomes b.SIP, which is chosen here.
-func startBridgeSIP(t *testing.T, dir, config, moreSIP string) *bridge {
+func startBridgeSIP(t *testing.T, dir, config, moreSIP string) *Bridge {
 	t.Helper()
-	return startBridgeAt(t, bridgeAt{Dir: dir, Config: config, MoreSIP: moreSIP})
+	return StartBridgeAt(t, BridgeAt{Dir: dir, Config: config, MoreSIP: moreSIP})
 }
 
-// bridgeAt is where startBridgeAt runs a bridge. Zero fields are
+// BridgeAt is where startBridgeAt runs a bridge. Zero fields are
 // defaults: 127.0.0.1, free ports.
-type bridgeAt struct {
+type BridgeAt struct {
 	IP      string // SIP, RTP (media.ip) and the API on this loopback address
 	Port    int    // SIP, UDP and TCP
 	APIPort int
@@ -176,41 +189,41 @@ type bridgeAt struct {
 	MoreSIP string // listeners besides UDP and TCP on the SIP address
 }
 
-// startBridgeAt is startBridgeIn on an address and ports of the test's
+// StartBridgeAt is startBridgeIn on an address and ports of the test's
 // choosing: several bridges on their own loopback addresses (a cluster), or
 // a bridge started again where a killed one was (at), which b.at gives.
-func startBridgeAt(t *testing.T, at bridgeAt) *bridge {
+func StartBridgeAt(t *testing.T, at BridgeAt) *Bridge {
 	t.Helper()
 	bin := bryggaBinary(t)
 	if at.IP == "" {
 		at.IP = "127.0.0.1"
 	}
 	if at.Port == 0 {
-		at.Port = freePort(t)
+		at.Port = FreePort(t)
 	}
 	if at.APIPort == 0 {
 		at.APIPort = freeTCPPort(t)
 	}
 	if at.RTPLo == 0 {
-		at.RTPLo, at.RTPHi = portBlock(t, 40)
+		at.RTPLo, at.RTPHi = PortBlock(t, 40)
 	}
 	cfg := filepath.Join(at.Dir, "brygga.yaml")
 	config := strings.ReplaceAll(at.Config, "{{SIP}}", net.JoinHostPort(at.IP, strconv.Itoa(at.Port)))
 	if err := os.WriteFile(cfg, []byte(config), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	b := &bridge{
-		SIP:    fmt.Sprintf("%s:%d", at.IP, at.Port),
-		API:    fmt.Sprintf("http://%s:%d", at.IP, at.APIPort),
-		Port:   at.Port,
-		RTPLo:  at.RTPLo,
-		RTPHi:  at.RTPHi,
-		at:     at,
-		dir:    at.Dir,
-		log:    filepath.Join(at.Dir, "brygga.log"),
-		exited: make(chan struct{}),
+	b := &Bridge{
+		SIP:     fmt.Sprintf("%s:%d", at.IP, at.Port),
+		API:     fmt.Sprintf("http://%s:%d", at.IP, at.APIPort),
+		Port:    at.Port,
+		RTPLo:   at.RTPLo,
+		RTPHi:   at.RTPHi,
+		At:      at,
+		dir:     at.Dir,
+		LogFile: filepath.Join(at.Dir, "brygga.log"),
+		exited:  make(chan struct{}),
 	}
-	logf, err := os.OpenFile(b.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	logf, err := os.OpenFile(b.LogFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,8 +255,8 @@ func startBridgeAt(t *testing.T, at bridgeAt) *bridge {
 		if err := b.Stop(); err != nil {
 			t.Error(err)
 		}
-		if t.Failed() || *showLogs {
-			t.Logf("brygga log (%s):\n%s", b.log, tail(b.log, 400))
+		if t.Failed() || *ShowLogs {
+			t.Logf("brygga log (%s):\n%s", b.LogFile, TailLines(b.LogFile, 400))
 		}
 	})
 	t.Logf("brygga on %s (udp+tcp), rtp %d-%d", b.SIP, b.RTPLo, b.RTPHi)
@@ -256,7 +269,7 @@ func startBridgeAt(t *testing.T, at bridgeAt) *bridge {
 			t.Fatalf("brygga exited before answering OPTIONS: %v", b.err)
 		default:
 		}
-		code, err := sipOptions(b.SIP, 300*time.Millisecond)
+		code, err := SIPOptions(b.SIP, 300*time.Millisecond)
 		if err == nil && code == 200 {
 			// The API listens before SIP does; still, a test's first
 			// request should not be what finds out it cannot connect.
@@ -303,7 +316,7 @@ func bridgeEnv() []string {
 // Stop sends SIGTERM and waits for the bridge to hang up and exit. It is an
 // error when the bridge does not exit within 30 s, exits with a status other
 // than 0, or reported a data race.
-func (b *bridge) Stop() error {
+func (b *Bridge) Stop() error {
 	b.stopOnce.Do(func() {
 		select {
 		case <-b.exited:
@@ -326,7 +339,7 @@ func (b *bridge) Stop() error {
 		if b.err != nil {
 			b.stopErr = fmt.Errorf("brygga exited with %v after SIGTERM, want status 0", b.err)
 		}
-		if log, _ := os.ReadFile(b.log); bytes.Contains(log, []byte("WARNING: DATA RACE")) {
+		if log, _ := os.ReadFile(b.LogFile); bytes.Contains(log, []byte("WARNING: DATA RACE")) {
 			b.stopErr = errors.Join(b.stopErr, errors.New("brygga reported a data race (see its log)"))
 		}
 	})
@@ -335,7 +348,7 @@ func (b *bridge) Stop() error {
 
 // Kill ends the bridge with SIGKILL, as a crash or the OOM killer would:
 // no hang-ups, no flushing. Cleanup then expects nothing more of it.
-func (b *bridge) Kill(t *testing.T) {
+func (b *Bridge) Kill(t *testing.T) {
 	t.Helper()
 	b.stopOnce.Do(func() {
 		if err := b.cmd.Process.Kill(); err != nil {
@@ -349,13 +362,13 @@ func (b *bridge) Kill(t *testing.T) {
 }
 
 // Log is what the bridge printed so far.
-func (b *bridge) Log() string {
-	data, _ := os.ReadFile(b.log)
+func (b *Bridge) Log() string {
+	data, _ := os.ReadFile(b.LogFile)
 	return string(data)
 }
 
-// tail is the last n lines of a file, for failure messages.
-func tail(path string, n int) string {
+// TailLines is the last n lines of a file, for failure messages.
+func TailLines(path string, n int) string {
 	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Sprintf("(%v)", err)
@@ -389,7 +402,7 @@ func freeTCPPort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-func freePort(t *testing.T) int {
+func FreePort(t *testing.T) int {
 	t.Helper()
 	p, err := findPort()
 	if err != nil {
@@ -415,8 +428,8 @@ func findPort() (int, error) {
 	return 0, errors.New("no loopback port free for both UDP and TCP")
 }
 
-// portBlock finds n consecutive free UDP ports for RTP.
-func portBlock(t *testing.T, n int) (lo, hi int) {
+// PortBlock finds n consecutive free UDP ports for RTP.
+func PortBlock(t *testing.T, n int) (lo, hi int) {
 	t.Helper()
 	lo, hi, err := findPortBlock(n)
 	if err != nil {
@@ -462,10 +475,10 @@ func udpPortsFree(lo, hi int) bool {
 	return true
 }
 
-// sipOptions sends one OPTIONS over UDP and returns the status code of the
+// SIPOptions sends one OPTIONS over UDP and returns the status code of the
 // final response. It is deliberately independent of sipgo, so the readiness
 // check does not share code with the server it checks.
-func sipOptions(addr string, timeout time.Duration) (int, error) {
+func SIPOptions(addr string, timeout time.Duration) (int, error) {
 	raddr, err := net.ResolveUDPAddr("udp4", addr)
 	if err != nil {
 		return 0, err
@@ -475,7 +488,7 @@ func sipOptions(addr string, timeout time.Duration) (int, error) {
 		return 0, err
 	}
 	defer c.Close()
-	if _, err := c.Write([]byte(optionsRequest("UDP", addr, c.LocalAddr()))); err != nil {
+	if _, err := c.Write([]byte(OptionsRequest("UDP", addr, c.LocalAddr()))); err != nil {
 		return 0, err
 	}
 	deadline := time.Now().Add(timeout)
@@ -488,7 +501,7 @@ func sipOptions(addr string, timeout time.Duration) (int, error) {
 		if err != nil {
 			return 0, err
 		}
-		code, err := statusCode(buf[:n])
+		code, err := StatusCode(buf[:n])
 		if err != nil {
 			return 0, err
 		}
@@ -498,16 +511,16 @@ func sipOptions(addr string, timeout time.Duration) (int, error) {
 	}
 }
 
-// optionsRequest is an OPTIONS to addr sent over transport (UDP, TCP)
+// OptionsRequest is an OPTIONS to addr sent over transport (UDP, TCP)
 // from local.
-func optionsRequest(transport, addr string, local net.Addr) string {
+func OptionsRequest(transport, addr string, local net.Addr) string {
 	return strings.Join([]string{
 		"OPTIONS sip:" + addr + " SIP/2.0",
-		fmt.Sprintf("Via: SIP/2.0/%s %s;branch=z9hG4bK%s;rport", transport, local, token()),
+		fmt.Sprintf("Via: SIP/2.0/%s %s;branch=z9hG4bK%s;rport", transport, local, RandomToken()),
 		"Max-Forwards: 70",
-		"From: <sip:interop@127.0.0.1>;tag=" + token(),
+		"From: <sip:interop@127.0.0.1>;tag=" + RandomToken(),
 		"To: <sip:" + addr + ">",
-		"Call-ID: " + token() + "@127.0.0.1",
+		"Call-ID: " + RandomToken() + "@127.0.0.1",
 		"CSeq: 1 OPTIONS",
 		fmt.Sprintf("Contact: <sip:interop@%s>", local),
 		"Accept: application/sdp",
@@ -516,8 +529,8 @@ func optionsRequest(transport, addr string, local net.Addr) string {
 	}, "\r\n")
 }
 
-// statusCode parses the status line of a SIP response.
-func statusCode(msg []byte) (int, error) {
+// StatusCode parses the status line of a SIP response.
+func StatusCode(msg []byte) (int, error) {
 	line, _, _ := bytes.Cut(msg, []byte("\r\n"))
 	f := strings.Fields(string(line))
 	if len(f) < 2 || f[0] != "SIP/2.0" {
@@ -526,7 +539,7 @@ func statusCode(msg []byte) (int, error) {
 	return strconv.Atoi(f[1])
 }
 
-func token() string {
+func RandomToken() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])

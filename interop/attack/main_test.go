@@ -1,0 +1,10 @@
+package attack
+
+import (
+	"os"
+	"testing"
+
+	"brygga/interop"
+)
+
+func TestMain(m *testing.M) { os.Exit(interop.Main(m)) }

@@ -1,0 +1,197 @@
+package interop
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"os"
+	"strings"
+	"time"
+
+	"brygga/media/codec"
+	"brygga/media/tone"
+)
+
+const (
+	SampleRate = 8000
+	// ToneAmp is every caller's tone level: 0.25 of full scale, -12 dBFS.
+	ToneAmp = 0.25
+	// PresentMin is the level above which a caller's tone counts as heard;
+	// the bridge sums without gain, so the tone arrives near -12 dBFS and
+	// this leaves room for a quieter mix.
+	PresentMin = -30.0
+	// AbsentMax and absentGap say when a tone counts as absent. G.711
+	// companding of a two-tone mix leaves products about 40 dB under the
+	// tones, so absent is well under the tone heard and under -35 dBFS,
+	// not digital silence (see sip/bridge_test.go).
+	AbsentMax = -35.0
+	absentGap = 20.0
+	// AnalysisWindow is the analysis length: 200 ms gives a Goertzel bin narrow
+	// enough to tell 500, 700, 1100 and 1400 Hz apart with a wide margin.
+	AnalysisWindow = SampleRate / 5
+)
+
+// WriteULaw writes a headerless µ-law file of a sine, as SIPp's rtp_stream
+// plays it.
+func WriteULaw(path string, freq float64, seconds int) error {
+	pcm := tone.Generate(freq, SampleRate, ToneAmp, seconds*SampleRate)
+	out := make([]byte, len(pcm))
+	if n := codec.PCMU.Encode(out, pcm); n != len(pcm) {
+		return fmt.Errorf("µ-law encode wrote %d of %d bytes", n, len(pcm))
+	}
+	return os.WriteFile(path, out, 0o644)
+}
+
+// writeWAV writes 16-bit mono PCM as a canonical RIFF WAVE file.
+func writeWAV(path string, pcm []int16, sampleRate int) error {
+	data := make([]byte, 44+2*len(pcm))
+	copy(data[0:], "RIFF")
+	binary.LittleEndian.PutUint32(data[4:], uint32(36+2*len(pcm)))
+	copy(data[8:], "WAVEfmt ")
+	binary.LittleEndian.PutUint32(data[16:], 16)
+	binary.LittleEndian.PutUint16(data[20:], 1) // PCM
+	binary.LittleEndian.PutUint16(data[22:], 1) // mono
+	binary.LittleEndian.PutUint32(data[24:], uint32(sampleRate))
+	binary.LittleEndian.PutUint32(data[28:], uint32(2*sampleRate))
+	binary.LittleEndian.PutUint16(data[32:], 2)
+	binary.LittleEndian.PutUint16(data[34:], 16)
+	copy(data[36:], "data")
+	binary.LittleEndian.PutUint32(data[40:], uint32(2*len(pcm)))
+	for i, s := range pcm {
+		binary.LittleEndian.PutUint16(data[44+2*i:], uint16(s))
+	}
+	return os.WriteFile(path, data, 0o644)
+}
+
+// readWAV reads a 16-bit mono PCM WAVE file. A data chunk whose size was
+// never filled in (a writer that was killed) is read to the end of file.
+func readWAV(path string) ([]int16, int, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, 0, err
+	}
+	if len(data) < 12 || string(data[0:4]) != "RIFF" || string(data[8:12]) != "WAVE" {
+		return nil, 0, fmt.Errorf("%s: not a RIFF WAVE file", path)
+	}
+	var sampleRate int
+	var haveFmt bool
+	for p := 12; p+8 <= len(data); {
+		id := string(data[p : p+4])
+		size := int(binary.LittleEndian.Uint32(data[p+4:]))
+		body := data[p+8:]
+		switch id {
+		case "fmt ":
+			if size < 16 || len(body) < 16 {
+				return nil, 0, fmt.Errorf("%s: short fmt chunk", path)
+			}
+			format := binary.LittleEndian.Uint16(body[0:])
+			channels := binary.LittleEndian.Uint16(body[2:])
+			bits := binary.LittleEndian.Uint16(body[14:])
+			// 0xFFFE is WAVE_FORMAT_EXTENSIBLE, which libsndfile may use
+			// for plain PCM too.
+			if (format != 1 && format != 0xFFFE) || channels != 1 || bits != 16 {
+				return nil, 0, fmt.Errorf("%s: format %#x, %d channels, %d bits: want 16-bit mono PCM", path, format, channels, bits)
+			}
+			sampleRate = int(binary.LittleEndian.Uint32(body[4:]))
+			haveFmt = true
+		case "data":
+			if !haveFmt {
+				return nil, 0, fmt.Errorf("%s: data before fmt", path)
+			}
+			if size == 0 || size > len(body) {
+				size = len(body)
+			}
+			pcm := make([]int16, size/2)
+			for i := range pcm {
+				pcm[i] = int16(binary.LittleEndian.Uint16(body[2*i:]))
+			}
+			return pcm, sampleRate, nil
+		}
+		p += 8 + size + size&1
+	}
+	return nil, 0, fmt.Errorf("%s: no data chunk", path)
+}
+
+// levels is one analysis window: where it starts and the levels in it.
+type levels struct {
+	at        time.Duration
+	Want, own float64 // Goertzel power of the two tones, dBFS
+	all       float64 // RMS level, dBFS
+}
+
+func (l levels) String() string {
+	return fmt.Sprintf("%6.1fs  want %6.1f  own %6.1f  all %6.1f dBFS", l.at.Seconds(), l.Want, l.own, l.all)
+}
+
+func AnalyseLevels(pcm []int16, want, own float64) []levels {
+	var out []levels
+	for i := 0; i+AnalysisWindow <= len(pcm); i += AnalysisWindow {
+		w := pcm[i : i+AnalysisWindow]
+		out = append(out, levels{
+			at:   time.Duration(i) * time.Second / SampleRate,
+			Want: tone.Power(w, want, SampleRate),
+			own:  tone.Power(w, own, SampleRate),
+			all:  tone.Level(w),
+		})
+	}
+	return out
+}
+
+// FirstHeard is the index of the first of two consecutive windows holding
+// the wanted tone, or -1. Two in a row keep a prompt's passing harmonic
+// from counting.
+func FirstHeard(ls []levels) int {
+	for i := 0; i+1 < len(ls); i++ {
+		if ls[i].Want >= PresentMin && ls[i+1].Want >= PresentMin {
+			return i
+		}
+	}
+	return -1
+}
+
+// CheckHears is what "hears the other and not itself" means for one
+// listener's audio: from the moment the wanted tone first arrives, settle
+// is skipped (prompts and the join announcement may still overlap), and in
+// the span after it every window must hold the wanted tone and not the
+// listener's own. The summary gives the levels found, for the test log.
+func CheckHears(pcm []int16, want, own float64, settle, span time.Duration) (summary string, err error) {
+	ls := AnalyseLevels(pcm, want, own)
+	first := FirstHeard(ls)
+	if first < 0 {
+		return "", fmt.Errorf("the %.0f Hz tone never arrived in %.1f s of audio (two 200 ms windows at %.0f dBFS or more)\n%s",
+			want, float64(len(pcm))/SampleRate, PresentMin, LevelTable(ls))
+	}
+	from := first + int(settle/(AnalysisWindow*time.Second/SampleRate))
+	to := from + int(span/(AnalysisWindow*time.Second/SampleRate))
+	if to > len(ls) {
+		return "", fmt.Errorf("the %.0f Hz tone arrived at %.1f s but the audio ends at %.1f s, before %.1f s of settling and %.1f s to check\n%s",
+			want, ls[first].at.Seconds(), float64(len(pcm))/SampleRate, settle.Seconds(), span.Seconds(), LevelTable(ls))
+	}
+	var errs []string
+	minWant, maxOwn := math.Inf(1), math.Inf(-1)
+	for _, l := range ls[from:to] {
+		minWant, maxOwn = math.Min(minWant, l.Want), math.Max(maxOwn, l.own)
+		switch {
+		case l.Want < PresentMin:
+			errs = append(errs, fmt.Sprintf("at %.1f s the %.0f Hz tone is gone (%.1f dBFS)", l.at.Seconds(), want, l.Want))
+		case l.own > AbsentMax || l.own > l.Want-absentGap:
+			errs = append(errs, fmt.Sprintf("at %.1f s the listener hears its own %.0f Hz (%.1f dBFS against %.1f dBFS of %.0f Hz)",
+				l.at.Seconds(), own, l.own, l.Want, want))
+		}
+	}
+	if len(errs) > 0 {
+		return "", fmt.Errorf("%s\nwindows checked: %.1f-%.1f s\n%s", strings.Join(errs, "\n"),
+			ls[from].at.Seconds(), ls[to-1].at.Seconds()+0.2, LevelTable(ls))
+	}
+	return fmt.Sprintf("%.0f Hz first heard at %.1f s; from %.1f to %.1f s it is at least %.1f dBFS and the own %.0f Hz at most %.1f dBFS",
+		want, ls[first].at.Seconds(), ls[from].at.Seconds(), ls[to-1].at.Seconds()+0.2, minWant, own, maxOwn), nil
+}
+
+func LevelTable(ls []levels) string {
+	var b strings.Builder
+	for _, l := range ls {
+		b.WriteString(l.String())
+		b.WriteByte('\n')
+	}
+	return b.String()
+}

@@ -1,0 +1,100 @@
+package interop
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"brygga/phone"
+)
+
+// apiMember is one participant as GET /api/v1/conferences/{room} shows it.
+type apiMember struct {
+	ID       string `json:"id"`
+	CallerID string `json:"caller_id"`
+	Role     string `json:"role"`
+}
+
+// DialPhone is a Go phone calling target as user, saying say Hz (0:
+// silence) and keying keys (may be empty) as RFC 4733 events; opts go to
+// Dial (an outbound proxy, a header). Its log is printed when the test
+// fails; the phone is closed when the test ends.
+func DialPhone(ctx context.Context, t *testing.T, target, user string, say float64, keys string, opts ...phone.DialOption) *phone.Call {
+	t.Helper()
+	ph := NewPhone(ctx, t, phone.Config{User: user})
+	dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	call, err := ph.Dial(dctx, target, opts...)
+	if err != nil {
+		t.Fatalf("phone %s dialling %s: %v", user, target, err)
+	}
+	if say != 0 {
+		call.SetSource(Sine(say))
+	}
+	if keys != "" {
+		if err := call.SendDigits(keys); err != nil {
+			t.Fatalf("phone %s keying %q: %v", user, keys, err)
+		}
+	}
+	return call
+}
+
+// WaitEnded waits for the bridge's BYE to a call.
+func WaitEnded(t *testing.T, c *phone.Call, who string) {
+	t.Helper()
+	select {
+	case <-c.Done():
+		if !c.EndedByRemote() {
+			t.Errorf("%s: the call ended, but not by the bridge's BYE", who)
+		}
+	case <-time.After(20 * time.Second):
+		t.Errorf("%s: no BYE from the bridge within 20 s", who)
+	}
+}
+
+// WaitMember polls the API until the room has a member with callerID.
+func WaitMember(t *testing.T, b *Bridge, callerID string) apiMember {
+	t.Helper()
+	var conf struct{ Members []apiMember }
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		conf.Members = nil
+		APICall(t, b, OpsToken, "GET", "/api/v1/conferences/"+RoomExt, "", &conf)
+		for _, m := range conf.Members {
+			if m.CallerID == callerID {
+				return m
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no member with caller ID %q in room %s within 30 s; members %+v", callerID, RoomExt, conf.Members)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+}
+
+// NewPhone is a Go phone with cfg whose log is printed when the test fails;
+// it is closed when the test ends.
+func NewPhone(ctx context.Context, t *testing.T, cfg phone.Config) *phone.Phone {
+	t.Helper()
+	logPath := filepath.Join(t.TempDir(), "phone-"+cfg.User+".log")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		logf.Close()
+		if t.Failed() || *ShowLogs {
+			t.Logf("phone %s log:\n%s", cfg.User, TailLines(logPath, 100))
+		}
+	})
+	cfg.Logger = slog.New(slog.NewTextHandler(logf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	ph, err := phone.New(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ph.Close() })
+	return ph
+}
