@@ -214,6 +214,7 @@ for ((run = 1; run <= FAILOVERS; run++)); do
 		exec setsid "${argv[@]}" </dev/null >>"$DIR/node$node.log" 2>&1
 	) &
 	echo $! >"$DIR/node$node.pid"
+	disown $! # killed in a later run: no "Killed" from this shell
 	for ((i = 0; i < 300; i++)); do
 		curl -fsS -m 1 -o /dev/null "http://${IPS[$dead]}:$API_PORT/readyz" 2>/dev/null && break
 		sleep 0.1
