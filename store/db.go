@@ -202,6 +202,12 @@ CREATE TABLE pin_locks (
 ) WITHOUT ROWID;
 CREATE INDEX pin_locks_until ON pin_locks (until);
 `,
+	8: `
+-- Where the other nodes reach a node's admin API (a base URL such as
+-- http://10.0.0.1:8080), for one admin view across the cluster: lists
+-- gathered from every node, actions sent on to the room's node.
+ALTER TABLE cluster_nodes ADD COLUMN api TEXT NOT NULL DEFAULT '';
+`,
 }
 
 // migrationCode is work a migration does in Go after its SQL, in the same
