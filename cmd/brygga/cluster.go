@@ -1,9 +1,12 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
+	"brygga/api"
 	"brygga/cluster"
 	"brygga/config"
 	"brygga/metrics"
@@ -33,7 +36,38 @@ func joinCluster(cfg *config.Config, db *store.DB, m *metrics.Metrics, log *slog
 	if err != nil {
 		return nil, fmt.Errorf("cluster: node %s could not register: %w", cfg.Cluster.NodeID, err)
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), max(cfg.Cluster.Heartbeat, time.Second))
+	defer cancel()
+	if err := db.SetNodeAPI(ctx, cfg.Cluster.NodeID, cfg.Cluster.APIAdvertise); err != nil {
+		node.Close()
+		return nil, fmt.Errorf("cluster: node %s could not register its API address: %w", cfg.Cluster.NodeID, err)
+	}
 	log.Info("cluster node registered", "node", cfg.Cluster.NodeID, "advertise", cfg.Cluster.Advertise,
+		"api_advertise", cfg.Cluster.APIAdvertise,
 		"heartbeat", cfg.Cluster.Heartbeat, "lease", cluster.LeaseBeats*cfg.Cluster.Heartbeat)
 	return node, nil
+}
+
+// peers is the admin API's view of the cluster (api.Cluster): the store's
+// node registry, a node counted live while its lease would stand.
+type peers struct {
+	db   *store.DB
+	self string
+	live time.Duration
+}
+
+func (p peers) Self() string { return p.self }
+
+func (p peers) Peers(ctx context.Context) ([]store.Peer, error) { return p.db.Peers(ctx, p.live) }
+
+func (p peers) RoomPeer(ctx context.Context, room string) (store.Peer, bool, error) {
+	return p.db.RoomPeer(ctx, room)
+}
+
+// apiCluster is api.Options.Cluster: nil on a single bridge.
+func apiCluster(cfg *config.Config, db *store.DB) api.Cluster {
+	if cfg.Cluster.NodeID == "" {
+		return nil
+	}
+	return peers{db: db, self: cfg.Cluster.NodeID, live: cluster.LeaseBeats * cfg.Cluster.Heartbeat}
 }

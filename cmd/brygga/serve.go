@@ -187,9 +187,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		Schedules:   sched,
 		Lockouts:    guard,
 		Tokens:      cfg.API.Tokens,
-		Ready:       readiness(&stopping, db.Ping),
+		Ready:       readiness(&stopping, cachedPing(db.Ping, pingEvery, time.Now)),
 		Logger:      log,
 		Defaults:    cfg.Defaults,
+		Cluster:     apiCluster(cfg, db),
 	}, m, stdout)
 	if err != nil {
 		fmt.Fprintln(stderr, "brygga:", err)
