@@ -1,0 +1,142 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"brygga/ctl"
+	"brygga/internal/pgtest"
+	"brygga/interop"
+	"brygga/media/tone"
+)
+
+// viewConference is GET /api/v1/conferences/{room} as this test reads it.
+type viewConference struct {
+	Room    string
+	Node    string
+	Members []struct {
+		ID       string `json:"id"`
+		CallerID string `json:"caller_id"`
+		Muted    bool   `json:"muted"`
+	}
+}
+
+// The API and ctl of node a show a room live on node b, naming b; an
+// operator's mute sent to a is carried out on b: b shows the member
+// muted, and the other caller, who heard the muted one before, no longer
+// does. The audit line is written on b, naming a.
+func TestClusterAdminViewAcrossNodes(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	a, b := startNodes(t, 500*time.Millisecond)
+
+	const talkerTone, listenerTone = 600.0, 1300.0
+	room := "sip:" + interop.RoomExt + "@" + b.SIP
+	talker := interop.DialPhone(ctx, t, room, "talker", talkerTone, interop.RoomPIN+"#")
+	listener := interop.DialPhone(ctx, t, room, "listener", listenerTone, interop.RoomPIN+"#")
+	talkerID := interop.WaitMember(t, b, "talker").ID
+	interop.WaitMember(t, b, "listener")
+
+	// The list on a holds b's room, with b named.
+	var list []viewConference
+	if code := interop.APICall(t, a, interop.WallToken, "GET", "/api/v1/conferences", "", &list); code != 200 {
+		t.Fatalf("GET /api/v1/conferences on a: %d", code)
+	}
+	if len(list) != 1 || list[0].Room != interop.RoomExt || list[0].Node != "b" {
+		t.Fatalf("a's list %+v, want room %s on node b", list, interop.RoomExt)
+	}
+	var one viewConference
+	if code := interop.APICall(t, a, interop.WallToken, "GET", "/api/v1/conferences/"+interop.RoomExt, "", &one); code != 200 || one.Node != "b" || len(one.Members) != 2 {
+		t.Fatalf("GET the room on a: %d %+v", code, one)
+	}
+
+	// ctl against a gives the same answer.
+	var out, errs strings.Builder
+	env := map[string]string{"BRYGGA_API": a.API, "BRYGGA_TOKEN": interop.WallToken}
+	if code := ctl.Run(ctx, []string{"conferences"}, func(k string) string { return env[k] }, &out, &errs); code != ctl.ExitOK {
+		t.Fatalf("brygga ctl conferences against a: exit %d, %s", code, errs.String())
+	}
+	if lines := strings.Split(strings.TrimSpace(out.String()), "\n"); len(lines) != 2 || !strings.HasPrefix(lines[1], "b ") ||
+		!strings.Contains(lines[1], interop.RoomExt) {
+		t.Fatalf("brygga ctl conferences against a:\n%s", out.String())
+	}
+
+	// The listener hears the talker …
+	heardWhile := func(d time.Duration) []int16 {
+		mark := listener.Mark()
+		time.Sleep(d)
+		return listener.ReceivedSince(mark)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for tone.Power(heardWhile(time.Second), talkerTone, interop.SampleRate) < interop.PresentMin {
+		if time.Now().After(deadline) {
+			t.Fatal("the listener never heard the talker")
+		}
+	}
+	// … an operator mutes the talker through a …
+	path := fmt.Sprintf("/api/v1/conferences/%s/participants/%s/mute", interop.RoomExt, talkerID)
+	if code := interop.APICall(t, a, interop.OpsToken, "POST", path, "", nil); code != 200 {
+		t.Fatalf("mute through a: %d", code)
+	}
+	var onB viewConference
+	interop.APICall(t, b, interop.WallToken, "GET", "/api/v1/conferences/"+interop.RoomExt, "", &onB)
+	for _, m := range onB.Members {
+		if m.ID == talkerID && !m.Muted {
+			t.Fatalf("b does not show the talker muted: %+v", onB.Members)
+		}
+	}
+	// … and the listener no longer hears the talker, who goes on talking.
+	time.Sleep(500 * time.Millisecond)
+	if p := tone.Power(heardWhile(2*time.Second), talkerTone, interop.SampleRate); p > interop.AbsentMax {
+		t.Fatalf("the listener still hears the muted talker at %.1f dBFS", p)
+	}
+	select {
+	case <-talker.Done():
+		t.Fatal("the talker's call ended")
+	default:
+	}
+
+	audit := func(bridge *interop.Bridge, want string) {
+		t.Helper()
+		if log := interop.TailLines(bridge.LogFile, 2000); !strings.Contains(log, want) {
+			t.Errorf("no %q in the log of %s", want, bridge.API)
+		}
+	}
+	audit(b, `action=mute room=`+interop.RoomExt+` participant=`+talkerID+` via=a status=200`)
+	audit(a, `action=mute room=`+interop.RoomExt+` participant=`+talkerID+` forwarded_to=b status=200`)
+}
+
+// /readyz answers 503 while the store's PostgreSQL is down and 200 again
+// once it is back, with the bridge running throughout.
+func TestClusterReadyzFollowsTheStore(t *testing.T) {
+	pg := pgtest.Own(t)
+	b := interop.StartBridgeIn(t, t.TempDir(), clusterConfig(pg.URL(t), "a", 500*time.Millisecond))
+	ready := func() int {
+		c := http.Client{Timeout: 5 * time.Second}
+		res, err := c.Get(b.API + "/readyz")
+		if err != nil {
+			t.Fatalf("/readyz: %v", err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	waitReady := func(want int, within time.Duration) {
+		t.Helper()
+		deadline := time.Now().Add(within)
+		for got := ready(); got != want; got = ready() {
+			if time.Now().After(deadline) {
+				t.Fatalf("/readyz still %d after %s, want %d", got, within, want)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	waitReady(http.StatusOK, 5*time.Second)
+	pg.Stop(t)
+	waitReady(http.StatusServiceUnavailable, 10*time.Second)
+	pg.Start(t)
+	waitReady(http.StatusOK, 30*time.Second)
+}
