@@ -69,6 +69,14 @@ func Main(m *testing.M) int {
 func URL(t testing.TB) string {
 	t.Helper()
 	once.Do(func() { srv, missing, broken = start() })
+	need(t, missing, broken)
+	return srv.schema(t)
+}
+
+// need skips t when PostgreSQL is not installed (missing; a failure with
+// CI=true) and fails it when the server would not start (broken).
+func need(t testing.TB, missing, broken error) {
+	t.Helper()
 	switch {
 	case missing != nil && os.Getenv("CI") == "true":
 		t.Fatalf("PostgreSQL is needed with CI=true: %v", missing)
@@ -77,11 +85,16 @@ func URL(t testing.TB) string {
 	case broken != nil:
 		t.Fatalf("PostgreSQL would not start: %v", broken)
 	}
+}
+
+// schema makes a new, empty schema and returns the URL that uses it.
+func (s *server) schema(t testing.TB) string {
+	t.Helper()
 	schema := fmt.Sprintf("t%d", seq.Add(1))
-	if _, err := srv.admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
+	if _, err := s.admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
 		t.Fatalf("pgtest: create schema %s: %v", schema, err)
 	}
-	return srv.url(schema)
+	return s.url(schema)
 }
 
 // url is the URL of the server's postgres database, with schema first in
@@ -265,17 +278,8 @@ type Server struct{ s *server }
 // does.
 func Own(t testing.TB) *Server {
 	t.Helper()
-	once.Do(func() { srv, missing, broken = start() })
-	switch {
-	case missing != nil && os.Getenv("CI") == "true":
-		t.Fatalf("PostgreSQL is needed with CI=true: %v", missing)
-	case missing != nil:
-		t.Skipf("PostgreSQL not installed (Debian: apt-get install postgresql): %v", missing)
-	}
-	s, _, err := start()
-	if err != nil {
-		t.Fatalf("PostgreSQL would not start: %v", err)
-	}
+	s, missing, broken := start()
+	need(t, missing, broken)
 	t.Cleanup(s.stop)
 	return &Server{s: s}
 }
@@ -283,11 +287,7 @@ func Own(t testing.TB) *Server {
 // URL is a new, empty schema on the server, as the package's URL gives.
 func (o *Server) URL(t testing.TB) string {
 	t.Helper()
-	schema := fmt.Sprintf("t%d", seq.Add(1))
-	if _, err := o.s.admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
-		t.Fatalf("pgtest: create schema %s: %v", schema, err)
-	}
-	return o.s.url(schema)
+	return o.s.schema(t)
 }
 
 // Stop shuts the server down; its data stays for Start.
