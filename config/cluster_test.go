@@ -11,8 +11,7 @@ const pgURL = "postgres://brygga@db.example.org/brygga"
 
 func TestCluster(t *testing.T) {
 	c := mustParse(t, "store: {url: \""+pgURL+"\"}\ncluster: {node_id: node-a.1, advertise: \"192.0.2.10:5060\", heartbeat: 500ms}\n", nil)
-	if want := (Cluster{NodeID: "node-a.1", Advertise: "192.0.2.10:5060", Heartbeat: 500 * time.Millisecond,
-		APIAdvertise: "http://127.0.0.1:8080"}); c.Cluster != want {
+	if want := (Cluster{NodeID: "node-a.1", Advertise: "192.0.2.10:5060", Heartbeat: 500 * time.Millisecond}); c.Cluster != want {
 		t.Fatalf("Cluster = %+v, want %+v", c.Cluster, want)
 	}
 	if d := c.Redacted(); !strings.Contains(d, "node_id: node-a.1") || !strings.Contains(d, "heartbeat: 500ms") {
@@ -25,8 +24,8 @@ func TestCluster(t *testing.T) {
 	}
 	c = mustParse(t, "api: {listen: \"0.0.0.0:8080\"}\ncluster: {node_id: b, advertise: \"nodeb.example.org:5060\", api_advertise: \"https://nodeb.example.org:8443\"}\n",
 		map[string]string{"BRYGGA_STORE": pgURL})
-	if c.Cluster.APIAdvertise != "https://nodeb.example.org:8443" {
-		t.Fatalf("api_advertise = %q", c.Cluster.APIAdvertise)
+	if u := c.APIURL("0.0.0.0:8080"); u != "https://nodeb.example.org:8443" {
+		t.Fatalf("api_advertise = %q", u)
 	}
 	if c := mustParse(t, "", nil); c.Cluster != (Cluster{Heartbeat: 2 * time.Second}) {
 		t.Fatalf("default Cluster = %+v, want none", c.Cluster)

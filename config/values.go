@@ -578,16 +578,26 @@ func (c *Config) checkCluster() error {
 	if c.Cluster.APIAdvertise == "" {
 		host, _, err := net.SplitHostPort(c.API.Listen)
 		a, aerr := netip.ParseAddr(host)
-		if err != nil || host == "" || aerr == nil && a.IsUnspecified() || strings.HasSuffix(c.API.Listen, ":0") {
+		if err != nil || host == "" || aerr == nil && a.IsUnspecified() {
 			return &Error{Key: "cluster.api_advertise", Msg: fmt.Sprintf("missing: api.listen %q names no address the other nodes can reach; set the URL they reach this node's API at", c.API.Listen)}
 		}
-		scheme := "http"
-		if c.API.TLS.Certificate != nil {
-			scheme = "https"
-		}
-		c.Cluster.APIAdvertise = scheme + "://" + c.API.Listen
+		// Port 0 (tests): the port is known once the listener is bound,
+		// and serve fills the rest in then (APIURL).
 	}
 	return nil
+}
+
+// APIURL is the base URL the other nodes of a cluster reach this node's
+// API at: cluster.api_advertise, or by default the address the API
+// listener is bound to (bound, HOST:PORT), https when api.tls is set.
+func (c *Config) APIURL(bound string) string {
+	if c.Cluster.APIAdvertise != "" {
+		return strings.TrimSuffix(c.Cluster.APIAdvertise, "/")
+	}
+	if c.API.TLS.Certificate != nil {
+		return "https://" + bound
+	}
+	return "http://" + bound
 }
 
 // checkAPIAdvertise accepts "" (api.listen's address) or an http or

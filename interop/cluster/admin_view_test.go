@@ -1,7 +1,9 @@
 package cluster
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -33,6 +35,8 @@ func TestClusterAdminViewAcrossNodes(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	a, b := startNodes(t, 500*time.Millisecond)
+	// Node a's event stream, from before the calls to b.
+	streamA := eventStream(ctx, t, a, 0)
 
 	const talkerTone, listenerTone = 600.0, 1300.0
 	room := "sip:" + interop.RoomExt + "@" + b.SIP
@@ -40,6 +44,17 @@ func TestClusterAdminViewAcrossNodes(t *testing.T) {
 	listener := interop.DialPhone(ctx, t, room, "listener", listenerTone, interop.RoomPIN+"#")
 	talkerID := interop.WaitMember(t, b, "talker").ID
 	interop.WaitMember(t, b, "listener")
+
+	// a's stream carries b's events: the talker's join, and after it
+	// the events b's own stream, resumed after the join's id, gives
+	// under the same ids.
+	joined := streamA.await(t, func(e streamEvent) bool {
+		return e.Type == "participant.joined" && e.Node == "b" && e.Room == interop.RoomExt && e.Participant == talkerID
+	})
+	onB := eventStream(ctx, t, b, joined.ID).await(t, func(streamEvent) bool { return true })
+	if onA := streamA.await(t, func(e streamEvent) bool { return e.ID > joined.ID }); onA != onB {
+		t.Fatalf("after id %d, a's stream has %+v, b's %+v", joined.ID, onA, onB)
+	}
 
 	// The list on a holds b's room, with b named.
 	var list []viewConference
@@ -82,11 +97,11 @@ func TestClusterAdminViewAcrossNodes(t *testing.T) {
 	if code := interop.APICall(t, a, interop.OpsToken, "POST", path, "", nil); code != 200 {
 		t.Fatalf("mute through a: %d", code)
 	}
-	var onB viewConference
-	interop.APICall(t, b, interop.WallToken, "GET", "/api/v1/conferences/"+interop.RoomExt, "", &onB)
-	for _, m := range onB.Members {
+	var state viewConference
+	interop.APICall(t, b, interop.WallToken, "GET", "/api/v1/conferences/"+interop.RoomExt, "", &state)
+	for _, m := range state.Members {
 		if m.ID == talkerID && !m.Muted {
-			t.Fatalf("b does not show the talker muted: %+v", onB.Members)
+			t.Fatalf("b does not show the talker muted: %+v", state.Members)
 		}
 	}
 	// … and the listener no longer hears the talker, who goes on talking.
@@ -106,8 +121,78 @@ func TestClusterAdminViewAcrossNodes(t *testing.T) {
 			t.Errorf("no %q in the log of %s", want, bridge.API)
 		}
 	}
+	streamA.await(t, func(e streamEvent) bool {
+		return e.Type == "participant.muted" && e.Node == "b" && e.Participant == talkerID
+	})
 	audit(b, `action=mute room=`+interop.RoomExt+` participant=`+talkerID+` via=a status=200`)
 	audit(a, `action=mute room=`+interop.RoomExt+` participant=`+talkerID+` forwarded_to=b status=200`)
+}
+
+// streamEvent is an event as the stream's data line has it.
+type streamEvent struct {
+	ID          uint64 `json:"id"`
+	Type        string `json:"type"`
+	Room        string `json:"room"`
+	Participant string `json:"participant"`
+	Node        string `json:"node"`
+}
+
+type stream struct {
+	events chan streamEvent
+	seen   []streamEvent
+}
+
+// eventStream opens b's /api/v1/events, resuming after after (0: none),
+// for the rest of the test.
+func eventStream(ctx context.Context, t *testing.T, b *interop.Bridge, after uint64) *stream {
+	t.Helper()
+	req, _ := http.NewRequestWithContext(ctx, "GET", b.API+"/api/v1/events", nil)
+	req.Header.Set("Authorization", "Bearer "+interop.WallToken)
+	if after > 0 {
+		req.Header.Set("Last-Event-ID", fmt.Sprint(after))
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { res.Body.Close() })
+	if res.StatusCode != 200 {
+		t.Fatalf("events on %s: %d", b.API, res.StatusCode)
+	}
+	s := &stream{events: make(chan streamEvent, 256)}
+	go func() {
+		defer close(s.events)
+		sc := bufio.NewScanner(res.Body)
+		for sc.Scan() {
+			if data, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
+				var e streamEvent
+				if json.Unmarshal([]byte(data), &e) == nil && e.ID != 0 {
+					s.events <- e
+				}
+			}
+		}
+	}()
+	return s
+}
+
+// await returns the first event that matches, waiting up to 15 s.
+func (s *stream) await(t *testing.T, match func(streamEvent) bool) streamEvent {
+	t.Helper()
+	timeout := time.After(15 * time.Second)
+	for {
+		select {
+		case e, ok := <-s.events:
+			if !ok {
+				t.Fatalf("the event stream ended; saw %+v", s.seen)
+			}
+			s.seen = append(s.seen, e)
+			if match(e) {
+				return e
+			}
+		case <-timeout:
+			t.Fatalf("no such event within 15 s; saw %+v", s.seen)
+		}
+	}
 }
 
 // /readyz answers 503 while the store's PostgreSQL is down and 200 again
