@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -148,5 +149,27 @@ func TestListenEventsWakes(t *testing.T) {
 	case <-done:
 	case <-time.After(5 * time.Second):
 		t.Fatal("ListenEvents did not return when its context ended")
+	}
+}
+
+// A batch keeps its order in the ids.
+func TestAppendEventsKeepsOrder(t *testing.T) {
+	db := sharedDB(t)
+	ctx := context.Background()
+	var batch []events.Event
+	for i := range 50 {
+		batch = append(batch, events.Event{Type: events.ParticipantTalk, Room: "4711", Participant: fmt.Sprint(i)})
+	}
+	if err := db.AppendEvents(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	es, err := db.EventsAfter(ctx, 0, 100)
+	if err != nil || len(es) != 50 {
+		t.Fatalf("%d events, %v", len(es), err)
+	}
+	for i, e := range es {
+		if e.Participant != fmt.Sprint(i) || e.ID != uint64(i+1) {
+			t.Fatalf("event %d: %+v", i, e)
+		}
 	}
 }

@@ -126,6 +126,28 @@ func TestClusterAdminViewAcrossNodes(t *testing.T) {
 	})
 	audit(b, `action=mute room=`+interop.RoomExt+` participant=`+talkerID+` via=a status=200`)
 	audit(a, `action=mute room=`+interop.RoomExt+` participant=`+talkerID+` forwarded_to=b status=200`)
+
+	// Node a restarts: a client resuming there gets what it missed under
+	// the same ids, and new events go on from the ids before.
+	if err := a.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	a = interop.StartBridgeAt(t, a.At)
+	resumed := eventStream(ctx, t, a, joined.ID)
+	if e := resumed.await(t, func(streamEvent) bool { return true }); e != onB {
+		t.Fatalf("resumed after %d on the restarted a: %+v, want %+v", joined.ID, e, onB)
+	}
+	newest := streamA.seen[len(streamA.seen)-1].ID
+	hctx, hcancel := context.WithTimeout(ctx, 5*time.Second)
+	defer hcancel()
+	if err := talker.Hangup(hctx); err != nil {
+		t.Fatal(err)
+	}
+	if left := resumed.await(t, func(e streamEvent) bool {
+		return e.Type == "participant.left" && e.Participant == talkerID
+	}); left.ID <= newest || left.Node != "b" {
+		t.Fatalf("the talker's leaving after a's restart: %+v; ids before went up to %d", left, newest)
+	}
 }
 
 // streamEvent is an event as the stream's data line has it.
