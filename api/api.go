@@ -63,6 +63,13 @@ type Options struct {
 	Ready       func(ctx context.Context) error
 	Logger      *slog.Logger // audit lines and server errors; nil: discarded
 	Defaults    config.RoomSettings
+	// Cluster, on a node of several, makes the conference routes span
+	// every node: lists gathered from all, a room's routes passed to the
+	// node that mixes it. nil: a single bridge.
+	Cluster Cluster
+	// PeerClient makes the requests to other nodes; nil: http.DefaultClient
+	// (the limits are set per request).
+	PeerClient *http.Client
 }
 
 // Limits of the API. A room or an action body is a few hundred bytes, so
@@ -155,6 +162,9 @@ func (s *server) auth(change bool, action, object string, h http.HandlerFunc) ht
 		}
 		sw := &statusWriter{ResponseWriter: w}
 		notes := &auditNotes{}
+		if v := via(r); v != "" {
+			notes.attrs = append(notes.attrs, "via", v)
+		}
 		// Anything but "operator" reads only, so a mistyped role
 		// grants less, not more.
 		if tok.Role != "operator" {

@@ -3,6 +3,7 @@ package api
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"brygga/conference"
@@ -12,6 +13,7 @@ import (
 // yet" and "no limit" are absent rather than year 1.
 type conferenceJSON struct {
 	Room         string       `json:"room"`
+	Node         string       `json:"node,omitempty"`
 	Started      *time.Time   `json:"started,omitempty"`
 	EndsAt       *time.Time   `json:"ends_at,omitempty"`
 	Participants int          `json:"participants"`
@@ -84,19 +86,34 @@ func conferenceOf(ri conference.RoomInfo, detail bool) conferenceJSON {
 func (s *server) listConferences(w http.ResponseWriter, r *http.Request) {
 	rooms := s.o.Conferences.Rooms()
 	out := make([]conferenceJSON, 0, len(rooms))
+	node := s.nodeName()
 	for _, ri := range rooms {
-		out = append(out, conferenceOf(ri, false))
+		c := conferenceOf(ri, false)
+		c.Node = node
+		out = append(out, c)
+	}
+	if s.clustered(r) {
+		peers, missing := s.peerConferences(r)
+		out = mergeConferences(out, peers)
+		if len(missing) > 0 {
+			w.Header().Set(MissingHeader, strings.Join(missing, ","))
+		}
 	}
 	writeJSON(w, http.StatusOK, out)
 }
 
 func (s *server) getConference(w http.ResponseWriter, r *http.Request) {
+	if s.forward(w, r) {
+		return
+	}
 	ri, ok := s.o.Conferences.Room(r.PathValue("room"))
 	if !ok {
 		writeError(w, http.StatusNotFound, "no conference in that room")
 		return
 	}
-	writeJSON(w, http.StatusOK, conferenceOf(ri, true))
+	c := conferenceOf(ri, true)
+	c.Node = s.nodeName()
+	writeJSON(w, http.StatusOK, c)
 }
 
 // actionResult answers every action, so scripts can tell what happened
@@ -197,6 +214,9 @@ var roomActions = []roomAction{
 
 func (s *server) roomAction(a roomAction) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if s.forward(w, r) {
+			return
+		}
 		in := a.body()
 		if !decode(w, r, in, !a.required) {
 			return
@@ -232,6 +252,9 @@ var participantActions = []participantAction{
 
 func (s *server) participantAction(a participantAction) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if s.forward(w, r) {
+			return
+		}
 		if !decode(w, r, &noBody{}, true) {
 			return
 		}

@@ -126,7 +126,7 @@ func appendEvent(buf []byte, e events.Event) []byte {
 	if err != nil {
 		// Data holds only what the bridge put there; an unmarshalable
 		// value is a bug, but must not stop the stream for everyone.
-		data, _ = json.Marshal(events.Event{ID: e.ID, Time: e.Time, Type: e.Type, Room: e.Room, Participant: e.Participant})
+		data, _ = json.Marshal(events.Event{ID: e.ID, Time: e.Time, Type: e.Type, Room: e.Room, Participant: e.Participant, Node: e.Node})
 	}
 	buf = fmt.Appendf(buf, "id: %d\n", e.ID)
 	// The type travels in data too; event: lets EventSource clients

@@ -71,6 +71,9 @@ func replies(first reply, more ...[]reply) []reply {
 // routes is the API. The order of routes on one path is the order of the
 // methods in a 405's Allow header.
 func (s *server) routes() []route {
+	// A room's routes on a node of a cluster are passed to the room's
+	// node; these are the answers when that cannot be done.
+	peerErrs := errs(http.StatusBadGateway, http.StatusServiceUnavailable)
 	rs := []route{
 		{method: "GET", path: "/healthz", summary: "Liveness: 200 while the process runs",
 			replies: replies(ok(statusBody{})), h: func(w http.ResponseWriter, r *http.Request) {
@@ -88,20 +91,20 @@ func (s *server) routes() []route {
 		route{method: "GET", path: "/api/v1/openapi.json", summary: "This OpenAPI document",
 			replies: []reply{ok(map[string]any{})}, h: s.openapi},
 		route{method: "GET", path: "/api/v1/conferences", summary: "List live conferences",
-			access: viewer, replies: replies(ok([]conferenceJSON{})), h: s.listConferences},
+			access: viewer, replies: replies(reply{code: http.StatusOK, body: []conferenceJSON{}, header: MissingHeader}), h: s.listConferences},
 		route{method: "GET", path: "/api/v1/conferences/{room}", summary: "One live conference with its members and mixer statistics",
-			access: viewer, replies: replies(ok(conferenceJSON{}), errs(http.StatusNotFound)), h: s.getConference},
+			access: viewer, replies: replies(ok(conferenceJSON{}), errs(http.StatusNotFound), peerErrs), h: s.getConference},
 	)
 	for _, a := range roomActions {
 		rs = append(rs, route{method: "POST", path: "/api/v1/conferences/{room}/" + a.path, summary: a.summary,
 			access: operator, action: a.name, body: a.body(), bodyRequired: a.required,
-			replies: replies(ok(actionResult{}), errs(http.StatusNotFound, http.StatusConflict, http.StatusInternalServerError)),
+			replies: replies(ok(actionResult{}), errs(http.StatusNotFound, http.StatusConflict, http.StatusInternalServerError), peerErrs),
 			h:       s.roomAction(a)})
 	}
 	for _, a := range participantActions {
 		rs = append(rs, route{method: "POST", path: "/api/v1/conferences/{room}/participants/{id}/" + a.path, summary: a.summary,
 			access: operator, action: a.name, object: "participant", body: &noBody{},
-			replies: replies(ok(actionResult{}), errs(http.StatusNotFound, http.StatusConflict, http.StatusInternalServerError)),
+			replies: replies(ok(actionResult{}), errs(http.StatusNotFound, http.StatusConflict, http.StatusInternalServerError), peerErrs),
 			h:       s.participantAction(a)})
 	}
 	later := func(method, path, summary string, acc access, action, what string) route {

@@ -22,6 +22,11 @@ func TestCluster(t *testing.T) {
 	if c.Cluster.NodeID != "b" || c.Cluster.Heartbeat != 2*time.Second {
 		t.Fatalf("Cluster = %+v", c.Cluster)
 	}
+	c = mustParse(t, "api: {listen: \"0.0.0.0:8080\"}\ncluster: {node_id: b, advertise: \"nodeb.example.org:5060\", api_advertise: \"https://nodeb.example.org:8443\"}\n",
+		map[string]string{"BRYGGA_STORE": pgURL})
+	if u := c.APIURL("0.0.0.0:8080"); u != "https://nodeb.example.org:8443" {
+		t.Fatalf("api_advertise = %q", u)
+	}
 	if c := mustParse(t, "", nil); c.Cluster != (Cluster{Heartbeat: 2 * time.Second}) {
 		t.Fatalf("default Cluster = %+v, want none", c.Cluster)
 	}
@@ -40,6 +45,11 @@ func TestClusterErrors(t *testing.T) {
 		{store + "cluster: {node_id: a, advertise: \"192.0.2.10:0\"}\n", "cluster.advertise", "port 0"},
 		{store + "cluster: {node_id: a, advertise: \"192.0.2.10:5060\", heartbeat: 10ms}\n", "cluster.heartbeat", "outside"},
 		{store + "cluster: {nodeid: a}\n", "cluster.nodeid", "unknown key"},
+		{store + "api: {listen: \":8080\"}\ncluster: {node_id: a, advertise: \"192.0.2.10:5060\"}\n", "cluster.api_advertise", "missing"},
+		{store + "api: {listen: \"[::]:8080\"}\ncluster: {node_id: a, advertise: \"192.0.2.10:5060\"}\n", "cluster.api_advertise", "missing"},
+		{store + "cluster: {node_id: a, advertise: \"192.0.2.10:5060\", api_advertise: \"192.0.2.10:8080\"}\n", "cluster.api_advertise", "http://HOST:PORT"},
+		{store + "cluster: {node_id: a, advertise: \"192.0.2.10:5060\", api_advertise: \"http://192.0.2.10:8080/api?x=1\"}\n", "cluster.api_advertise", "http://HOST:PORT"},
+		{store + "cluster: {node_id: a, advertise: \"192.0.2.10:5060\", api_advertise: \"http://0.0.0.0:8080\"}\n", "cluster.api_advertise", "reach"},
 	} {
 		_, err := parseWith(tc.src, nil)
 		var ce *Error

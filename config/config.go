@@ -303,6 +303,11 @@ type Cluster struct {
 	// Heartbeat is how often the node renews its registration and its
 	// rooms' leases; a lease lasts three heartbeats.
 	Heartbeat time.Duration
+	// APIAdvertise is the base URL (http://HOST:PORT or https://…) at
+	// which the other nodes reach this node's admin API, to gather its
+	// conferences and send it actions on its rooms. Default: api.listen's
+	// address, https when api.tls is set; parse fills it in.
+	APIAdvertise string
 }
 
 // Mixer holds mixing settings shared by all rooms.

@@ -37,9 +37,10 @@ type dumpStore struct {
 }
 
 type dumpCluster struct {
-	NodeID    string `yaml:"node_id"`
-	Advertise string `yaml:"advertise"`
-	Heartbeat string `yaml:"heartbeat"`
+	NodeID       string `yaml:"node_id"`
+	Advertise    string `yaml:"advertise"`
+	Heartbeat    string `yaml:"heartbeat"`
+	APIAdvertise string `yaml:"api_advertise"`
 }
 
 type dumpSIP struct {
@@ -217,7 +218,7 @@ func (c *Config) dump(redact bool) string {
 		Data:     c.Data,
 		LogLevel: c.LogLevel,
 		Store:    dumpStore(c.Store),
-		Cluster:  dumpCluster{NodeID: c.Cluster.NodeID, Advertise: c.Cluster.Advertise, Heartbeat: formatDuration(c.Cluster.Heartbeat)},
+		Cluster:  dumpCluster{NodeID: c.Cluster.NodeID, Advertise: c.Cluster.Advertise, Heartbeat: formatDuration(c.Cluster.Heartbeat), APIAdvertise: c.Cluster.APIAdvertise},
 		SIP: dumpSIP{
 			Listen:    []string{},
 			Trusted:   []string{},

@@ -134,6 +134,7 @@ func (c *Config) decodeTop(root *yaml.Node) error {
 				{"node_id", textField(&c.Cluster.NodeID, checkNodeID)},
 				{"advertise", textField(&c.Cluster.Advertise, checkAdvertise)},
 				{"heartbeat", durationField(&c.Cluster.Heartbeat, 100*time.Millisecond, time.Minute)},
+				{"api_advertise", textField(&c.Cluster.APIAdvertise, checkAPIAdvertise)},
 			})
 		}},
 		{"sip", c.decodeSIP},

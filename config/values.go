@@ -575,5 +575,45 @@ func (c *Config) checkCluster() error {
 	if _, pg, _ := StoreLocation(c.Store.URL); pg == "" {
 		return &Error{Key: "cluster.node_id", Msg: "a cluster's nodes share their room leases in PostgreSQL: store.url (or BRYGGA_STORE) must be a postgres:// URL"}
 	}
+	if c.Cluster.APIAdvertise == "" {
+		host, _, err := net.SplitHostPort(c.API.Listen)
+		a, aerr := netip.ParseAddr(host)
+		if err != nil || host == "" || aerr == nil && a.IsUnspecified() {
+			return &Error{Key: "cluster.api_advertise", Msg: fmt.Sprintf("missing: api.listen %q names no address the other nodes can reach; set the URL they reach this node's API at", c.API.Listen)}
+		}
+		// Port 0 (tests): the port is known once the listener is bound,
+		// and serve fills the rest in then (APIURL).
+	}
+	return nil
+}
+
+// APIURL is the base URL the other nodes of a cluster reach this node's
+// API at: cluster.api_advertise, or by default the address the API
+// listener is bound to (bound, HOST:PORT), https when api.tls is set.
+func (c *Config) APIURL(bound string) string {
+	if c.Cluster.APIAdvertise != "" {
+		return strings.TrimSuffix(c.Cluster.APIAdvertise, "/")
+	}
+	if c.API.TLS.Certificate != nil {
+		return "https://" + bound
+	}
+	return "http://" + bound
+}
+
+// checkAPIAdvertise accepts "" (api.listen's address) or an http or
+// https URL with a host and a port and nothing after them: the other
+// nodes add the API's paths.
+func checkAPIAdvertise(s string) error {
+	if s == "" {
+		return nil
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Port() == "" ||
+		u.User != nil || strings.Trim(u.Path, "/") != "" || u.RawQuery != "" || u.Fragment != "" {
+		return errorf("%q: want http://HOST:PORT or https://HOST:PORT", s)
+	}
+	if a, err := netip.ParseAddr(u.Hostname()); err == nil && a.IsUnspecified() {
+		return errorf("%q is no address another node can reach; name this node's own", s)
+	}
 	return nil
 }

@@ -590,3 +590,23 @@ func TestReadSSE(t *testing.T) {
 		t.Errorf("got %v\nwant %s", got, want)
 	}
 }
+
+// A cluster's list names each conference's node in a first column; a
+// single bridge's list (no node anywhere) has no such column.
+func TestConferencesNodeColumn(t *testing.T) {
+	var out strings.Builder
+	if err := WriteConferences(&out, []Conference{{Room: "4711", Node: "a", Participants: 2}, {Room: "5000", Node: "b", Participants: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 3 || !strings.HasPrefix(lines[0], "NODE  ROOM") || !strings.HasPrefix(lines[2], "b     5000") {
+		t.Fatalf("cluster table:\n%s", out.String())
+	}
+	out.Reset()
+	if err := WriteConference(&out, Conference{Room: "5000", Node: "b"}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "node          b\n") {
+		t.Fatalf("detail lacks the node:\n%s", out.String())
+	}
+}

@@ -17,6 +17,7 @@ import (
 // Conference is one live conference (GET /api/v1/conferences[/{room}]).
 type Conference struct {
 	Room         string   `json:"room"`
+	Node         string   `json:"node"` // the node mixing it; "" on a single bridge
 	Started      string   `json:"started"`
 	EndsAt       string   `json:"ends_at"`
 	Participants int      `json:"participants"`
@@ -129,9 +130,21 @@ func WriteConferences(w io.Writer, cs []Conference) error {
 		return err
 	}
 	tw := table(w)
+	// A cluster's list names each conference's node; a single bridge's
+	// has no such column.
+	clustered := slices.ContainsFunc(cs, func(c Conference) bool { return c.Node != "" })
+	node := func(c Conference) string {
+		if clustered {
+			return orDash(c.Node) + "\t"
+		}
+		return ""
+	}
+	if clustered {
+		fmt.Fprint(tw, "NODE\t")
+	}
 	fmt.Fprintln(tw, "ROOM\tPARTICIPANTS\tSTARTED\tENDS AT\tSTATE")
 	for _, c := range cs {
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", c.Room, c.Participants, orDash(c.Started), orDash(c.EndsAt),
+		fmt.Fprintf(tw, "%s%s\t%d\t%s\t%s\t%s\n", node(c), c.Room, c.Participants, orDash(c.Started), orDash(c.EndsAt),
 			flags("locked", c.Locked, "lecture", c.Lecture, "recording", c.Recording))
 	}
 	return tw.Flush()
@@ -141,6 +154,9 @@ func WriteConferences(w io.Writer, cs []Conference) error {
 func WriteConference(w io.Writer, c Conference) error {
 	tw := table(w)
 	fmt.Fprintf(tw, "room\t%s\n", c.Room)
+	if c.Node != "" {
+		fmt.Fprintf(tw, "node\t%s\n", c.Node)
+	}
 	fmt.Fprintf(tw, "started\t%s\n", orDash(c.Started))
 	ends := c.EndsAt
 	if ends == "" {

@@ -46,6 +46,9 @@ type Event struct {
 	Room        string         `json:"room"`
 	Participant string         `json:"participant,omitempty"`
 	Data        map[string]any `json:"data,omitempty"`
+	// Node is the node of a cluster the event happened on; "" on a
+	// single bridge.
+	Node string `json:"node,omitempty"`
 }
 
 // DefaultBacklog is how many past events a Bus keeps for resuming clients.
@@ -60,11 +63,14 @@ type Bus struct {
 	now func() time.Time
 
 	mu      sync.Mutex
-	next    uint64
+	last    uint64  // the newest event's ID
+	floor   uint64  // the ID of the newest event no longer in the backlog
 	backlog []Event // ring of the last len(backlog) events
 	head    int     // index of the oldest event in the ring
 	n       int
 	subs    map[*Subscription]struct{}
+
+	shared *shared // nil: this process's events only, numbered here
 }
 
 // New makes a Bus keeping backlog past events (DefaultBacklog if <= 0).
@@ -76,21 +82,35 @@ func New(backlog int, now func() time.Time) *Bus {
 	if now == nil {
 		now = time.Now
 	}
-	return &Bus{now: now, next: 1, backlog: make([]Event, backlog), subs: make(map[*Subscription]struct{})}
+	return &Bus{now: now, backlog: make([]Event, backlog), subs: make(map[*Subscription]struct{})}
 }
 
-// Publish stamps e with the next ID and the time, keeps it in the backlog
-// and hands it to every subscriber whose filter matches.
+// Publish stamps e with the time and the next ID, keeps it in the backlog
+// and hands it to every subscriber whose filter matches. On a shared bus
+// (NewShared) it only queues e for the log, which numbers it; the e it
+// returns has ID 0, and e reaches the subscribers once read back.
 func (b *Bus) Publish(e Event) Event {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	e.ID = b.next
-	b.next++
 	if e.Time.IsZero() {
 		e.Time = b.now()
 	}
+	if b.shared != nil {
+		b.shared.queue(e)
+		return e
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	e.ID = b.last + 1
+	b.deliver(e)
+	return e
+}
+
+// deliver keeps e, whose ID is above every one before, in the backlog and
+// hands it to the subscribers; b.mu is held.
+func (b *Bus) deliver(e Event) {
+	b.last = e.ID
 	idx := (b.head + b.n) % len(b.backlog)
 	if b.n == len(b.backlog) {
+		b.floor = b.backlog[b.head].ID
 		b.head = (b.head + 1) % len(b.backlog)
 	} else {
 		b.n++
@@ -109,7 +129,6 @@ func (b *Bus) Publish(e Event) Event {
 			close(s.c)
 		}
 	}
-	return e
 }
 
 // Subscription receives events on C until Close, or until it falls too
@@ -134,8 +153,7 @@ func (b *Bus) Subscribe(afterID uint64, room string) (past []Event, complete boo
 	b.subs[s] = struct{}{}
 	complete = true
 	if afterID > 0 {
-		oldest := b.next - uint64(b.n)
-		complete = afterID+1 >= oldest
+		complete = afterID >= b.floor
 		for i := 0; i < b.n; i++ {
 			e := b.backlog[(b.head+i)%len(b.backlog)]
 			if e.ID > afterID && s.match(e) {
@@ -161,5 +179,5 @@ func (s *Subscription) Close() {
 func (b *Bus) LastID() uint64 {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.next - 1
+	return b.last
 }

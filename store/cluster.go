@@ -175,3 +175,68 @@ ORDER BY n.node_id`, within.Microseconds())
 	}
 	return out, rows.Err()
 }
+
+// Peer is a live node of the cluster as the admin API reaches it.
+type Peer struct {
+	ID  string
+	API string // base URL of its admin API; "" when it registered none
+}
+
+// SetNodeAPI records where the other nodes reach node's admin API. The
+// node's row must exist (its first heartbeat made it); the heartbeat
+// leaves the column alone.
+func (db *DB) SetNodeAPI(ctx context.Context, node, api string) error {
+	if !db.Shared() {
+		return ErrNotShared
+	}
+	res, err := db.sql.ExecContext(ctx, `UPDATE cluster_nodes SET api = ? WHERE node_id = ?`, api, node)
+	if err != nil {
+		return fmt.Errorf("store: API address of node %s: %w", node, err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return fmt.Errorf("store: API address of node %s: the node is not registered", node)
+	}
+	return nil
+}
+
+// Peers lists the nodes whose heartbeat is younger than within, by the
+// database's clock, with their API addresses.
+func (db *DB) Peers(ctx context.Context, within time.Duration) ([]Peer, error) {
+	if !db.Shared() {
+		return nil, ErrNotShared
+	}
+	rows, err := db.sql.QueryContext(ctx, `
+SELECT node_id, api FROM cluster_nodes WHERE heartbeat > now() - ?::bigint * interval '1 microsecond'
+ORDER BY node_id`, within.Microseconds())
+	if err != nil {
+		return nil, fmt.Errorf("store: peers: %w", err)
+	}
+	defer rows.Close()
+	var out []Peer
+	for rows.Next() {
+		var p Peer
+		if err := rows.Scan(&p.ID, &p.API); err != nil {
+			return nil, fmt.Errorf("store: peers: %w", err)
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// RoomPeer is the node holding an unexpired lease on room, with its API
+// address; ok false when no node holds it (or its node has no row).
+func (db *DB) RoomPeer(ctx context.Context, room string) (p Peer, ok bool, err error) {
+	if !db.Shared() {
+		return Peer{}, false, ErrNotShared
+	}
+	err = db.sql.QueryRowContext(ctx, `
+SELECT n.node_id, n.api FROM room_leases l JOIN cluster_nodes n ON n.node_id = l.node_id
+WHERE l.room = ? AND l.expires > now()`, room).Scan(&p.ID, &p.API)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return Peer{}, false, nil
+	case err != nil:
+		return Peer{}, false, fmt.Errorf("store: node of room %s: %w", room, err)
+	}
+	return p, true, nil
+}

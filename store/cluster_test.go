@@ -213,3 +213,38 @@ func TestClaimRace(t *testing.T) {
 		}
 	}
 }
+
+// A node's API address survives its heartbeats, and a room's lease names
+// the node (and its API) that holds it, only while the lease stands.
+func TestPeersAndRoomPeer(t *testing.T) {
+	db := sharedDB(t)
+	ctx := context.Background()
+	heartbeat(t, db, "n1", time.Minute)
+	heartbeat(t, db, "n2", time.Minute)
+	if err := db.SetNodeAPI(ctx, "n1", "http://127.0.0.1:8081"); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.SetNodeAPI(ctx, "n9", "http://127.0.0.9:8081"); err == nil {
+		t.Fatal("the API address of an unregistered node was accepted")
+	}
+	heartbeat(t, db, "n1", time.Minute, "4711")
+	peers, err := db.Peers(ctx, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Peer{{ID: "n1", API: "http://127.0.0.1:8081"}, {ID: "n2"}}
+	if !slices.Equal(peers, want) {
+		t.Fatalf("peers %+v, want %+v", peers, want)
+	}
+	p, ok, err := db.RoomPeer(ctx, "4711")
+	if err != nil || !ok || p != want[0] {
+		t.Fatalf("room 4711's node: %+v %v %v, want %+v", p, ok, err, want[0])
+	}
+	if _, ok, err := db.RoomPeer(ctx, "4712"); ok || err != nil {
+		t.Fatalf("room without a lease: ok %v, err %v", ok, err)
+	}
+	heartbeat(t, db, "n1", time.Minute) // the room has emptied
+	if _, ok, err := db.RoomPeer(ctx, "4711"); ok || err != nil {
+		t.Fatalf("released room: ok %v, err %v", ok, err)
+	}
+}

@@ -202,6 +202,22 @@ CREATE TABLE pin_locks (
 ) WITHOUT ROWID;
 CREATE INDEX pin_locks_until ON pin_locks (until);
 `,
+	8: `
+-- Where the other nodes reach a node's admin API (a base URL such as
+-- http://10.0.0.1:8080), for one admin view across the cluster: lists
+-- gathered from every node, actions sent on to the room's node.
+ALTER TABLE cluster_nodes ADD COLUMN api TEXT NOT NULL DEFAULT '';
+-- The event stream of every node (events.Log): id numbers them for
+-- all nodes in the order they became visible and never starts again;
+-- at (microseconds since 1970, the database's clock) is for trimming;
+-- body is the event as JSON without its id. Only a cluster writes here.
+CREATE TABLE events (
+	id   {serial},
+	at   INTEGER NOT NULL,
+	body TEXT NOT NULL
+);
+CREATE INDEX events_at ON events (at);
+`,
 }
 
 // migrationCode is work a migration does in Go after its SQL, in the same

@@ -24,7 +24,8 @@ const (
 
 // ddl expands a migration for the dialect. Migrations are written as
 // SQLite runs them, byte for byte what older brygga versions ran, with
-// {flag} for a boolean column. PostgreSQL gets real booleans (SQLite has
+// {flag} for a boolean column and {serial} for a key numbered by the
+// database. PostgreSQL gets real booleans (SQLite has
 // none: TRUE and FALSE are 1 and 0 there, so the same statements serve
 // both), BIGINT for INTEGER, whose 64 bits SQLite always gives, TEXT that
 // compares byte by byte as SQLite's does whatever the database's locale
@@ -38,8 +39,8 @@ func (d dialect) ddl(m string) string {
 }
 
 var (
-	sqliteDDL = strings.NewReplacer("{flag}", "INTEGER NOT NULL DEFAULT 0")
-	pgDDL     = strings.NewReplacer("{flag}", "BOOLEAN NOT NULL DEFAULT FALSE",
+	sqliteDDL = strings.NewReplacer("{flag}", "INTEGER NOT NULL DEFAULT 0", "{serial}", "INTEGER PRIMARY KEY AUTOINCREMENT")
+	pgDDL     = strings.NewReplacer("{flag}", "BOOLEAN NOT NULL DEFAULT FALSE", "{serial}", "BIGSERIAL PRIMARY KEY",
 		"INTEGER", "BIGINT", "TEXT", `TEXT COLLATE "C"`, " WITHOUT ROWID", "")
 )
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -31,6 +32,35 @@ type calls interface {
 	Calls() int
 	EndAll(timeout time.Duration) bool
 	HangupAll(timeout time.Duration) bool
+}
+
+// Readiness asks the store at most once per pingEvery, each time for at
+// most pingTimeout: a load balancer polling /readyz of every node, many
+// times a second, costs the database one query a second per node, and a
+// store that stops answering turns /readyz to 503 within about two
+// seconds, back to 200 as soon after it returns.
+const (
+	pingEvery   = time.Second
+	pingTimeout = time.Second
+)
+
+// cachedPing is ping with its answer kept for every (now is the clock).
+// Concurrent callers while the answer is stale wait for one ping.
+func cachedPing(ping func(context.Context) error, every time.Duration, now func() time.Time) func(context.Context) error {
+	var mu sync.Mutex
+	var last error
+	var at time.Time
+	return func(ctx context.Context) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if t := now(); at.IsZero() || t.Sub(at) >= every || t.Before(at) {
+			ctx, cancel := context.WithTimeout(ctx, pingTimeout)
+			last = ping(ctx)
+			cancel()
+			at = now()
+		}
+		return last
+	}
 }
 
 // readiness is /readyz: not ready once stopping is set, else as ping says.

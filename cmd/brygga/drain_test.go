@@ -130,3 +130,35 @@ func TestReadinessFailsWhileStopping(t *testing.T) {
 		t.Fatalf("stopping: %v, want not ready", err)
 	}
 }
+
+// The store is asked at most once per interval; its answer, good or bad,
+// stands until the interval has passed, then the next one counts.
+func TestCachedPing(t *testing.T) {
+	clock := time.Unix(1e9, 0)
+	var pings int
+	var answer error
+	ready := cachedPing(func(ctx context.Context) error {
+		if _, ok := ctx.Deadline(); !ok {
+			t.Error("the ping has no deadline")
+		}
+		pings++
+		return answer
+	}, time.Second, func() time.Time { return clock })
+	check := func(wantPings int, wantErr error) {
+		t.Helper()
+		if err := ready(context.Background()); !errors.Is(err, wantErr) || pings != wantPings {
+			t.Fatalf("ready: %v after %d pings, want %v after %d", err, pings, wantErr, wantPings)
+		}
+	}
+	check(1, nil)
+	down := errors.New("store unreachable")
+	answer = down
+	clock = clock.Add(999 * time.Millisecond)
+	check(1, nil) // cached
+	clock = clock.Add(time.Millisecond)
+	check(2, down)
+	answer = nil
+	check(2, down) // cached
+	clock = clock.Add(time.Second)
+	check(3, nil)
+}

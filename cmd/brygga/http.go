@@ -23,6 +23,7 @@ import (
 // the metrics listener.
 type webServers struct {
 	servers []*http.Server
+	api     string // the API listener's bound address, HOST:PORT
 }
 
 // startHTTP starts the admin API (with /metrics unless moved or off) on
@@ -92,6 +93,9 @@ func (w *webServers) listen(what, addr string, h http.Handler, tc *tls.Config, p
 		MaxHeaderBytes:    maxHeaderBytes,
 	}
 	w.servers = append(w.servers, srv)
+	if what == "api" {
+		w.api = raw.Addr().String()
+	}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			fmt.Fprintf(stdout, "brygga %s: %s listener stopped: %v\n", version, what, err)

@@ -16,7 +16,6 @@ import (
 	"brygga/api"
 	"brygga/conference"
 	"brygga/config"
-	"brygga/events"
 	"brygga/internal/connlimit"
 	"brygga/media"
 	"brygga/metrics"
@@ -112,7 +111,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		}()
 		homes = node
 	}
-	bus := events.New(0, nil)
+	bus, err := eventBus(cfg, db, log)
+	if err != nil {
+		fmt.Fprintln(stderr, "brygga:", err)
+		return exitRuntime
+	}
+	// Deferred before the bridge's end, so run after it: the last
+	// events of the drain reach the database.
+	defer bus.Close()
 	recs, err := startRecordings(cfg, db, bus, lib, log, m.DeliveryResult)
 	if err != nil {
 		fmt.Fprintln(stderr, "brygga:", err)
@@ -187,9 +193,10 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		Schedules:   sched,
 		Lockouts:    guard,
 		Tokens:      cfg.API.Tokens,
-		Ready:       readiness(&stopping, db.Ping),
+		Ready:       readiness(&stopping, cachedPing(db.Ping, pingEvery, time.Now)),
 		Logger:      log,
 		Defaults:    cfg.Defaults,
+		Cluster:     apiCluster(cfg, db),
 	}, m, stdout)
 	if err != nil {
 		fmt.Fprintln(stderr, "brygga:", err)
@@ -197,6 +204,11 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return exitRuntime
 	}
 	defer web.close()
+	if err := advertiseAPI(cfg, db, web.api, log); err != nil {
+		fmt.Fprintln(stderr, "brygga:", err)
+		srv.Close()
+		return exitRuntime
+	}
 	stopIntake, err := sched.listen(cfg.Mail.Listen, stdout)
 	if err != nil {
 		fmt.Fprintln(stderr, "brygga:", err)

@@ -108,6 +108,11 @@ func TestServeAsClusterNode(t *testing.T) {
 		if n := nodes(); len(n) != 1 || n[0].ID != "node-a" || n[0].Advertise != "127.0.0.1:5060" {
 			t.Fatalf("nodes registered: %+v", n)
 		}
+		// Its API at the address the listener was bound to (port 0 in
+		// the config), for the other nodes.
+		if p, err := db.Peers(context.Background(), time.Minute); err != nil || len(p) != 1 || p[0].API != s.api {
+			t.Errorf("the node's API: %+v, %v; want %s", p, err, s.api)
+		}
 		resp, err := (&http.Client{Timeout: 5 * time.Second}).Get(s.api + "/metrics")
 		if err != nil {
 			t.Fatal(err)

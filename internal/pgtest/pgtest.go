@@ -44,6 +44,8 @@ var (
 
 type server struct {
 	dir   string // initdb's folder under dir/data, the socket in dir
+	bin   string
+	cred  *syscall.Credential
 	cmd   *exec.Cmd
 	exit  chan struct{} // closed when the server process is gone
 	admin *sql.DB
@@ -67,6 +69,14 @@ func Main(m *testing.M) int {
 func URL(t testing.TB) string {
 	t.Helper()
 	once.Do(func() { srv, missing, broken = start() })
+	need(t, missing, broken)
+	return srv.schema(t)
+}
+
+// need skips t when PostgreSQL is not installed (missing; a failure with
+// CI=true) and fails it when the server would not start (broken).
+func need(t testing.TB, missing, broken error) {
+	t.Helper()
 	switch {
 	case missing != nil && os.Getenv("CI") == "true":
 		t.Fatalf("PostgreSQL is needed with CI=true: %v", missing)
@@ -75,11 +85,16 @@ func URL(t testing.TB) string {
 	case broken != nil:
 		t.Fatalf("PostgreSQL would not start: %v", broken)
 	}
+}
+
+// schema makes a new, empty schema and returns the URL that uses it.
+func (s *server) schema(t testing.TB) string {
+	t.Helper()
 	schema := fmt.Sprintf("t%d", seq.Add(1))
-	if _, err := srv.admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
+	if _, err := s.admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
 		t.Fatalf("pgtest: create schema %s: %v", schema, err)
 	}
-	return srv.url(schema)
+	return s.url(schema)
 }
 
 // url is the URL of the server's postgres database, with schema first in
@@ -157,46 +172,58 @@ func start() (s *server, missing, broken error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	s = &server{dir: tmp, exit: make(chan struct{})}
-	if err := s.run(dir, cred); err != nil {
+	s = &server{dir: tmp, bin: dir, cred: cred}
+	if err := s.run(); err != nil {
 		os.RemoveAll(tmp)
 		return nil, nil, err
 	}
 	return s, nil, nil
 }
 
-func (s *server) run(bin string, cred *syscall.Credential) error {
-	if cred != nil {
-		if err := os.Chown(s.dir, int(cred.Uid), int(cred.Gid)); err != nil {
+func (s *server) attr() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Credential: s.cred, Pdeathsig: syscall.SIGKILL}
+}
+
+func (s *server) run() error {
+	if s.cred != nil {
+		if err := os.Chown(s.dir, int(s.cred.Uid), int(s.cred.Gid)); err != nil {
 			return err
 		}
 	}
-	attr := &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGKILL}
-	data := filepath.Join(s.dir, "data")
 	var out bytes.Buffer
-	initdb := exec.Command(filepath.Join(bin, "initdb"), "-D", data, "-U", superuser, "-A", "trust",
+	initdb := exec.Command(filepath.Join(s.bin, "initdb"), "-D", filepath.Join(s.dir, "data"), "-U", superuser, "-A", "trust",
 		"-E", "UTF8", "--locale=C", "--no-sync")
-	initdb.Dir, initdb.Stdout, initdb.Stderr, initdb.SysProcAttr = s.dir, &out, &out, attr
+	initdb.Dir, initdb.Stdout, initdb.Stderr, initdb.SysProcAttr = s.dir, &out, &out, s.attr()
 	if err := initdb.Run(); err != nil {
 		return fmt.Errorf("initdb: %v\n%s", err, out.Bytes())
 	}
-	log, err := os.Create(filepath.Join(s.dir, "server.log"))
+	return s.launch()
+}
+
+// launch starts postgres on the folder initdb made and waits until it
+// answers.
+func (s *server) launch() error {
+	log, err := os.OpenFile(filepath.Join(s.dir, "server.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
 	}
 	defer log.Close()
 	// Durability is of no use to a database that is deleted at the end;
 	// without it the tests wait on no disk.
-	s.cmd = exec.Command(filepath.Join(bin, "postgres"), "-D", data, "-k", s.dir, "-c", "listen_addresses=",
+	s.cmd = exec.Command(filepath.Join(s.bin, "postgres"), "-D", filepath.Join(s.dir, "data"), "-k", s.dir, "-c", "listen_addresses=",
 		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=200")
-	s.cmd.Dir, s.cmd.Stdout, s.cmd.Stderr, s.cmd.SysProcAttr = s.dir, log, log, attr
+	s.cmd.Dir, s.cmd.Stdout, s.cmd.Stderr, s.cmd.SysProcAttr = s.dir, log, log, s.attr()
+	s.exit = make(chan struct{})
 	if err := s.cmd.Start(); err != nil {
 		return fmt.Errorf("postgres: %w", err)
 	}
-	go func() { s.cmd.Wait(); close(s.exit) }()
-	if s.admin, err = sql.Open("pgx", s.url("")); err != nil {
-		s.stop()
-		return err
+	cmd, exit := s.cmd, s.exit
+	go func() { cmd.Wait(); close(exit) }()
+	if s.admin == nil {
+		if s.admin, err = sql.Open("pgx", s.url("")); err != nil {
+			s.stop()
+			return err
+		}
 	}
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -225,6 +252,12 @@ func (s *server) stop() {
 	if s.admin != nil {
 		s.admin.Close()
 	}
+	s.halt()
+	os.RemoveAll(s.dir)
+}
+
+// halt stops the server process, keeping its folder.
+func (s *server) halt() {
 	if s.cmd != nil && s.cmd.Process != nil {
 		s.cmd.Process.Signal(syscall.SIGINT)
 		select {
@@ -234,5 +267,40 @@ func (s *server) stop() {
 			<-s.exit
 		}
 	}
-	os.RemoveAll(s.dir)
+}
+
+// Server is a PostgreSQL server of one test's own, which the test may stop
+// and start again (a database restart, an outage) without disturbing the
+// other tests of its package.
+type Server struct{ s *server }
+
+// Own starts a server for t alone, removed when t ends. It skips as URL
+// does.
+func Own(t testing.TB) *Server {
+	t.Helper()
+	s, missing, broken := start()
+	need(t, missing, broken)
+	t.Cleanup(s.stop)
+	return &Server{s: s}
+}
+
+// URL is a new, empty schema on the server, as the package's URL gives.
+func (o *Server) URL(t testing.TB) string {
+	t.Helper()
+	return o.s.schema(t)
+}
+
+// Stop shuts the server down; its data stays for Start.
+func (o *Server) Stop(t testing.TB) {
+	t.Helper()
+	o.s.halt()
+}
+
+// Start runs the stopped server again on the same data, at the same
+// socket, and returns once it answers.
+func (o *Server) Start(t testing.TB) {
+	t.Helper()
+	if err := o.s.launch(); err != nil {
+		t.Fatalf("PostgreSQL would not start again: %v", err)
+	}
 }
