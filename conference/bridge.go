@@ -177,7 +177,14 @@ func (b *Bridge) Serve(c Call, rc config.Room, dialledPIN string) {
 		c.Hangup()
 		return
 	}
-	role, ok := b.admit(v, c, rc, dialledPIN, log)
+	// A caller of a meeting whose node died, redialling, has heard the
+	// welcome and where they are going once: spared both, they are back
+	// in their meeting sooner. The PIN is asked as ever.
+	back := b.returning(rc.Extension, c.CallerID())
+	if back {
+		log.Info("caller returns to a meeting taken over from a node that left it")
+	}
+	role, ok := b.admit(v, c, rc, dialledPIN, !back, log)
 	if !ok {
 		v.stop()
 		c.Hangup()
@@ -224,9 +231,11 @@ func (b *Bridge) Serve(c Call, rc config.Room, dialledPIN string) {
 		v.stop()
 		return
 	}
-	if r.alone() {
+	switch {
+	case back:
+	case r.alone():
 		v.play(false, v.clip(prompts.OnlyPerson))
-	} else {
+	default:
 		v.play(false, v.clip(prompts.PlaceIntoConf))
 	}
 	v.stop()
@@ -261,7 +270,7 @@ func (b *Bridge) recordName(v *ivr) (name []int16, ok bool) {
 
 // admit greets the caller and checks the PIN. It reports false when the
 // caller is to be hung up (or already has).
-func (b *Bridge) admit(v *ivr, c Call, rc config.Room, dialled string, log *slog.Logger) (pin.Role, bool) {
+func (b *Bridge) admit(v *ivr, c Call, rc config.Room, dialled string, greet bool, log *slog.Logger) (pin.Role, bool) {
 	// A scheduled meeting's PIN is checked by the Verifier too, through
 	// Other, so that it is no failure for the lockout; the lookup's answer
 	// is kept for meetingPIN.
@@ -283,7 +292,10 @@ func (b *Bridge) admit(v *ivr, c Call, rc config.Room, dialled string, log *slog
 
 	// Everyone hears the greeting (docs/keypad.md, step 1); a key pressed during
 	// it is kept as the first digit of the PIN (type-ahead).
-	key, _ := v.play(true, b.greeting(v, rc)...)
+	var key byte
+	if greet {
+		key, _ = v.play(true, b.greeting(v, rc)...)
+	}
 
 	// A PIN in the Request-URI (one-step dial-in from a calendar link)
 	// spares the caller the PIN prompt; a wrong one counts as a try.

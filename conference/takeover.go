@@ -159,6 +159,22 @@ func (b *Bridge) carriedOver(room string) (store.RoomState, bool) {
 	return st, ok
 }
 
+// returning is whether callerID comes back to a meeting taken over from a
+// dead node (or about to be: the room is not live here yet).
+func (b *Bridge) returning(room, callerID string) bool {
+	if b.states == nil || callerID == "" {
+		return false
+	}
+	if r := b.live(room); r != nil {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.st.expire(time.Now())
+		return r.st.returns(callerID)
+	}
+	st, ok := b.carriedOver(room)
+	return ok && slices.ContainsFunc(st.Callers, func(c store.RoomCaller) bool { return c.ID == callerID })
+}
+
 // takeOver goes on with the meeting st describes; the room is new and
 // not yet shared.
 func (r *room) takeOver(st store.RoomState, now time.Time) {
