@@ -32,6 +32,9 @@ type state struct {
 	// not been cut.
 	returning   map[string]bool
 	returnUntil time.Time
+	// carriedRecording: the recording on now was on before the takeover,
+	// so the returning callers were told of it there.
+	carriedRecording bool
 }
 
 // carried is a meeting's state as it passes from a dead node to the one
@@ -199,7 +202,7 @@ func (s *state) enter(m *memberState) []effect {
 		s.autoRecorded, s.recording = true, true
 		fx = append(fx, event(events.RecordingStarted, "", map[string]any{"automatic": true}))
 	}
-	if s.recording {
+	if s.recording && !(s.carriedRecording && s.returns(m.callerID)) {
 		fx = append(fx, private(m.id, say(prompts.NowRecording)...))
 	}
 	return fx
@@ -447,7 +450,7 @@ func (s *state) setRecording(on bool, by string) []effect {
 	if s.recording == on {
 		return nil
 	}
-	s.recording = on
+	s.recording, s.carriedRecording = on, false
 	if on {
 		return []effect{announce(say(prompts.NowRecording)...), event(events.RecordingStarted, by, nil)}
 	}
@@ -502,10 +505,12 @@ func (s *state) floorTo(id string) []effect {
 // restore takes over a meeting from a node that died: its lock, lecture
 // mode and recording as they were, and its callers free to come back
 // through the lock until c.until. A recording that was on goes on (as a
-// new file: the old one is on the dead node's disk); `record: true` does
-// not start one the hosts had stopped.
+// new file: the old one is on the dead node's disk), and the callers
+// coming back are not told of it again: they were, when they joined or it
+// started; `record: true` does not start one the hosts had stopped.
 func (s *state) restore(c carried) []effect {
 	s.locked, s.lecture, s.recording = c.locked, c.lecture, c.recording
+	s.carriedRecording = c.recording
 	s.autoRecorded = true
 	s.returning, s.returnUntil = c.callers, c.until
 	var fx []effect

@@ -126,7 +126,9 @@ func TestTakenOverRoomGoesOn(t *testing.T) {
 }
 
 // The state machine on its own: returning callers pass the lock only
-// until their window closes, and what is carried on names them again.
+// until their window closes, and what is carried on names them again; a
+// recording carried over is not announced again to those who come back,
+// and is to anyone else.
 func TestReturningCallersWindow(t *testing.T) {
 	s := newState(room4711)
 	now := time.Now()
@@ -146,5 +148,26 @@ func TestReturningCallersWindow(t *testing.T) {
 	s.expire(now.Add(RejoinWindow))
 	if _, refused := s.arrive("4", "bob", pin.Participant, false); !refused {
 		t.Fatal("a returning caller let through the lock after the window")
+	}
+}
+
+func TestCarriedRecordingToldOnlyToNewcomers(t *testing.T) {
+	s := newState(room4711)
+	s.restore(carried{recording: true, callers: map[string]bool{"bob": false}, until: time.Now().Add(RejoinWindow)})
+	told := func(id, callerID string, role pin.Role) bool {
+		fx, _ := s.arrive(id, callerID, role, false)
+		return slices.Contains(describe(fx, id), "me: "+prompts.NowRecording)
+	}
+	if told("1", "bob", pin.Participant) {
+		t.Error("a returning caller is told again of the recording carried over")
+	}
+	if !told("2", "carol", pin.Participant) {
+		t.Error("a new caller is not told that the meeting is recorded")
+	}
+	s.setRecording(false, "")
+	s.setRecording(true, "")
+	s.leave("1")
+	if !told("3", "bob", pin.Participant) {
+		t.Error("a returning caller is not told of a recording started after the takeover")
 	}
 }

@@ -3,13 +3,25 @@ package cluster
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
 
+	"brygga/internal/pgtest"
 	"brygga/interop"
 	"brygga/phone"
 )
+
+// failoverNodeConfig is a node behind the proxy in a cluster on the
+// database at url: room 4711 with its PINs, 50xx open.
+func failoverNodeConfig(url, node string) string {
+	return kamailioNodeConfig() + `directory:
+  - {extension: "` + interop.RoomExt + `", name: "Test Room", pin: "` + interop.RoomPIN + `", host_pin: "` + interop.RoomHostPIN + `"}
+store: {url: "` + url + `"}
+cluster: {node_id: ` + node + `, advertise: "{{SIP}}", heartbeat: 500ms}
+`
+}
 
 // roomView is GET /api/v1/conferences/{room}, what the failover checks.
 type roomView struct {
@@ -73,9 +85,9 @@ func silenced(t *testing.T, c *phone.Call, gap time.Duration) time.Time {
 	return since
 }
 
-// redial dials target as user again until a node answers: a 302 back to
-// the dead node (its lease still stands) is tried again after 250 ms, as
-// a phone redialling through a proxy would be sent on.
+// redial dials target as user again until a node answers: a refusal (the
+// dead node's lease still stands, and the proxy finds no node to take the
+// call yet) is tried again after 250 ms.
 func redial(ctx context.Context, t *testing.T, user, target string, say float64) *phone.Call {
 	t.Helper()
 	ph := interop.NewPhone(ctx, t, phone.Config{User: user})
@@ -91,8 +103,10 @@ func redial(ctx context.Context, t *testing.T, user, target string, say float64)
 		switch {
 		case err == nil:
 			c.SetSource(interop.Sine(say))
+			t.Logf("%s: answered at attempt %d", user, attempt+1)
 			return c
-		case errors.As(err, &se) && se.Code == 302:
+		case errors.As(err, &se):
+			t.Logf("%s: attempt %d refused: %d", user, attempt+1, se.Code)
 			time.Sleep(250 * time.Millisecond)
 		default:
 			t.Errorf("%s redialling %s: %v", user, target, err)
@@ -115,31 +129,58 @@ func bothHear(a, b *phone.Call, sayA, sayB float64, limit time.Duration) time.Ti
 	return time.Time{}
 }
 
-// TestClusterFailoverKeepsTheMeeting: two nodes on one PostgreSQL (a
-// heartbeat of 500 ms: a lease of 1.5 s). Room 4711 runs on node a with
-// its host (host PIN) and a participant; the host locks it (*7) and
-// starts recording (*9). Room 5001 runs on node b. Node a is killed
-// (SIGKILL). Each caller of 4711 redials node b once it has heard
-// nothing for 2 s, as the test phones behind Kamailio would (the proxy
-// is left out: its part, sending a redial to a live node, is
-// TestKamailioCluster's), and:
+// TestClusterFailoverKeepsTheMeeting: two nodes (127.0.0.11-12) on one
+// PostgreSQL (a heartbeat of 500 ms: a lease of 1.5 s) behind Kamailio
+// with the shipped config (probes every second), every call through the
+// proxy. Room 4711 runs on one node, node a, with its host (host PIN)
+// and a participant; the host locks it (*7) and starts recording (*9).
+// Another room runs on node b. Node a is killed (SIGKILL). Each caller of
+// 4711 redials through the proxy once it has heard nothing for 2 s, as
+// the test phones are to, and:
 //   - they hear each other again within 5 s of the later redial;
 //   - the meeting's end is the one it had on node a, it is still locked
 //     and recording, and the host is a host;
 //   - a stranger with the room's PIN is refused at the lock;
-//   - the callers of 5001 on node b heard each other throughout.
+//   - the callers of the room on node b heard each other throughout.
 func TestClusterFailoverKeepsTheMeeting(t *testing.T) {
+	kamailio := interop.RequirePeer(t, "kamailio", "kamailio")
+	modules := kamailioModulePath(t)
 	ctx := context.Background()
-	a, b := startNodes(t, 500*time.Millisecond)
-	const room, other = interop.RoomExt, "5001"
+	url := pgtest.URL(t)
+	var nodes []*interop.Bridge
+	for i, ip := range clusterNodeIPs[:2] {
+		lo, hi := interop.PortBlock(t, 40)
+		nodes = append(nodes, interop.StartBridgeAt(t, interop.BridgeAt{IP: ip, RTPLo: lo, RTPHi: hi, Dir: t.TempDir(),
+			Config: failoverNodeConfig(url, string(rune('a'+i)))}))
+	}
+	k := startKamailio(t, kamailio, modules, kamailioSite{Nodes: sipAddrs(nodes), Transport: "udp", ProbeInterval: 1})
+	const room = interop.RoomExt
 	const sayHost, sayGuest, sayC1, sayC2 = 600.0, 1300.0, 700.0, 1500.0
-	hostURI := "sip:" + room + "*" + interop.RoomHostPIN + "@"
-	guestURI := "sip:" + room + "*" + interop.RoomPIN + "@"
+	hostURI := "sip:" + room + "*" + interop.RoomHostPIN + "@" + k.Addr
+	guestURI := "sip:" + room + "*" + interop.RoomPIN + "@" + k.Addr
 
-	host := interop.DialPhone(ctx, t, hostURI+a.SIP, "alice", sayHost, "")
-	guest := interop.DialPhone(ctx, t, guestURI+a.SIP, "bob", sayGuest, "")
-	c1 := interop.DialPhone(ctx, t, "sip:"+other+"@"+b.SIP, "carol", sayC1, "")
-	c2 := interop.DialPhone(ctx, t, "sip:"+other+"@"+b.SIP, "dave", sayC2, "")
+	host := interop.DialPhone(ctx, t, hostURI, "alice", sayHost, "")
+	guest := interop.DialPhone(ctx, t, guestURI, "bob", sayGuest, "")
+	at := waitPlaced(t, nodes, map[string]int{room: 2})[room]
+	a, b := nodes[at], nodes[1-at]
+	// Another room, on the other node: the first of 5001… the hash puts
+	// there.
+	var other string
+	var c1, c2 *phone.Call
+	for i := range 10 {
+		r := fmt.Sprint(5001 + i)
+		c := interop.DialPhone(ctx, t, "sip:"+r+"@"+k.Addr, "carol", sayC1, "")
+		if waitPlaced(t, nodes, map[string]int{r: 1})[r] == 1-at {
+			other, c1 = r, c
+			break
+		}
+		hangUp(ctx, t, c)
+	}
+	if other == "" {
+		t.Fatal("none of rooms 5001-5010 hashed to the node without room " + room)
+	}
+	c2 = interop.DialPhone(ctx, t, "sip:"+other+"@"+k.Addr, "dave", sayC2, "")
+	waitPlaced(t, nodes, map[string]int{other: 2})
 	hearEachOther(t, "room "+room+" on node a", host, guest, sayHost, sayGuest)
 	hearEachOther(t, "room "+other+" on node b", c1, c2, sayC1, sayC2)
 	if err := host.SendDigits("*7"); err != nil {
@@ -169,7 +210,7 @@ func TestClusterFailoverKeepsTheMeeting(t *testing.T) {
 		target string
 		say    float64
 		call   **phone.Call
-	}{{host, "alice", hostURI + b.SIP, sayHost, &host2}, {guest, "bob", guestURI + b.SIP, sayGuest, &guest2}} {
+	}{{host, "alice", hostURI, sayHost, &host2}, {guest, "bob", guestURI, sayGuest, &guest2}} {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -207,7 +248,7 @@ func TestClusterFailoverKeepsTheMeeting(t *testing.T) {
 	if r := after.role("alice"); r != "host" {
 		t.Errorf("alice is %q on node b, want host", r)
 	}
-	stranger := interop.DialPhone(ctx, t, guestURI+b.SIP, "eve", 0, "")
+	stranger := interop.DialPhone(ctx, t, guestURI, "eve", 0, "")
 	interop.WaitEnded(t, stranger, "a stranger calling the locked room")
 	if v, _ := viewRoom(t, b, room); v.role("eve") != "" || len(v.Members) != 2 {
 		t.Errorf("after the stranger's call the room has %+v, want alice and bob only", v.Members)
