@@ -21,6 +21,7 @@ import (
 	"brygga/prompts"
 	"brygga/recordings"
 	"brygga/scheduler"
+	"brygga/store"
 
 	"github.com/jonboulle/clockwork"
 )
@@ -74,6 +75,10 @@ type Options struct {
 	// nil keeps recording a flag (announced, evented) without a file.
 	Recorder *recordings.Recorder
 
+	// States keeps the live rooms' state for the node that takes a room
+	// over when this one dies; nil (a single bridge): nothing is kept.
+	States RoomStates
+
 	// OnPrompt is told each prompt played, by name; OnCallResult "bad_pin"
 	// for each caller sent away for wrong PINs. Either may be nil.
 	OnPrompt     func(name string)
@@ -89,6 +94,8 @@ type Bridge struct {
 	rooms map[string]*room
 	calls map[string]Call
 	wg    sync.WaitGroup
+
+	states *stateWriter // nil without Options.States
 }
 
 // New makes a Bridge.
@@ -128,12 +135,17 @@ func New(opts Options) *Bridge {
 		}
 		opts.Scheduler = s
 	}
+	var states *stateWriter
+	if opts.States != nil {
+		states = newStateWriter(opts.States, opts.Logger)
+	}
 	return &Bridge{
-		opts:  opts,
-		log:   opts.Logger,
-		pin:   pin.Verifier{Guard: opts.PINGuard},
-		rooms: make(map[string]*room),
-		calls: make(map[string]Call),
+		states: states,
+		opts:   opts,
+		log:    opts.Logger,
+		pin:    pin.Verifier{Guard: opts.PINGuard},
+		rooms:  make(map[string]*room),
+		calls:  make(map[string]Call),
 	}
 }
 
@@ -165,7 +177,14 @@ func (b *Bridge) Serve(c Call, rc config.Room, dialledPIN string) {
 		c.Hangup()
 		return
 	}
-	role, ok := b.admit(v, c, rc, dialledPIN, log)
+	// A caller of a meeting whose node died, redialling, has heard the
+	// welcome and where they are going once: spared both, they are back
+	// in their meeting sooner. The PIN is asked as ever.
+	back := b.returning(rc.Extension, c.CallerID())
+	if back {
+		log.Info("caller returns to a meeting taken over from a node that left it")
+	}
+	role, ok := b.admit(v, c, rc, dialledPIN, !back, log)
 	if !ok {
 		v.stop()
 		c.Hangup()
@@ -212,9 +231,11 @@ func (b *Bridge) Serve(c Call, rc config.Room, dialledPIN string) {
 		v.stop()
 		return
 	}
-	if r.alone() {
+	switch {
+	case back:
+	case r.alone():
 		v.play(false, v.clip(prompts.OnlyPerson))
-	} else {
+	default:
 		v.play(false, v.clip(prompts.PlaceIntoConf))
 	}
 	v.stop()
@@ -249,7 +270,7 @@ func (b *Bridge) recordName(v *ivr) (name []int16, ok bool) {
 
 // admit greets the caller and checks the PIN. It reports false when the
 // caller is to be hung up (or already has).
-func (b *Bridge) admit(v *ivr, c Call, rc config.Room, dialled string, log *slog.Logger) (pin.Role, bool) {
+func (b *Bridge) admit(v *ivr, c Call, rc config.Room, dialled string, greet bool, log *slog.Logger) (pin.Role, bool) {
 	// A scheduled meeting's PIN is checked by the Verifier too, through
 	// Other, so that it is no failure for the lockout; the lookup's answer
 	// is kept for meetingPIN.
@@ -271,7 +292,10 @@ func (b *Bridge) admit(v *ivr, c Call, rc config.Room, dialled string, log *slog
 
 	// Everyone hears the greeting (docs/keypad.md, step 1); a key pressed during
 	// it is kept as the first digit of the PIN (type-ahead).
-	key, _ := v.play(true, b.greeting(v, rc)...)
+	var key byte
+	if greet {
+		key, _ = v.play(true, b.greeting(v, rc)...)
+	}
 
 	// A PIN in the Request-URI (one-step dial-in from a calendar link)
 	// spares the caller the PIN prompt; a wrong one counts as a try.
@@ -426,11 +450,21 @@ func maxRole(a, b pin.Role) pin.Role {
 // room returns the live room for rc, creating it, and counts the caller as
 // on its way in so the room is not torn down under it.
 func (b *Bridge) room(rc config.Room) *room {
+	// Read before the lock: the database is not to hold up other rooms.
+	var carried store.RoomState
+	var takeOver bool
+	if b.live(rc.Extension) == nil {
+		carried, takeOver = b.carriedOver(rc.Extension)
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	r := b.rooms[rc.Extension]
 	if r == nil {
 		r = newRoom(rc, b.opts, b.log)
+		r.states = b.states
+		if takeOver {
+			r.takeOver(carried, time.Now())
+		}
 		b.rooms[rc.Extension] = r
 	}
 	r.refs++
@@ -609,6 +643,11 @@ func (b *Bridge) Extend(extension string, d time.Duration) (time.Time, error) {
 	end, err := b.opts.Scheduler.Extend(extension, d)
 	if errors.Is(err, scheduler.ErrNoMeeting) {
 		return end, fmt.Errorf("%w: the meeting has no time limit running", ErrConflict)
+	}
+	if r := b.live(extension); err == nil && r != nil {
+		r.mu.Lock()
+		r.saveState()
+		r.mu.Unlock()
 	}
 	return end, err
 }

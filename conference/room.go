@@ -52,6 +52,10 @@ type room struct {
 
 	recorder *recordings.Recorder // nil: the recording flag only, no file
 	meeting  *ScheduledMeeting    // the scheduled meeting this room runs as, if any
+	states   *stateWriter         // nil: a single node, whose rooms die with it
+
+	carriedEnd time.Time // the end of a meeting taken over from a dead node; zero: none
+	tookOver   bool      // the room goes on with a meeting from a dead node
 
 	mu      sync.Mutex
 	st      *state
@@ -131,6 +135,7 @@ func (r *room) arrive(p *participant, v *ivr) (lobby, refused bool) {
 	p.ivr = v
 	p.arrived = time.Now()
 	r.byID[p.id] = p
+	r.st.expire(p.arrived)
 	fx, refused := r.st.arrive(p.id, p.call.CallerID(), p.role, p.name != nil)
 	r.apply(fx)
 	if refused {
@@ -179,7 +184,12 @@ func (r *room) begin() {
 		warn = append(warn, time.Duration(w)*time.Minute)
 	}
 	start := r.sched.Now()
-	if r.meeting != nil {
+	switch {
+	case !r.carriedEnd.IsZero():
+		// A meeting taken over ends when it would have on its old node,
+		// extensions included.
+		start = r.carriedEnd.Add(-max)
+	case r.meeting != nil:
 		// A scheduled meeting's limit counts from its booked start, also
 		// for those who came early for a chat.
 		start = r.meeting.Start
@@ -355,6 +365,7 @@ func (r *room) sync() {
 		}
 	}
 	r.record()
+	r.saveState()
 }
 
 // record makes the mixer's tap follow the recording flag: the file is
@@ -541,6 +552,16 @@ func (r *room) close() {
 	}
 	if r.sched != nil {
 		r.sched.Stop(r.cfg.Extension)
+	}
+	if r.states != nil {
+		if started || !r.tookOver {
+			r.states.forget(r.cfg.Extension)
+		} else {
+			// Taken over, and nobody got in (a stranger at the lock): the
+			// meeting's callers may still come, so its state stays,
+			// unrefreshed, until TakeoverWindow forgets it.
+			r.states.drop(r.cfg.Extension)
+		}
 	}
 	if started && !r.ending {
 		r.publish(events.Event{Type: events.ConferenceEnded})

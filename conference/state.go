@@ -25,6 +25,24 @@ type state struct {
 
 	locked, lecture, recording bool
 	autoRecorded               bool // `record: true` has started it once; a host may stop it for good
+
+	// returning are the callers (by caller ID: true for a host) of a
+	// meeting this room took over from a node that died; until
+	// returnUntil they pass its lock, as they would have had their calls
+	// not been cut.
+	returning   map[string]bool
+	returnUntil time.Time
+	// carriedRecording: the recording on now was on before the takeover,
+	// so the returning callers were told of it there.
+	carriedRecording bool
+}
+
+// carried is a meeting's state as it passes from a dead node to the one
+// that takes its room over.
+type carried struct {
+	locked, lecture, recording bool
+	callers                    map[string]bool // caller ID: was a host
+	until                      time.Time       // the callers may come back until then
 }
 
 type memberState struct {
@@ -134,7 +152,7 @@ func (s *state) useNames() bool {
 // arrive takes an admitted caller (PIN checked, name recorded) into the
 // room or its lobby. refused means the call must end (a locked room).
 func (s *state) arrive(id, callerID string, role pin.Role, named bool) (fx []effect, refused bool) {
-	if s.locked && role != pin.Host {
+	if s.locked && role != pin.Host && !s.returns(callerID) {
 		return []effect{private(id, say(prompts.Locked, prompts.Goodbye)...), {kind: hangUp, to: id}}, true
 	}
 	m := &memberState{id: id, callerID: callerID, role: role, named: named}
@@ -184,7 +202,7 @@ func (s *state) enter(m *memberState) []effect {
 		s.autoRecorded, s.recording = true, true
 		fx = append(fx, event(events.RecordingStarted, "", map[string]any{"automatic": true}))
 	}
-	if s.recording {
+	if s.recording && !(s.carriedRecording && s.returns(m.callerID)) {
 		fx = append(fx, private(m.id, say(prompts.NowRecording)...))
 	}
 	return fx
@@ -432,7 +450,7 @@ func (s *state) setRecording(on bool, by string) []effect {
 	if s.recording == on {
 		return nil
 	}
-	s.recording = on
+	s.recording, s.carriedRecording = on, false
 	if on {
 		return []effect{announce(say(prompts.NowRecording)...), event(events.RecordingStarted, by, nil)}
 	}
@@ -482,4 +500,53 @@ func (s *state) floorTo(id string) []effect {
 	}
 	m.hand, m.floor, m.muted = false, true, false
 	return []effect{private(id, say(prompts.FloorGiven)...), event(events.ParticipantFloor, id, nil)}
+}
+
+// restore takes over a meeting from a node that died: its lock, lecture
+// mode and recording as they were, and its callers free to come back
+// through the lock until c.until. A recording that was on goes on (as a
+// new file: the old one is on the dead node's disk), and the callers
+// coming back are not told of it again: they were, when they joined or it
+// started; `record: true` does not start one the hosts had stopped.
+func (s *state) restore(c carried) []effect {
+	s.locked, s.lecture, s.recording = c.locked, c.lecture, c.recording
+	s.carriedRecording = c.recording
+	s.autoRecorded = true
+	s.returning, s.returnUntil = c.callers, c.until
+	var fx []effect
+	if c.recording {
+		fx = append(fx, event(events.RecordingStarted, "", map[string]any{"resumed": true}))
+	}
+	return fx
+}
+
+// returns is whether callerID was in the meeting this room took over and
+// may still come back.
+func (s *state) returns(callerID string) bool {
+	_, ok := s.returning[callerID]
+	return ok && callerID != ""
+}
+
+// expire forgets the callers of a taken-over meeting once their time to
+// come back is over.
+func (s *state) expire(now time.Time) {
+	if s.returning != nil && !now.Before(s.returnUntil) {
+		s.returning = nil
+	}
+}
+
+// carry is the state another node needs should this one die: the flags,
+// and the callers (those in the room or its lobby, and those still free to
+// come back) with whether each is a host.
+func (s *state) carry() carried {
+	c := carried{locked: s.locked, lecture: s.lecture, recording: s.recording, callers: make(map[string]bool)}
+	for id, host := range s.returning {
+		c.callers[id] = host
+	}
+	for _, m := range s.members {
+		if m.callerID != "" {
+			c.callers[m.callerID] = c.callers[m.callerID] || m.role == pin.Host
+		}
+	}
+	return c
 }

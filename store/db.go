@@ -218,6 +218,28 @@ CREATE TABLE events (
 );
 CREATE INDEX events_at ON events (at);
 `,
+	9: `
+-- What a live meeting must keep when its node dies and another takes the
+-- room over: the end of its time limit (absolute, RFC 3339 UTC), the
+-- lock, lecture mode and recording flag, the scheduled meeting it runs
+-- (its ID, or ''), and its callers (JSON: [{"id": caller ID, "host":
+-- bool}]) who may come back into a locked room. updated is microseconds
+-- since 1970 by the database's clock: the node refreshes it while the
+-- room lives, and a row older than the takeover window is stale (the
+-- room emptied long ago, or its node died long ago). A room that ends on
+-- its node deletes its row.
+CREATE TABLE room_states (
+	room      TEXT PRIMARY KEY NOT NULL,
+	ends_at   TEXT NOT NULL DEFAULT '',
+	locked    {flag},
+	lecture   {flag},
+	recording {flag},
+	meeting   TEXT NOT NULL DEFAULT '',
+	callers   TEXT NOT NULL DEFAULT '[]',
+	updated   INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX room_states_updated ON room_states (updated);
+`,
 }
 
 // migrationCode is work a migration does in Go after its SQL, in the same

@@ -3,6 +3,7 @@ package store
 import (
 	"cmp"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"brygga/config"
 	"brygga/pin"
@@ -242,6 +244,14 @@ func (r *Rooms) Put(room config.Room, pins PINChange) (created bool, err error) 
 	defer r.write.Unlock()
 	cur := r.snap.Load()
 	old, existed := cur.rooms[room.Extension]
+	if r.db.Shared() {
+		// Another node may have changed the room's PINs since this node's
+		// snapshot: the kept ones are the database's.
+		var err error
+		if old, existed, err = r.stored(room.Extension); err != nil {
+			return false, err
+		}
+	}
 	room.PIN, room.HostPIN = old.PIN, old.HostPIN
 	if pins.PIN != nil {
 		room.PIN = *pins.PIN
@@ -272,6 +282,18 @@ func (r *Rooms) Put(room config.Room, pins PINChange) (created bool, err error) 
 	next[room.Extension] = room
 	r.snap.Store(newSnapshot(next))
 	return !existed, nil
+}
+
+// stored is a room's PIN hashes as the database has them.
+func (r *Rooms) stored(ext string) (room config.Room, ok bool, err error) {
+	err = r.db.sql.QueryRow(`SELECT pin_hash, host_pin_hash FROM rooms WHERE extension = ?`, ext).Scan(&room.PIN, &room.HostPIN)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return config.Room{}, false, nil
+	case err != nil:
+		return config.Room{}, false, fmt.Errorf("store: room %s: %w", ext, err)
+	}
+	return room, true, nil
 }
 
 // Delete removes a directory room and reports whether there was one. The
@@ -334,4 +356,70 @@ func standIn(h, other string) string {
 		return "0000"
 	}
 	return "000"
+}
+
+// Follow keeps the directory in step with changes other nodes sharing the
+// database make through their API: every interval it asks the database
+// for a fingerprint of the rooms (each extension with its updated time)
+// and reloads them all when it differs from the last one seen. A node's
+// own changes are seen at once (Put and Delete swap the snapshot); another
+// node's within an interval. It returns when ctx is done; errors (the
+// database away) are passed to onError and the next interval tries again.
+// Polling was chosen over LISTEN/NOTIFY: it needs no connection held per
+// node, works through any pooler, and a missed notification cannot leave
+// a node stale for good.
+func (r *Rooms) Follow(ctx context.Context, interval time.Duration, onError func(error)) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	last, err := r.fingerprint(ctx)
+	if err != nil && onError != nil {
+		onError(err)
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		fp, err := r.fingerprint(ctx)
+		if err == nil && fp != last {
+			err = r.reload()
+		}
+		if err != nil {
+			if onError != nil && ctx.Err() == nil {
+				onError(err)
+			}
+			continue
+		}
+		last = fp
+	}
+}
+
+// fingerprint changes whenever a room is added, changed or deleted: the
+// count, and the hash of every extension with its updated time (text on
+// both backends; a change on a node with a slow clock still changes it).
+func (r *Rooms) fingerprint(ctx context.Context) (string, error) {
+	q := `SELECT COUNT(*) || ':' || COALESCE(md5(string_agg(extension || '@' || updated, ',' ORDER BY extension)), '') FROM rooms`
+	if r.db.dialect == dialectSQLite {
+		// SQLite has no md5; one node owns a SQLite file, so this is
+		// for tests: the list itself is the fingerprint.
+		q = `SELECT COUNT(*) || ':' || COALESCE(group_concat(extension || '@' || updated, ','), '') FROM (SELECT extension, updated FROM rooms ORDER BY extension)`
+	}
+	var fp string
+	if err := r.db.sql.QueryRowContext(ctx, q).Scan(&fp); err != nil {
+		return "", fmt.Errorf("store: directory fingerprint: %w", err)
+	}
+	return fp, nil
+}
+
+// reload replaces the snapshot with the database's rooms.
+func (r *Rooms) reload() error {
+	r.write.Lock()
+	defer r.write.Unlock()
+	rooms, err := r.load()
+	if err != nil {
+		return err
+	}
+	r.snap.Store(newSnapshot(rooms))
+	return nil
 }

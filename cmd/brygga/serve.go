@@ -95,7 +95,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		return confs, inRoom, inLobby
 	})
 	db.OnError(func(error) { m.StoreError() })
-	var homes sip.Homes // nil: a single bridge
+	var homes sip.Homes              // nil: a single bridge
+	var states conference.RoomStates // nil: a single bridge's rooms die with it
 	if cfg.Cluster.NodeID != "" {
 		node, err := joinCluster(cfg, db, m, log)
 		if err != nil {
@@ -110,6 +111,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 			}
 		}()
 		homes = node
+		states = db
+		// The directory is shared: a room changed through another node's
+		// API reaches this one within a heartbeat.
+		follow, stopFollowing := context.WithCancel(context.Background())
+		defer stopFollowing()
+		go rooms.Follow(follow, cfg.Cluster.Heartbeat, func(err error) {
+			log.Warn("directory not refreshed from the shared store; trying again", "err", err)
+		})
 	}
 	bus, err := eventBus(cfg, db, log)
 	if err != nil {
@@ -147,6 +156,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 		Recorder:     recs.rec,
 		Meetings:     sched,
 		PINGuard:     guard,
+		States:       states,
 	})
 	var stopping atomic.Bool // /readyz fails from SIGTERM on
 	ports := media.NewPortPool(net.IP(cfg.Media.IP.AsSlice()), cfg.Media.PortLo, cfg.Media.PortHi)
