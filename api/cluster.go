@@ -156,6 +156,16 @@ func mergeConferences(lists ...[]conferenceJSON) []conferenceJSON {
 	return out
 }
 
+// forwarding runs h for a room this node mixes, or that no node holds,
+// and passes the request on otherwise (forward).
+func (s *server) forwarding(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !s.forward(w, r) {
+			h(w, r)
+		}
+	}
+}
+
 // forward passes a request about a room this node does not mix to the
 // node whose lease says it does, and answers as that node answers; the
 // action is carried out, and audited, there. It reports whether it took

@@ -105,6 +105,9 @@ func operation(rt route, sc *schemas) obj {
 		}
 		op["x-brygga-role"] = role
 	}
+	if rt.forward {
+		all = append(all, errs(http.StatusBadGateway, http.StatusServiceUnavailable)...)
+	}
 	// HostCheck, in front of every listener, answers it for any route.
 	all = append(all, reply{code: http.StatusMisdirectedRequest, body: errorBody{},
 		desc: "the Host header names a host this server does not answer to (api.hosts)"})
