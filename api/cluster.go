@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"brygga/config"
 	"brygga/store"
 )
 
@@ -220,16 +221,11 @@ func (s *server) forward(w http.ResponseWriter, r *http.Request) bool {
 }
 
 // via is the node a forwarded request came through, for its audit line;
-// only a name a node may have (cluster.node_id's characters) is taken.
+// only a name a node may have (config.CheckNodeID) is taken.
 func via(r *http.Request) string {
 	v := r.Header.Get(ViaHeader)
-	if len(v) > 64 {
+	if config.CheckNodeID(v) != nil {
 		return ""
-	}
-	for _, c := range v {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_') {
-			return ""
-		}
 	}
 	return v
 }
