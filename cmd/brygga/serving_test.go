@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"regexp"
 	"testing"
 	"time"
@@ -51,4 +53,17 @@ func startServe(t *testing.T, rtpPorts string, args ...string) *serving {
 			t.Fatalf("serve did not report its API listener; stderr:\n%s", s.errb.String())
 		}
 	}
+}
+
+// serveConfig runs `brygga serve` in process (startServe) with cfgYAML
+// as its config file, the API on a free loopback port and a fresh data
+// folder, once it listens.
+func serveConfig(t *testing.T, cfgYAML string, rtpPorts string) *serving {
+	t.Helper()
+	dir := t.TempDir()
+	cfgFile := filepath.Join(dir, "brygga.yaml")
+	if err := os.WriteFile(cfgFile, []byte(cfgYAML), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return startServe(t, rtpPorts, "--config", cfgFile, "--api", "127.0.0.1:0", "--data", filepath.Join(dir, "data"))
 }

@@ -82,12 +82,7 @@ func TestServeOnPostgres(t *testing.T) {
 // serves the cluster's metrics, and leaves the cluster when it stops.
 func TestServeAsClusterNode(t *testing.T) {
 	url := pgtest.URL(t)
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "brygga.yaml")
 	yaml := "store: {url: \"" + url + "\"}\ncluster: {node_id: node-a, advertise: \"127.0.0.1:5060\", heartbeat: 200ms}\n"
-	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	db, err := store.Open(url)
 	if err != nil {
 		t.Fatal(err)
@@ -101,7 +96,7 @@ func TestServeAsClusterNode(t *testing.T) {
 		return n
 	}
 	t.Run("serving", func(t *testing.T) {
-		s := startServe(t, "31340-31349", "--config", cfg, "--api", "127.0.0.1:0", "--data", filepath.Join(dir, "data"))
+		s := serveConfig(t, yaml, "31340-31349")
 		if !strings.Contains(s.out.String(), "cluster node node-a, reached at 127.0.0.1:5060") {
 			t.Errorf("serve did not say it is a cluster node:\n%s", s.out.String())
 		}
