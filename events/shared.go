@@ -3,6 +3,7 @@ package events
 import (
 	"context"
 	"log/slog"
+	"math"
 	"sync"
 	"time"
 )
@@ -132,14 +133,7 @@ func (s *shared) write() {
 				return
 			}
 		}
-		for more := true; more && len(batch) < readBatch; {
-			select {
-			case e := <-s.in:
-				batch = append(batch, e)
-			default:
-				more = false
-			}
-		}
+		batch = s.take(batch, readBatch)
 		ctx, cancel := context.WithTimeout(context.Background(), statementTO)
 		err := s.log.AppendEvents(ctx, batch)
 		cancel()
@@ -172,14 +166,7 @@ func (s *shared) write() {
 
 // flush makes one attempt at storing held and what is queued.
 func (s *shared) flush(held ...Event) {
-	for more := true; more; {
-		select {
-		case e := <-s.in:
-			held = append(held, e)
-		default:
-			more = false
-		}
-	}
+	held = s.take(held, math.MaxInt)
 	if len(held) == 0 {
 		return
 	}
@@ -188,6 +175,19 @@ func (s *shared) flush(held ...Event) {
 	if err := s.log.AppendEvents(ctx, held); err != nil {
 		s.o.Logger.Warn("events: lost at shutdown: the database did not take them", "events", len(held), "err", err)
 	}
+}
+
+// take appends to batch what is queued, until batch holds limit events.
+func (s *shared) take(batch []Event, limit int) []Event {
+	for len(batch) < limit {
+		select {
+		case e := <-s.in:
+			batch = append(batch, e)
+		default:
+			return batch
+		}
+	}
+	return batch
 }
 
 // listen keeps a LISTEN open, so new events arrive at once rather than
