@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -61,8 +62,7 @@ type shared struct {
 	stop chan struct{}
 	wg   sync.WaitGroup
 
-	mu      sync.Mutex
-	dropped int // events not queued since the last warning
+	dropped atomic.Int64 // events not queued since the last warning
 }
 
 // NewShared makes a Bus whose events go through log: Publish queues an
@@ -111,9 +111,7 @@ func (s *shared) queue(e Event) {
 	select {
 	case s.in <- e:
 	default:
-		s.mu.Lock()
-		s.dropped++
-		s.mu.Unlock()
+		s.dropped.Add(1)
 	}
 }
 
@@ -137,11 +135,7 @@ func (s *shared) write() {
 		ctx, cancel := context.WithTimeout(context.Background(), statementTO)
 		err := s.log.AppendEvents(ctx, batch)
 		cancel()
-		s.mu.Lock()
-		dropped := s.dropped
-		s.dropped = 0
-		s.mu.Unlock()
-		if dropped > 0 {
+		if dropped := s.dropped.Swap(0); dropped > 0 {
 			s.o.Logger.Warn("events: the queue for the database was full; events dropped", "dropped", dropped)
 		}
 		if err == nil {
