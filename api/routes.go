@@ -46,7 +46,7 @@ type route struct {
 	rawBody      string  // media type of a body that is not JSON (the handler reads it itself)
 	bodyRequired bool    // an empty body is a 400
 	params       []param // query and header parameters
-	replies      []reply // besides the auth and decode ones
+	replies      []reply // besides the auth, decode and forward ones
 	// forward marks a live room's route: on a node of a cluster it is
 	// passed to the node that mixes the room (server.forward) before its
 	// handler runs, and may answer 502 or 503.
