@@ -1,12 +1,9 @@
 package main
 
 import (
-	"io"
-	"net/http"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 )
 
 // A started bridge answers on its API and metrics listeners to its
@@ -23,17 +20,8 @@ func TestServeChecksHost(t *testing.T) {
 	metricsURL := m[1]
 	get := func(url, host string) int {
 		t.Helper()
-		req, _ := http.NewRequest("GET", url, nil)
-		if host != "" {
-			req.Host = host
-		}
-		resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		return resp.StatusCode
+		code, _ := call(t, "GET", url, "", host, "")
+		return code
 	}
 	for _, c := range []struct {
 		url, host string
