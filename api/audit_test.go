@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
-	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -57,22 +55,15 @@ func TestAuditNamesTheObject(t *testing.T) {
 				named = append(named, v)
 			}
 		}
-		req, _ := http.NewRequest(rt.method, srv.URL+path, strings.NewReader(bodies[rt.action]))
-		req.Header.Set("Authorization", "Bearer "+opSecret)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
+		code, _ := sendOver(t, rt.method, srv.URL+path, opSecret, "", bodies[rt.action])
 
 		all := logs.lines()
 		var line map[string]any
 		if err := json.Unmarshal([]byte(all[len(all)-1]), &line); err != nil || line["msg"] != "api change" {
 			t.Fatalf("%s %s: last log line %q is no audit line", rt.method, path, all[len(all)-1])
 		}
-		if line["action"] != rt.action || line["status"] != float64(resp.StatusCode) {
-			t.Errorf("%s %s: audit line %v, want action %s status %d", rt.method, path, line, rt.action, resp.StatusCode)
+		if line["action"] != rt.action || line["status"] != float64(code) {
+			t.Errorf("%s %s: audit line %v, want action %s status %d", rt.method, path, line, rt.action, code)
 		}
 		for _, v := range named {
 			found := false

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"brygga/config"
 	"brygga/store"
 )
 
@@ -156,6 +157,16 @@ func mergeConferences(lists ...[]conferenceJSON) []conferenceJSON {
 	return out
 }
 
+// forwarding runs h for a room this node mixes, or that no node holds,
+// and passes the request on otherwise (forward).
+func (s *server) forwarding(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !s.forward(w, r) {
+			h(w, r)
+		}
+	}
+}
+
 // forward passes a request about a room this node does not mix to the
 // node whose lease says it does, and answers as that node answers; the
 // action is carried out, and audited, there. It reports whether it took
@@ -210,16 +221,11 @@ func (s *server) forward(w http.ResponseWriter, r *http.Request) bool {
 }
 
 // via is the node a forwarded request came through, for its audit line;
-// only a name a node may have (cluster.node_id's characters) is taken.
+// only a name a node may have (config.CheckNodeID) is taken.
 func via(r *http.Request) string {
 	v := r.Header.Get(ViaHeader)
-	if len(v) > 64 {
+	if config.CheckNodeID(v) != nil {
 		return ""
-	}
-	for _, c := range v {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_') {
-			return ""
-		}
 	}
 	return v
 }

@@ -103,9 +103,6 @@ func (s *server) listConferences(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) getConference(w http.ResponseWriter, r *http.Request) {
-	if s.forward(w, r) {
-		return
-	}
 	ri, ok := s.o.Conferences.Room(r.PathValue("room"))
 	if !ok {
 		writeError(w, http.StatusNotFound, "no conference in that room")
@@ -214,9 +211,6 @@ var roomActions = []roomAction{
 
 func (s *server) roomAction(a roomAction) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if s.forward(w, r) {
-			return
-		}
 		in := a.body()
 		if !decode(w, r, in, !a.required) {
 			return
@@ -252,9 +246,6 @@ var participantActions = []participantAction{
 
 func (s *server) participantAction(a participantAction) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if s.forward(w, r) {
-			return
-		}
 		if !decode(w, r, &noBody{}, true) {
 			return
 		}

@@ -27,9 +27,18 @@ func serveOn(t *testing.T, addr string, h http.Handler) string {
 // hostStatus sends GET path to addr with the given Host header.
 func hostStatus(t *testing.T, addr, host, path string) (int, string) {
 	t.Helper()
-	req, _ := http.NewRequest("GET", "http://"+addr+path, nil)
-	req.Host = host
-	req.Header.Set("Authorization", "Bearer "+viewSecret)
+	return sendOver(t, "GET", "http://"+addr+path, viewSecret, host, "")
+}
+
+// sendOver makes a request over a real connection with token and, unless
+// "", the Host header host; it returns the status and the body.
+func sendOver(t *testing.T, method, url, token, host, body string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	if host != "" {
+		req.Host = host
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
 	if err != nil {
 		t.Fatal(err)

@@ -105,6 +105,9 @@ func operation(rt route, sc *schemas) obj {
 		}
 		op["x-brygga-role"] = role
 	}
+	if rt.forward {
+		all = append(all, errs(http.StatusBadGateway, http.StatusServiceUnavailable)...)
+	}
 	// HostCheck, in front of every listener, answers it for any route.
 	all = append(all, reply{code: http.StatusMisdirectedRequest, body: errorBody{},
 		desc: "the Host header names a host this server does not answer to (api.hosts)"})
@@ -259,34 +262,13 @@ func (sc *schemas) object(t reflect.Type, in bool) obj {
 	return o
 }
 
-// fields follows encoding/json: unexported fields and "-" are skipped,
-// untagged embedded structs are flattened into their parent. In a request
-// only fields tagged api:"required" are required, because the decoder
-// itself never insists on a key and the handler checks the rest;
-// api:"readonly" marks keys a request may not set.
+// fields describes t's keys (jsonKeys). In a request only fields tagged
+// api:"required" are required, because the decoder itself never insists
+// on a key and the handler checks the rest; api:"readonly" marks keys a
+// request may not set.
 func (sc *schemas) fields(t reflect.Type, in bool, props obj, required *[]string) {
-	for f := range t.Fields() {
-		tagv := f.Tag.Get("json")
-		if tagv == "-" {
-			continue
-		}
-		name, opts, _ := strings.Cut(tagv, ",")
+	jsonKeys(t, func(name, opts string, f reflect.StructField) {
 		ft := f.Type
-		if f.Anonymous && name == "" {
-			if ft.Kind() == reflect.Pointer {
-				ft = ft.Elem()
-			}
-			if ft.Kind() == reflect.Struct {
-				sc.fields(ft, in, props, required)
-				continue
-			}
-		}
-		if !f.IsExported() {
-			continue
-		}
-		if name == "" {
-			name = f.Name
-		}
 		o := strings.Split(opts, ",")
 		omit := slices.Contains(o, "omitempty") || slices.Contains(o, "omitzero")
 		s := sc.of(ft, in)
@@ -311,5 +293,5 @@ func (sc *schemas) fields(t reflect.Type, in bool, props obj, required *[]string
 		if in && slices.Contains(api, "required") || !in && !omit {
 			*required = append(*required, name)
 		}
-	}
+	})
 }

@@ -46,8 +46,12 @@ type route struct {
 	rawBody      string  // media type of a body that is not JSON (the handler reads it itself)
 	bodyRequired bool    // an empty body is a 400
 	params       []param // query and header parameters
-	replies      []reply // besides the auth and decode ones
-	h            http.HandlerFunc
+	replies      []reply // besides the auth, decode and forward ones
+	// forward marks a live room's route: on a node of a cluster it is
+	// passed to the node that mixes the room (server.forward) before its
+	// handler runs, and may answer 502 or 503.
+	forward bool
+	h       http.HandlerFunc
 }
 
 func ok(v any) reply { return reply{code: http.StatusOK, body: v} }
@@ -71,9 +75,6 @@ func replies(first reply, more ...[]reply) []reply {
 // routes is the API. The order of routes on one path is the order of the
 // methods in a 405's Allow header.
 func (s *server) routes() []route {
-	// A room's routes on a node of a cluster are passed to the room's
-	// node; these are the answers when that cannot be done.
-	peerErrs := errs(http.StatusBadGateway, http.StatusServiceUnavailable)
 	rs := []route{
 		{method: "GET", path: "/healthz", summary: "Liveness: 200 while the process runs",
 			replies: replies(ok(statusBody{})), h: func(w http.ResponseWriter, r *http.Request) {
@@ -93,18 +94,18 @@ func (s *server) routes() []route {
 		route{method: "GET", path: "/api/v1/conferences", summary: "List live conferences",
 			access: viewer, replies: replies(reply{code: http.StatusOK, body: []conferenceJSON{}, header: MissingHeader}), h: s.listConferences},
 		route{method: "GET", path: "/api/v1/conferences/{room}", summary: "One live conference with its members and mixer statistics",
-			access: viewer, replies: replies(ok(conferenceJSON{}), errs(http.StatusNotFound), peerErrs), h: s.getConference},
+			access: viewer, forward: true, replies: replies(ok(conferenceJSON{}), errs(http.StatusNotFound)), h: s.getConference},
 	)
 	for _, a := range roomActions {
 		rs = append(rs, route{method: "POST", path: "/api/v1/conferences/{room}/" + a.path, summary: a.summary,
-			access: operator, action: a.name, body: a.body(), bodyRequired: a.required,
-			replies: replies(ok(actionResult{}), errs(http.StatusNotFound, http.StatusConflict, http.StatusInternalServerError), peerErrs),
+			access: operator, action: a.name, body: a.body(), bodyRequired: a.required, forward: true,
+			replies: replies(ok(actionResult{}), errs(http.StatusNotFound, http.StatusConflict, http.StatusInternalServerError)),
 			h:       s.roomAction(a)})
 	}
 	for _, a := range participantActions {
 		rs = append(rs, route{method: "POST", path: "/api/v1/conferences/{room}/participants/{id}/" + a.path, summary: a.summary,
-			access: operator, action: a.name, object: "participant", body: &noBody{},
-			replies: replies(ok(actionResult{}), errs(http.StatusNotFound, http.StatusConflict, http.StatusInternalServerError), peerErrs),
+			access: operator, action: a.name, object: "participant", body: &noBody{}, forward: true,
+			replies: replies(ok(actionResult{}), errs(http.StatusNotFound, http.StatusConflict, http.StatusInternalServerError)),
 			h:       s.participantAction(a)})
 	}
 	later := func(method, path, summary string, acc access, action, what string) route {
@@ -199,12 +200,16 @@ func register(mux *http.ServeMux, s *server, table []route) {
 	var paths []string
 	allow := map[string][]string{}
 	for _, rt := range table {
-		h := http.Handler(rt.h)
+		hf := rt.h
+		if rt.forward {
+			hf = s.forwarding(hf)
+		}
+		h := http.Handler(hf)
 		switch rt.access {
 		case viewer:
-			h = s.auth(false, "", "", rt.h)
+			h = s.auth(false, "", "", hf)
 		case operator:
-			h = s.auth(true, rt.action, rt.object, rt.h)
+			h = s.auth(true, rt.action, rt.object, hf)
 		}
 		mux.Handle(rt.method+" "+rt.path, h)
 		if rt.access == public {

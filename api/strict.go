@@ -23,10 +23,7 @@ import (
 func strict(body []byte, t reflect.Type) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
-	if err := strictValue(dec, t, ""); err != nil {
-		return err
-	}
-	return nil
+	return strictValue(dec, t, "")
 }
 
 // strictValue reads one value of type t (at path) from dec.
@@ -118,29 +115,36 @@ func strictSkip(dec *json.Decoder, depth int) error {
 	return nil
 }
 
-// jsonFields are the keys encoding/json decodes into a struct of type t,
-// exactly as its tags spell them, with each field's type; embedded
-// structs' fields count as t's own, as encoding/json takes them.
+// jsonFields are the keys encoding/json decodes into a struct of type t
+// (jsonKeys), exactly as its tags spell them, with each field's type.
 func jsonFields(t reflect.Type) map[string]reflect.Type {
 	out := map[string]reflect.Type{}
-	for i := range t.NumField() {
-		f := t.Field(i)
+	jsonKeys(t, func(name, _ string, f reflect.StructField) {
+		if _, ok := out[name]; !ok {
+			out[name] = f.Type
+		}
+	})
+	return out
+}
+
+// jsonKeys walks the fields of struct type t as encoding/json takes them:
+// unexported fields and "-" are skipped, untagged embedded structs are
+// flattened into their parent. each gets a field's key, the options of
+// its json tag and the field.
+func jsonKeys(t reflect.Type, each func(key, opts string, f reflect.StructField)) {
+	for f := range t.Fields() {
 		tag := f.Tag.Get("json")
 		if tag == "-" {
 			continue
 		}
-		name, _, _ := strings.Cut(tag, ",")
+		name, opts, _ := strings.Cut(tag, ",")
 		if f.Anonymous && name == "" {
 			ft := f.Type
 			if ft.Kind() == reflect.Pointer {
 				ft = ft.Elem()
 			}
 			if ft.Kind() == reflect.Struct {
-				for k, v := range jsonFields(ft) {
-					if _, ok := out[k]; !ok {
-						out[k] = v
-					}
-				}
+				jsonKeys(ft, each)
 				continue
 			}
 		}
@@ -150,9 +154,8 @@ func jsonFields(t reflect.Type) map[string]reflect.Type {
 		if name == "" {
 			name = f.Name
 		}
-		out[name] = f.Type
+		each(name, opts, f)
 	}
-	return out
 }
 
 // syntaxError words the decoder's errors the way decode reports them.

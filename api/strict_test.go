@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"io"
-	"net/http"
 	"net/http/httptest"
 	"reflect"
 	"strings"
@@ -21,15 +19,7 @@ func TestStrictJSONBodies(t *testing.T) {
 	defer srv.Close()
 	send := func(method, path, body string) (int, string) {
 		t.Helper()
-		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+opSecret)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		return sendOver(t, method, srv.URL+path, opSecret, "", body)
 	}
 	for _, c := range []struct {
 		method, path, body, want string

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -40,10 +39,6 @@ func TestAbuseKeyErrors(t *testing.T) {
 		{"sip.pin_lockout.room_failures", "sip: {pin_lockout: {failures: 10, room_failures: 5}}\n", "below failures"},
 		{"sip.pin_lockout.room_failures", "sip: {pin_lockout: {failures: 40}}\n", "below failures"},
 	} {
-		_, err := parseWith(tc.src, nil)
-		var ce *Error
-		if !errors.As(err, &ce) || ce.Key != tc.key || !strings.Contains(ce.Msg, tc.want) {
-			t.Errorf("%q: got %v, want key %s and %q", tc.src, err, tc.key, tc.want)
-		}
+		wantKeyError(t, tc.src, tc.key, tc.want)
 	}
 }

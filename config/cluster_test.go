@@ -1,7 +1,6 @@
 package config
 
 import (
-	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -51,10 +50,6 @@ func TestClusterErrors(t *testing.T) {
 		{store + "cluster: {node_id: a, advertise: \"192.0.2.10:5060\", api_advertise: \"http://192.0.2.10:8080/api?x=1\"}\n", "cluster.api_advertise", "http://HOST:PORT"},
 		{store + "cluster: {node_id: a, advertise: \"192.0.2.10:5060\", api_advertise: \"http://0.0.0.0:8080\"}\n", "cluster.api_advertise", "reach"},
 	} {
-		_, err := parseWith(tc.src, nil)
-		var ce *Error
-		if !errors.As(err, &ce) || ce.Key != tc.key || !strings.Contains(ce.Msg, tc.msg) {
-			t.Errorf("%q: %v, want an error naming %s that says %q", tc.src, err, tc.key, tc.msg)
-		}
+		wantKeyError(t, tc.src, tc.key, tc.msg)
 	}
 }

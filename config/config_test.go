@@ -38,6 +38,17 @@ func mustParse(t *testing.T, src string, env map[string]string, args ...string) 
 	return c
 }
 
+// wantKeyError checks that src is refused with an *Error naming key whose
+// message contains msg.
+func wantKeyError(t *testing.T, src, key, msg string) {
+	t.Helper()
+	_, err := parseWith(src, nil)
+	var ce *Error
+	if !errors.As(err, &ce) || ce.Key != key || !strings.Contains(ce.Msg, msg) {
+		t.Errorf("%q: got %v, want an error naming %s that says %q", src, err, key, msg)
+	}
+}
+
 func TestDefaultsWithoutFile(t *testing.T) {
 	c, err := Parse(nil, nil)
 	if err != nil {

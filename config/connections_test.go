@@ -1,7 +1,6 @@
 package config
 
 import (
-	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -51,10 +50,6 @@ func TestConnectionKeyErrors(t *testing.T) {
 		{"api.max_connections_per_source", "api: {max_connections_per_source: -2}\n", "outside 0..1000000"},
 		{"mail.max_connections_per_source", "mail: {max_connections_per_source: 2000000}\n", "outside 0..1000000"},
 	} {
-		_, err := parseWith(tc.src, nil)
-		var ce *Error
-		if !errors.As(err, &ce) || ce.Key != tc.key || !strings.Contains(ce.Msg, tc.want) {
-			t.Errorf("%q: got %v, want key %s and %q", tc.src, err, tc.key, tc.want)
-		}
+		wantKeyError(t, tc.src, tc.key, tc.want)
 	}
 }

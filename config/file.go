@@ -131,7 +131,7 @@ func (c *Config) decodeTop(root *yaml.Node) error {
 		}},
 		{"cluster", func(n *yaml.Node, p string) error {
 			return decodeMap(n, p, []field{
-				{"node_id", textField(&c.Cluster.NodeID, checkNodeID)},
+				{"node_id", textField(&c.Cluster.NodeID, CheckNodeID)},
 				{"advertise", textField(&c.Cluster.Advertise, checkAdvertise)},
 				{"heartbeat", durationField(&c.Cluster.Heartbeat, 100*time.Millisecond, time.Minute)},
 				{"api_advertise", textField(&c.Cluster.APIAdvertise, checkAPIAdvertise)},

@@ -530,9 +530,9 @@ func checkStoreURL(s string) error {
 	return err
 }
 
-// checkNodeID accepts "" (no cluster) or a name of up to 64 letters,
+// CheckNodeID accepts "" (no cluster) or a name of up to 64 letters,
 // digits, '.', '-' and '_': it shows in logs, metrics and the database.
-func checkNodeID(s string) error {
+func CheckNodeID(s string) error {
 	if len(s) > 64 {
 		return errorf("%d characters; at most 64", len(s))
 	}

@@ -3,7 +3,9 @@ package events
 import (
 	"context"
 	"log/slog"
+	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -60,8 +62,7 @@ type shared struct {
 	stop chan struct{}
 	wg   sync.WaitGroup
 
-	mu      sync.Mutex
-	dropped int // events not queued since the last warning
+	dropped atomic.Int64 // events not queued since the last warning
 }
 
 // NewShared makes a Bus whose events go through log: Publish queues an
@@ -110,9 +111,7 @@ func (s *shared) queue(e Event) {
 	select {
 	case s.in <- e:
 	default:
-		s.mu.Lock()
-		s.dropped++
-		s.mu.Unlock()
+		s.dropped.Add(1)
 	}
 }
 
@@ -132,22 +131,11 @@ func (s *shared) write() {
 				return
 			}
 		}
-		for more := true; more && len(batch) < readBatch; {
-			select {
-			case e := <-s.in:
-				batch = append(batch, e)
-			default:
-				more = false
-			}
-		}
+		batch = s.take(batch, readBatch)
 		ctx, cancel := context.WithTimeout(context.Background(), statementTO)
 		err := s.log.AppendEvents(ctx, batch)
 		cancel()
-		s.mu.Lock()
-		dropped := s.dropped
-		s.dropped = 0
-		s.mu.Unlock()
-		if dropped > 0 {
+		if dropped := s.dropped.Swap(0); dropped > 0 {
 			s.o.Logger.Warn("events: the queue for the database was full; events dropped", "dropped", dropped)
 		}
 		if err == nil {
@@ -172,14 +160,7 @@ func (s *shared) write() {
 
 // flush makes one attempt at storing held and what is queued.
 func (s *shared) flush(held ...Event) {
-	for more := true; more; {
-		select {
-		case e := <-s.in:
-			held = append(held, e)
-		default:
-			more = false
-		}
-	}
+	held = s.take(held, math.MaxInt)
 	if len(held) == 0 {
 		return
 	}
@@ -188,6 +169,19 @@ func (s *shared) flush(held ...Event) {
 	if err := s.log.AppendEvents(ctx, held); err != nil {
 		s.o.Logger.Warn("events: lost at shutdown: the database did not take them", "events", len(held), "err", err)
 	}
+}
+
+// take appends to batch what is queued, until batch holds limit events.
+func (s *shared) take(batch []Event, limit int) []Event {
+	for len(batch) < limit {
+		select {
+		case e := <-s.in:
+			batch = append(batch, e)
+		default:
+			return batch
+		}
+	}
+	return batch
 }
 
 // listen keeps a LISTEN open, so new events arrive at once rather than

@@ -1,28 +1,18 @@
 package main
 
 import (
-	"io"
-	"net/http"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 )
 
 // A started bridge answers on its API and metrics listeners to its
 // addresses, api.hosts and the host of recordings.link_url, and refuses a
 // rebound name with 421, /metrics included.
 func TestServeChecksHost(t *testing.T) {
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "brygga.yaml")
 	yaml := "api:\n  hosts: [brygga.test]\n  metrics: 127.0.0.1:0\n" +
 		"recordings:\n  link_url: https://links.example.org/brygga\n"
-	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	s := startServe(t, "31320-31329", "--config", cfg, "--api", "127.0.0.1:0", "--data", filepath.Join(dir, "data"))
+	s := serveConfig(t, yaml, "31320-31329")
 	m := regexp.MustCompile(`metrics listening on (http://\S+)`).FindStringSubmatch(s.out.String())
 	if m == nil {
 		t.Fatalf("no metrics listener reported:\n%s", s.out.String())
@@ -30,17 +20,8 @@ func TestServeChecksHost(t *testing.T) {
 	metricsURL := m[1]
 	get := func(url, host string) int {
 		t.Helper()
-		req, _ := http.NewRequest("GET", url, nil)
-		if host != "" {
-			req.Host = host
-		}
-		resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		return resp.StatusCode
+		code, _ := call(t, "GET", url, "", host, "")
+		return code
 	}
 	for _, c := range []struct {
 		url, host string

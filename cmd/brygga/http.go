@@ -24,13 +24,20 @@ import (
 type webServers struct {
 	servers []*http.Server
 	api     string // the API listener's bound address, HOST:PORT
+
+	// What both listeners share: api.max_connections_per_source, the
+	// metrics its refusals count in, and where they report.
+	perSource int
+	m         *metrics.Metrics
+	stdout    io.Writer
 }
 
 // startHTTP starts the admin API (with /metrics unless moved or off) on
 // cfg.API.Listen, and metrics on their own listener when api.metrics says
 // so. Listening happens before it returns, so a port in use fails start-up.
 func startHTTP(cfg *config.Config, o api.Options, m *metrics.Metrics, stdout io.Writer) (*webServers, error) {
-	w := &webServers{}
+	w := &webServers{perSource: cfg.API.MaxConnectionsPerSource, m: m, stdout: stdout}
+	hosts := apiHosts(cfg)
 	switch cfg.API.Metrics {
 	case "":
 		o.Metrics = m.Handler()
@@ -38,14 +45,18 @@ func startHTTP(cfg *config.Config, o api.Options, m *metrics.Metrics, stdout io.
 	default:
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", m.Handler())
-		if err := w.listen("metrics", cfg.API.Metrics, api.HostCheck(cfg.API.Metrics, apiHosts(cfg), mux), nil, cfg.API.MaxConnectionsPerSource, m, stdout); err != nil {
+		if _, err := w.listen("metrics", cfg.API.Metrics, api.HostCheck(cfg.API.Metrics, hosts, mux), nil); err != nil {
 			return nil, err
 		}
 	}
-	if err := w.listen("api", cfg.API.Listen, m.API(api.HostCheck(cfg.API.Listen, apiHosts(cfg), api.New(o))), cfg.API.TLS.Config(), cfg.API.MaxConnectionsPerSource, m, stdout); err != nil {
+	// HostCheck inside m.API: a refused Host counts as a 421 like any
+	// other answer (docs/api.md).
+	bound, err := w.listen("api", cfg.API.Listen, m.API(api.HostCheck(cfg.API.Listen, hosts, api.New(o))), cfg.API.TLS.Config())
+	if err != nil {
 		w.close()
 		return nil, err
 	}
+	w.api = bound
 	return w, nil
 }
 
@@ -68,17 +79,18 @@ var (
 const maxHeaderBytes = 64 << 10
 
 // listen serves h on addr, over HTTPS only when tc is set: bearer tokens
-// must not cross a network in the clear. Each source may hold perSource
-// connections open (0: any number); more are closed at once.
-func (w *webServers) listen(what, addr string, h http.Handler, tc *tls.Config, perSource int, m *metrics.Metrics, stdout io.Writer) error {
+// must not cross a network in the clear. Each source may hold
+// w.perSource connections open (0: any number); more are closed at once.
+// It returns the address bound, HOST:PORT.
+func (w *webServers) listen(what, addr string, h http.Handler, tc *tls.Config) (string, error) {
 	raw, err := net.Listen("tcp", addr)
 	if err != nil {
-		return fmt.Errorf("%s listener: %w", what, err)
+		return "", fmt.Errorf("%s listener: %w", what, err)
 	}
 	var ln net.Listener = connlimit.Wrap(raw, connlimit.Limits{
-		PerSource: perSource,
+		PerSource: w.perSource,
 		OnRefuse: func(_ netip.Addr, reason string, _ bool) {
-			m.ConnectionRefused(what, reason)
+			w.m.ConnectionRefused(what, reason)
 		},
 	})
 	scheme := "http"
@@ -93,16 +105,13 @@ func (w *webServers) listen(what, addr string, h http.Handler, tc *tls.Config, p
 		MaxHeaderBytes:    maxHeaderBytes,
 	}
 	w.servers = append(w.servers, srv)
-	if what == "api" {
-		w.api = raw.Addr().String()
-	}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			fmt.Fprintf(stdout, "brygga %s: %s listener stopped: %v\n", version, what, err)
+			fmt.Fprintf(w.stdout, "brygga %s: %s listener stopped: %v\n", version, what, err)
 		}
 	}()
-	fmt.Fprintf(stdout, "brygga %s: %s listening on %s://%s\n", version, what, scheme, ln.Addr())
-	return nil
+	fmt.Fprintf(w.stdout, "brygga %s: %s listening on %s://%s\n", version, what, scheme, ln.Addr())
+	return raw.Addr().String(), nil
 }
 
 // close stops the listeners; open event streams are cut.

@@ -22,7 +22,7 @@ func TestAPIOverHTTPS(t *testing.T) {
 	const token = "https-test-token-1234"
 	cfg := "api:\n  tls: {cert: " + certFile + ", key: " + keyFile + "}\n  tokens:\n    - {name: ops, token: " + token + ", role: operator}\n" +
 		"directory:\n  - {extension: \"4711\", name: Kari, pin: \"2468\"}\n"
-	api := serveConfig(t, cfg, "31100-31199")
+	api := serveConfig(t, cfg, "31100-31199").api
 	if !strings.HasPrefix(api, "https://") {
 		t.Fatalf("the API listens on %s, want https", api)
 	}

@@ -6,25 +6,11 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 )
-
-// serveConfig runs `brygga serve` in process (startServe) with cfgYAML
-// on free loopback ports and returns the API's base URL once it listens.
-func serveConfig(t *testing.T, cfgYAML string, rtpPorts string) string {
-	t.Helper()
-	dir := t.TempDir()
-	cfgFile := filepath.Join(dir, "brygga.yaml")
-	if err := os.WriteFile(cfgFile, []byte(cfgYAML), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return startServe(t, rtpPorts, "--config", cfgFile, "--api", "127.0.0.1:0", "--data", filepath.Join(dir, "data")).api
-}
 
 // dialFrom connects to the host:port of url from the loopback address src.
 func dialFrom(t *testing.T, src, url string) net.Conn {
@@ -79,7 +65,7 @@ func TestAPIReadLimits(t *testing.T) {
 	readHeaderTimeout, readTimeout = 500*time.Millisecond, time.Second
 	t.Cleanup(func() { readHeaderTimeout, readTimeout = oldHeader, oldRead })
 	const token = "limits-test-token-5678"
-	api := serveConfig(t, "api:\n  max_connections_per_source: 3\n  tokens:\n    - {name: ops, token: "+token+", role: operator}\n", "31200-31299")
+	api := serveConfig(t, "api:\n  max_connections_per_source: 3\n  tokens:\n    - {name: ops, token: "+token+", role: operator}\n", "31200-31299").api
 
 	// A header a byte per 100 ms: at most about 5 bytes in 500 ms. The
 	// bound is a count with room for a slow machine, not a time.

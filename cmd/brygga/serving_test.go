@@ -3,7 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 )
@@ -51,4 +56,41 @@ func startServe(t *testing.T, rtpPorts string, args ...string) *serving {
 			t.Fatalf("serve did not report its API listener; stderr:\n%s", s.errb.String())
 		}
 	}
+}
+
+// serveConfig runs `brygga serve` in process (startServe) with cfgYAML
+// as its config file, the API on a free loopback port and a fresh data
+// folder, once it listens.
+func serveConfig(t *testing.T, cfgYAML string, rtpPorts string) *serving {
+	t.Helper()
+	dir := t.TempDir()
+	cfgFile := filepath.Join(dir, "brygga.yaml")
+	if err := os.WriteFile(cfgFile, []byte(cfgYAML), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return startServe(t, rtpPorts, "--config", cfgFile, "--api", "127.0.0.1:0", "--data", filepath.Join(dir, "data"))
+}
+
+// call makes a request over a real connection with token (none when "")
+// and, unless "", the Host header host; it returns the status and the
+// body.
+func call(t *testing.T, method, url, token, host, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if host != "" {
+		req.Host = host
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }

@@ -30,21 +30,6 @@ func TestServeOnPostgres(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	call := func(t *testing.T, method, url, body string) (int, string) {
-		t.Helper()
-		req, err := http.NewRequest(method, url, strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		req.Header.Set("Authorization", "Bearer "+token)
-		resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
 	serve := func(t *testing.T) *serving {
 		return startServe(t, "31330-31339", "--config", cfg, "--api", "127.0.0.1:0", "--data", data)
 	}
@@ -54,14 +39,14 @@ func TestServeOnPostgres(t *testing.T) {
 		if !strings.Contains(s.errb.String(), `db="postgres://postgres@/`) {
 			t.Errorf("serve did not log the PostgreSQL store it opened:\n%s", s.errb.String())
 		}
-		code, body := call(t, "PUT", s.api+"/api/v1/rooms/4712", `{"name": "Ola Nordmann", "pin": "1357"}`)
+		code, body := call(t, "PUT", s.api+"/api/v1/rooms/4712", token, "", `{"name": "Ola Nordmann", "pin": "1357"}`)
 		if code != http.StatusCreated {
 			t.Fatalf("PUT room: %d %s", code, body)
 		}
 	})
 	t.Run("after restart", func(t *testing.T) {
 		s := serve(t)
-		code, body := call(t, "GET", s.api+"/api/v1/rooms/4712", "")
+		code, body := call(t, "GET", s.api+"/api/v1/rooms/4712", token, "", "")
 		var room struct {
 			Name   string `json:"name"`
 			HasPIN bool   `json:"has_pin"`
@@ -82,12 +67,7 @@ func TestServeOnPostgres(t *testing.T) {
 // serves the cluster's metrics, and leaves the cluster when it stops.
 func TestServeAsClusterNode(t *testing.T) {
 	url := pgtest.URL(t)
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "brygga.yaml")
 	yaml := "store: {url: \"" + url + "\"}\ncluster: {node_id: node-a, advertise: \"127.0.0.1:5060\", heartbeat: 200ms}\n"
-	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	db, err := store.Open(url)
 	if err != nil {
 		t.Fatal(err)
@@ -101,7 +81,7 @@ func TestServeAsClusterNode(t *testing.T) {
 		return n
 	}
 	t.Run("serving", func(t *testing.T) {
-		s := startServe(t, "31340-31349", "--config", cfg, "--api", "127.0.0.1:0", "--data", filepath.Join(dir, "data"))
+		s := serveConfig(t, yaml, "31340-31349")
 		if !strings.Contains(s.out.String(), "cluster node node-a, reached at 127.0.0.1:5060") {
 			t.Errorf("serve did not say it is a cluster node:\n%s", s.out.String())
 		}
