@@ -297,12 +297,8 @@ func (d *Desk) declineUnread(m calendar.Meeting, to string, rej *calendar.Reject
 
 // language is the language of organizer's room, else of the defaults.
 func (d *Desk) language(organizer string) string {
-	if organizer != "" {
-		for _, r := range d.Booker.Rooms.List() {
-			if strings.EqualFold(strings.TrimSpace(r.Email), organizer) {
-				return r.Settings.Language
-			}
-		}
+	if rooms := d.Booker.OwnedBy(organizer); len(rooms) > 0 {
+		return rooms[0].Settings.Language
 	}
 	return d.Defaults.Language
 }

@@ -293,11 +293,9 @@ func (d *Desk) owned(organizer string) (rooms, delegates []string) {
 	if d.Booker == nil {
 		return nil, nil
 	}
-	for _, r := range d.Booker.Rooms.List() {
-		if strings.EqualFold(strings.TrimSpace(r.Email), organizer) {
-			rooms = append(rooms, r.Extension)
-			delegates = append(delegates, r.Delegates...)
-		}
+	for _, r := range d.Booker.OwnedBy(organizer) {
+		rooms = append(rooms, r.Extension)
+		delegates = append(delegates, r.Delegates...)
 	}
 	return rooms, delegates
 }
