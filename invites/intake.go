@@ -166,8 +166,10 @@ func (d *Desk) Serve(ctx context.Context, l net.Listener, lmtp bool) error {
 	return nil
 }
 
+// domain is the bridge's mail domain, for its greeting and Message-IDs:
+// that of addr, or "brygga" when addr has none.
 func domain(addr string) string {
-	if _, host, ok := strings.Cut(addr, "@"); ok && host != "" {
+	if host := domainOf(addr); host != addr && host != "" {
 		return host
 	}
 	return "brygga"
