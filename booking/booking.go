@@ -67,18 +67,30 @@ func (b *Booker) log() *slog.Logger {
 
 func (b *Booker) roomPINs() bool { return b.PINs == PINsRoom }
 
+// OwnedBy are the directory's rooms whose owner's address is addr, in
+// directory order, as List gives them; none for "", which would match
+// every room without an owner.
+func (b *Booker) OwnedBy(addr string) []config.Room {
+	if addr == "" {
+		return nil
+	}
+	var out []config.Room
+	for _, r := range b.Rooms.List() {
+		if strings.EqualFold(strings.TrimSpace(r.Email), addr) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 // ownerRoom is the first room in directory order whose owner's address is
 // organizer.
 func (b *Booker) ownerRoom(organizer string) (config.Room, bool) {
-	if organizer == "" {
+	rooms := b.OwnedBy(organizer)
+	if len(rooms) == 0 {
 		return config.Room{}, false
 	}
-	for _, r := range b.Rooms.List() {
-		if strings.EqualFold(strings.TrimSpace(r.Email), organizer) {
-			return b.room(r.Extension), true
-		}
-	}
-	return config.Room{}, false
+	return b.room(rooms[0].Extension), true
 }
 
 // room is the directory's room ext with its PIN hashes, or a room with

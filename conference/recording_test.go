@@ -18,14 +18,21 @@ import (
 // and folder.
 func recordingBridge(t *testing.T) (*Bridge, *events.Subscription, *store.DB) {
 	t.Helper()
+	db := openDB(t)
+	rec := &recordings.Recorder{Dir: t.TempDir(), DB: db, Logger: slogDiscard()}
+	b, sub := meetingBridge(t, func(o *Options) { o.Recorder = rec })
+	return b, sub, db
+}
+
+// openDB is a store of its own for one test, closed after it.
+func openDB(t *testing.T) *store.DB {
+	t.Helper()
 	db, err := store.Open(filepath.Join(t.TempDir(), "brygga.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	rec := &recordings.Recorder{Dir: t.TempDir(), DB: db, Logger: slogDiscard()}
-	b, sub := meetingBridge(t, func(o *Options) { o.Recorder = rec })
-	return b, sub, db
+	return db
 }
 
 // say makes c talk freq until listener has heard it, then stops.

@@ -55,7 +55,6 @@ type room struct {
 	states   *stateWriter         // nil: a single node, whose rooms die with it
 
 	carriedEnd time.Time // the end of a meeting taken over from a dead node; zero: none
-	tookOver   bool      // the room goes on with a meeting from a dead node
 
 	mu      sync.Mutex
 	st      *state
@@ -536,7 +535,7 @@ func (r *room) stopClock() {
 func (r *room) close() {
 	r.mu.Lock()
 	r.stopClock()
-	started := r.started
+	started, tookOver := r.started, r.st.tookOver()
 	rec := r.rec
 	r.rec = nil
 	if r.tapping {
@@ -554,7 +553,7 @@ func (r *room) close() {
 		r.sched.Stop(r.cfg.Extension)
 	}
 	if r.states != nil {
-		if started || !r.tookOver {
+		if started || !tookOver {
 			r.states.forget(r.cfg.Extension)
 		} else {
 			// Taken over, and nobody got in (a stranger at the lock): the

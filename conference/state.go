@@ -520,6 +520,10 @@ func (s *state) restore(c carried) []effect {
 	return fx
 }
 
+// tookOver is whether this room goes on with a meeting from a node that
+// died: restore always sets the callers' window, and nothing clears it.
+func (s *state) tookOver() bool { return !s.returnUntil.IsZero() }
+
 // returns is whether callerID was in the meeting this room took over and
 // may still come back.
 func (s *state) returns(callerID string) bool {

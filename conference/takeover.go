@@ -184,7 +184,7 @@ func (r *room) takeOver(st store.RoomState, now time.Time) {
 	for _, c := range st.Callers {
 		callers[c.ID] = c.Host
 	}
-	r.tookOver, r.carriedEnd = true, st.EndsAt
+	r.carriedEnd = st.EndsAt
 	if r.meeting != nil && st.Meeting != r.meeting.ID {
 		// Another meeting's window has opened since: the limit is its own.
 		r.carriedEnd = time.Time{}

@@ -2,7 +2,6 @@ package conference
 
 import (
 	"context"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -12,16 +11,6 @@ import (
 	"brygga/prompts"
 	"brygga/store"
 )
-
-func stateDB(t *testing.T) *store.DB {
-	t.Helper()
-	db, err := store.Open(filepath.Join(t.TempDir(), "brygga.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
-}
 
 // stateOf is the room's state as the database has it, or waits until
 // want accepts it.
@@ -45,7 +34,7 @@ func stateOf(t *testing.T, db *store.DB, room, what string, want func(store.Room
 // the end as an operator extends it; and a meeting that ends on its node
 // leaves nothing behind.
 func TestRoomStateFollowsTheMeeting(t *testing.T) {
-	db := stateDB(t)
+	db := openDB(t)
 	b, _ := meetingBridge(t, func(o *Options) { o.States = db })
 	rc := room4711
 	rc.Settings.MaxMinutes = 60
@@ -73,7 +62,7 @@ func TestRoomStateFollowsTheMeeting(t *testing.T) {
 // does not make the room forget the meeting. The returning callers are
 // spared the welcome: they are back sooner.
 func TestTakenOverRoomGoesOn(t *testing.T) {
-	db := stateDB(t)
+	db := openDB(t)
 	ends := time.Now().Add(17 * time.Minute).Truncate(time.Millisecond).UTC()
 	left := store.RoomState{Room: "4711", EndsAt: ends, Locked: true, Lecture: true,
 		Callers: []store.RoomCaller{{ID: "alice", Host: true}, {ID: "bob"}}}

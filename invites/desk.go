@@ -184,11 +184,9 @@ func (d *Desk) notice(r booking.Result, by string) (l letter, due bool) {
 	lang := r.Room.Settings.Language
 	c := calendar.Change{Meeting: r.Meeting, Extension: r.Room.Extension, By: by,
 		Location: localZone(lang, r.Meeting), Record: record, Sensitive: sensitive}
-	for _, o := range booking.Live(r.Schedule.Occurrences, d.now()) {
-		if c.Dates == 0 {
-			c.First = calendar.Occurrence{ID: o.ID, Start: o.Start, End: o.End}
-		}
-		c.Dates++
+	if live := booking.Live(r.Schedule.Occurrences, d.now()); len(live) > 0 {
+		o := live[0]
+		c.First, c.Dates = calendar.Occurrence{ID: o.ID, Start: o.Start, End: o.End}, len(live)
 	}
 	subject, body := calendar.Notice(lang, c)
 	return letter{to: r.Room.Email, toName: r.Room.Name, subject: subject, body: body,
@@ -297,12 +295,8 @@ func (d *Desk) declineUnread(m calendar.Meeting, to string, rej *calendar.Reject
 
 // language is the language of organizer's room, else of the defaults.
 func (d *Desk) language(organizer string) string {
-	if organizer != "" {
-		for _, r := range d.Booker.Rooms.List() {
-			if strings.EqualFold(strings.TrimSpace(r.Email), organizer) {
-				return r.Settings.Language
-			}
-		}
+	if rooms := d.Booker.OwnedBy(organizer); len(rooms) > 0 {
+		return rooms[0].Settings.Language
 	}
 	return d.Defaults.Language
 }
@@ -378,13 +372,8 @@ func next(r booking.Result, now time.Time) []calendar.Occurrence {
 		loc = time.UTC
 	}
 	var out []calendar.Occurrence
-	for _, o := range r.Schedule.Occurrences {
-		if len(out) == shown {
-			break
-		}
-		if o.Cancelled || !o.End.After(now) {
-			continue
-		}
+	live := booking.Live(r.Schedule.Occurrences, now)
+	for _, o := range live[:min(shown, len(live))] {
 		out = append(out, calendar.Occurrence{ID: o.ID, Start: o.Start.In(loc), End: o.End.In(loc)})
 	}
 	if len(out) == 0 && len(r.Meeting.Occurrences) > 0 {

@@ -166,8 +166,10 @@ func (d *Desk) Serve(ctx context.Context, l net.Listener, lmtp bool) error {
 	return nil
 }
 
+// domain is the bridge's mail domain, for its greeting and Message-IDs:
+// that of addr, or "brygga" when addr has none.
 func domain(addr string) string {
-	if _, host, ok := strings.Cut(addr, "@"); ok && host != "" {
+	if host := domainOf(addr); host != addr && host != "" {
 		return host
 	}
 	return "brygga"
@@ -293,11 +295,9 @@ func (d *Desk) owned(organizer string) (rooms, delegates []string) {
 	if d.Booker == nil {
 		return nil, nil
 	}
-	for _, r := range d.Booker.Rooms.List() {
-		if strings.EqualFold(strings.TrimSpace(r.Email), organizer) {
-			rooms = append(rooms, r.Extension)
-			delegates = append(delegates, r.Delegates...)
-		}
+	for _, r := range d.Booker.OwnedBy(organizer) {
+		rooms = append(rooms, r.Extension)
+		delegates = append(delegates, r.Delegates...)
 	}
 	return rooms, delegates
 }

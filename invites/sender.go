@@ -3,6 +3,7 @@ package invites
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/emersion/go-message"
@@ -75,15 +76,8 @@ func (id identity) who() string {
 // calendar services (Sender their own address) both set it.
 func vouch(id identity, organizer string, delegates []string, authservID string) (ok bool, reason string) {
 	may := func(addr string) bool {
-		if strings.EqualFold(addr, organizer) {
-			return true
-		}
-		for _, d := range delegates {
-			if strings.EqualFold(addr, d) {
-				return true
-			}
-		}
-		return false
+		same := func(a string) bool { return strings.EqualFold(addr, a) }
+		return same(organizer) || slices.ContainsFunc(delegates, same)
 	}
 	notHim := func(what, addr string) string {
 		return fmt.Sprintf("%s %s is neither the organizer %s nor a delegate of theirs", what, addr, organizer)
