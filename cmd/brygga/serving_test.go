@@ -20,8 +20,10 @@ type serving struct {
 }
 
 // startServe runs serve with args (plus free loopback ports) and waits
-// until it reports its API listener; the test's cleanup stops it the way
-// SIGTERM does and expects exit 0.
+// until it has started: its last start-up line (the rooms) is printed,
+// which comes after every listener is up and a cluster node has
+// registered its API. The test's cleanup stops it the way SIGTERM does
+// and expects exit 0.
 func startServe(t *testing.T, rtpPorts string, args ...string) *serving {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -41,8 +43,10 @@ func startServe(t *testing.T, rtpPorts string, args ...string) *serving {
 		}
 	})
 	re := regexp.MustCompile(`api listening on (https?://\S+)`)
+	started := regexp.MustCompile(`(?m)^brygga \S+: (open )?rooms: `)
 	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if m := re.FindStringSubmatch(s.out.String()); m != nil {
+		out := s.out.String()
+		if m := re.FindStringSubmatch(out); m != nil && started.MatchString(out) {
 			s.api = m[1]
 			return s
 		}
