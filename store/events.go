@@ -19,7 +19,7 @@ import (
 // eventsLock is the key of the advisory lock an append holds until it
 // commits: ids are taken and made visible one append after another, so a
 // node that has read up to an id never finds a lower one later.
-const eventsLock int64 = 0x6272796767610002 // "brygga" and 2
+var eventsLock = lockKey{class: 0x6272796767610002} // "brygga" and 2
 
 // eventsChannel is the NOTIFY channel of new events.
 const eventsChannel = "brygga_events"
@@ -30,14 +30,6 @@ func (db *DB) AppendEvents(ctx context.Context, es []events.Event) error {
 	if !db.Shared() {
 		return ErrNotShared
 	}
-	tx, err := db.sql.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("store: append events: %w", err)
-	}
-	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(?)`, eventsLock); err != nil {
-		return fmt.Errorf("store: append events: %w", err)
-	}
 	bodies := make([]string, 0, len(es))
 	for _, e := range es {
 		e.ID = 0
@@ -47,16 +39,17 @@ func (db *DB) AppendEvents(ctx context.Context, es []events.Event) error {
 		}
 		bodies = append(bodies, string(body))
 	}
-	// One statement for the batch, the lock held for one round trip;
-	// the ids are drawn as the rows come, in the batch's order.
-	if _, err := tx.ExecContext(ctx, `INSERT INTO events (at, body)
+	err := db.inTx(ctx, &eventsLock, func(tx *txn) error {
+		// One statement for the batch, the lock held for one round trip;
+		// the ids are drawn as the rows come, in the batch's order.
+		if _, err := tx.ExecContext(ctx, `INSERT INTO events (at, body)
 SELECT `+db.dialect.clock()+`, b FROM unnest(?::text[]) WITH ORDINALITY AS u(b, n) ORDER BY n`, bodies); err != nil {
-		return fmt.Errorf("store: append events: %w", err)
-	}
-	if _, err := tx.ExecContext(ctx, `SELECT pg_notify(?, '')`, eventsChannel); err != nil {
-		return fmt.Errorf("store: append events: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `SELECT pg_notify(?, '')`, eventsChannel)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("store: append events: %w", err)
 	}
 	return nil
