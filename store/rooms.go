@@ -139,7 +139,7 @@ func (r *Rooms) load() (map[string]config.Room, error) {
 
 // upsert writes room with its PIN fields as given (hashes). With replace
 // unset an existing row is left alone.
-func upsert(ctx context.Context, tx *txn, room config.Room, replace bool) error {
+func upsert(ctx context.Context, tx runner, room config.Room, replace bool) error {
 	settings, err := json.Marshal(room.Settings)
 	if err != nil {
 		return err
@@ -266,16 +266,7 @@ func (r *Rooms) Put(room config.Room, pins PINChange) (created bool, err error) 
 	}
 	room.PIN, room.HostPIN = hashed(room.PIN), hashed(room.HostPIN)
 
-	ctx := context.Background()
-	tx, err := r.db.sql.BeginTx(ctx, nil)
-	if err != nil {
-		return false, fmt.Errorf("store: room %s: %w", room.Extension, err)
-	}
-	defer tx.Rollback()
-	if err := upsert(ctx, tx, room, true); err != nil {
-		return false, fmt.Errorf("store: room %s: %w", room.Extension, err)
-	}
-	if err := tx.Commit(); err != nil {
+	if err := upsert(context.Background(), r.db.sql, room, true); err != nil {
 		return false, fmt.Errorf("store: room %s: %w", room.Extension, err)
 	}
 	next := maps.Clone(cur.rooms)
