@@ -60,6 +60,16 @@ func allowedOn(nodes []*pin.Lockout, a pin.Attempt) (n int) {
 	return n
 }
 
+// failAtOnce makes n failed tries of a at the same moment, spread over
+// the nodes in turn.
+func failAtOnce(nodes []*pin.Lockout, a pin.Attempt, n int) {
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { nodes[i%len(nodes)].Failed(a) })
+	}
+	wg.Wait()
+}
+
 // A guesser spreading its tries over three nodes is locked out after as
 // many as on one, the lock holds on every node and is logged once, a lift
 // on one node lifts it on all, and a right PIN starts the count afresh.
@@ -184,20 +194,11 @@ func testPINLockoutConcurrentNodes(t *testing.T, b backend) {
 	var log logtest.Buffer
 	nodes := cluster(t, b, 3, &pin.Lockout{Failures: 10, RoomFailures: 1000, Window: time.Minute, Lock: time.Minute}, &log)
 	guess := try("192.0.2.7", "4711")
-	var wg sync.WaitGroup
-	for i := range 9 {
-		wg.Add(1)
-		go func() { defer wg.Done(); nodes[i%3].Failed(guess) }()
-	}
-	wg.Wait()
+	failAtOnce(nodes, guess, 9)
 	if n := allowedOn(nodes, guess); n != 3 {
 		t.Fatalf("9 concurrent failures of 10 locked (%d nodes allow)", n)
 	}
-	for i := range 30 {
-		wg.Add(1)
-		go func() { defer wg.Done(); nodes[i%3].Failed(guess) }()
-	}
-	wg.Wait()
+	failAtOnce(nodes, guess, 30)
 	if n := allowedOn(nodes, guess); n != 0 {
 		t.Fatalf("not locked (%d nodes allow)", n)
 	}
