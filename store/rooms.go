@@ -137,6 +137,16 @@ func (r *Rooms) load() (map[string]config.Room, error) {
 	return rooms, nil
 }
 
+// jsonList is list as a JSON array, [] when it is nil: the list columns
+// are NOT NULL and read back with json.Unmarshal.
+func jsonList[T any](list []T) (string, error) {
+	if list == nil {
+		list = []T{}
+	}
+	b, err := json.Marshal(list)
+	return string(b), err
+}
+
 // upsert writes room with its PIN fields as given (hashes). With replace
 // unset an existing row is left alone.
 func upsert(ctx context.Context, tx runner, room config.Room, replace bool) error {
@@ -144,11 +154,7 @@ func upsert(ctx context.Context, tx runner, room config.Room, replace bool) erro
 	if err != nil {
 		return err
 	}
-	list := room.Delegates
-	if list == nil {
-		list = []string{}
-	}
-	delegates, err := json.Marshal(list)
+	delegates, err := jsonList(room.Delegates)
 	if err != nil {
 		return err
 	}
@@ -163,7 +169,7 @@ func upsert(ctx context.Context, tx runner, room config.Room, replace bool) erro
 	_, err = tx.ExecContext(ctx, `INSERT INTO rooms (extension, name, email, delegates, voicemail, pin_hash,
 		host_pin_hash, sensitive, settings, created, updated)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (extension) `+conflict,
-		room.Extension, room.Name, room.Email, string(delegates), room.Voicemail, room.PIN, room.HostPIN,
+		room.Extension, room.Name, room.Email, delegates, room.Voicemail, room.PIN, room.HostPIN,
 		room.Sensitive, settings, t, t)
 	return err
 }

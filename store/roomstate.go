@@ -32,24 +32,16 @@ type RoomCaller struct {
 // SaveRoomState writes a live room's state, replacing the one before, and
 // marks it fresh by the database's clock.
 func (db *DB) SaveRoomState(ctx context.Context, st RoomState) error {
-	callers := st.Callers
-	if callers == nil {
-		callers = []RoomCaller{}
-	}
-	list, err := json.Marshal(callers)
+	callers, err := jsonList(st.Callers)
 	if err != nil {
 		return err
-	}
-	var ends string
-	if !st.EndsAt.IsZero() {
-		ends = st.EndsAt.UTC().Format(time.RFC3339Nano)
 	}
 	_, err = db.sql.ExecContext(ctx, `INSERT INTO room_states (room, ends_at, locked, lecture, recording, meeting, callers, updated)
 		VALUES (?, ?, ?, ?, ?, ?, ?, `+db.dialect.clock()+`)
 		ON CONFLICT (room) DO UPDATE SET ends_at = excluded.ends_at, locked = excluded.locked,
 			lecture = excluded.lecture, recording = excluded.recording, meeting = excluded.meeting,
 			callers = excluded.callers, updated = excluded.updated`,
-		st.Room, ends, st.Locked, st.Lecture, st.Recording, st.Meeting, string(list))
+		st.Room, formatTime(st.EndsAt), st.Locked, st.Lecture, st.Recording, st.Meeting, callers)
 	if err != nil {
 		return db.failed(fmt.Errorf("store: room state %s: %w", st.Room, err))
 	}
