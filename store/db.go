@@ -23,9 +23,8 @@ import (
 // file, or PostgreSQL for nodes that share one. It is safe for concurrent
 // use.
 type DB struct {
-	sql     *conn
-	dialect dialect
-	name    string // the file, or the URL without its password, for messages
+	sql  *conn  // its dialect says which backend
+	name string // the file, or the URL without its password, for messages
 
 	tightened []Tightened // what Open narrowed; see Tightened
 
@@ -291,7 +290,7 @@ func openSQLite(path string) (*DB, error) {
 	// SQLite has one writer at a time anyway; one connection turns what
 	// would be SQLITE_BUSY between our own connections into queueing.
 	s.SetMaxOpenConns(1)
-	db := &DB{sql: newConn(s, dialectSQLite), dialect: dialectSQLite, name: path, tightened: tightened}
+	db := &DB{sql: newConn(s, dialectSQLite), name: path, tightened: tightened}
 	if err := db.migrate(); err != nil {
 		s.Close()
 		return nil, err
@@ -441,7 +440,7 @@ func (db *DB) step(ctx context.Context) (done bool, err error) {
 }
 
 func (db *DB) apply(ctx context.Context, tx *txn, v int) error {
-	if _, err := tx.ExecContext(ctx, db.dialect.ddl(migrations[v])); err != nil {
+	if _, err := tx.ExecContext(ctx, db.sql.d.ddl(migrations[v])); err != nil {
 		return err
 	}
 	if code := migrationCode[v]; code != nil {

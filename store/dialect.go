@@ -58,6 +58,9 @@ func (d dialect) clock() string {
 	return `CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER)`
 }
 
+// clock is the database's clock expression (dialect.clock).
+func (db *DB) clock() string { return db.sql.d.clock() }
+
 // reboundQueries holds each statement as rebind rewrote it. The store's
 // statements are a fixed set of strings (constants and fixed fragments;
 // values always go in as arguments), so each is scanned once per process

@@ -43,7 +43,7 @@ func (db *DB) AppendEvents(ctx context.Context, es []events.Event) error {
 		// One statement for the batch, the lock held for one round trip;
 		// the ids are drawn as the rows come, in the batch's order.
 		if _, err := tx.ExecContext(ctx, `INSERT INTO events (at, body)
-SELECT `+db.dialect.clock()+`, b FROM unnest(?::text[]) WITH ORDINALITY AS u(b, n) ORDER BY n`, bodies); err != nil {
+SELECT `+db.clock()+`, b FROM unnest(?::text[]) WITH ORDINALITY AS u(b, n) ORDER BY n`, bodies); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `SELECT pg_notify(?, '')`, eventsChannel)
@@ -120,7 +120,7 @@ func (db *DB) TrimEvents(ctx context.Context, keep time.Duration) error {
 	if !db.Shared() {
 		return ErrNotShared
 	}
-	if _, err := db.sql.ExecContext(ctx, `DELETE FROM events WHERE at < `+db.dialect.clock()+` - ?`, keep.Microseconds()); err != nil {
+	if _, err := db.sql.ExecContext(ctx, `DELETE FROM events WHERE at < `+db.clock()+` - ?`, keep.Microseconds()); err != nil {
 		return fmt.Errorf("store: trim events: %w", err)
 	}
 	return nil

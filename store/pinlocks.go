@@ -39,7 +39,7 @@ func (t *PINTallies) keyed(scope, key string, window time.Duration, f func(tx *t
 		err := tx.QueryRowContext(ctx, `SELECT c.now,
 		COALESCE((SELECT until FROM pin_locks WHERE scope = ? AND key = ?), 0),
 		(SELECT COUNT(*) FROM pin_failures WHERE scope = ? AND key = ? AND at > c.now - ?)
-		FROM (SELECT `+t.db.dialect.clock()+` AS now) AS c`, scope, key, scope, key, window.Microseconds()).Scan(&now, &until, &failures)
+		FROM (SELECT `+t.db.clock()+` AS now) AS c`, scope, key, scope, key, window.Microseconds()).Scan(&now, &until, &failures)
 		if err != nil {
 			return err
 		}
@@ -51,7 +51,7 @@ func (t *PINTallies) keyed(scope, key string, window time.Duration, f func(tx *t
 func (t *PINTallies) Locked(source, room string) (bool, error) {
 	var n int
 	err := t.db.sql.QueryRowContext(context.Background(), `SELECT COUNT(*) FROM pin_locks
-		WHERE ((scope = ? AND key = ?) OR (scope = ? AND key = ?)) AND until > `+t.db.dialect.clock(),
+		WHERE ((scope = ? AND key = ?) OR (scope = ? AND key = ?)) AND until > `+t.db.clock(),
 		pin.ScopeSource, source, pin.ScopeRoom, room).Scan(&n)
 	if err != nil {
 		return false, fmt.Errorf("store: pin locks: %w", err)
@@ -103,7 +103,7 @@ func (t *PINTallies) Fail(scope, key string, threshold int, window, lock time.Du
 // PostgreSQL it skips rows another transaction holds
 // rather than wait for them, so it never waits in a cycle with one.
 func (t *PINTallies) sweep(window time.Duration) {
-	clock := t.db.dialect.clock()
+	clock := t.db.clock()
 	ctx := context.Background()
 	if t.db.Shared() {
 		// One round trip; by ctid, since a semi-join on the columns
@@ -142,7 +142,7 @@ func (t *PINTallies) Forget(source string) error {
 // Locks implements pin.Tallies.
 func (t *PINTallies) Locks() ([]pin.Lock, error) {
 	rows, err := t.db.sql.QueryContext(context.Background(),
-		`SELECT scope, key, failures, until FROM pin_locks WHERE until > `+t.db.dialect.clock())
+		`SELECT scope, key, failures, until FROM pin_locks WHERE until > `+t.db.clock())
 	if err != nil {
 		return nil, fmt.Errorf("store: pin locks: %w", err)
 	}
