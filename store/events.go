@@ -151,12 +151,12 @@ func (db *DB) ListenEvents(ctx context.Context, wake func()) error {
 		}
 		for {
 			if _, err := pc.WaitForNotification(ctx); err != nil {
-				if ctx.Err() != nil {
-					// Cancelling a wait leaves the connection in an
-					// unknown state: not back into the pool with it.
-					return driver.ErrBadConn
+				if ctx.Err() == nil {
+					failed = err
 				}
-				failed = err
+				// Cancelling a wait leaves the connection in an unknown
+				// state, and a failed one is no better: not back into
+				// the pool with either.
 				return driver.ErrBadConn
 			}
 			wake()
