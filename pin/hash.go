@@ -41,8 +41,12 @@ var dummySalt [saltLen]byte
 func Hash(p string) string {
 	var salt [saltLen]byte
 	rand.Read(salt[:]) // never fails (crypto/rand since Go 1.24)
-	key := derive(p, salt[:], iterations)
-	return hashPrefix + strconv.Itoa(iterations) + "$" + b64.EncodeToString(salt[:]) + "$" + b64.EncodeToString(key)
+	return format(iterations, salt[:], derive(p, salt[:], iterations))
+}
+
+// format writes a hash in the form parseHash reads.
+func format(iter int, salt, key []byte) string {
+	return hashPrefix + strconv.Itoa(iter) + "$" + b64.EncodeToString(salt) + "$" + b64.EncodeToString(key)
 }
 
 // IsHash reports whether s is in the form Hash produces, as opposed to a
@@ -157,7 +161,7 @@ func HashLike(p, like string) string {
 	if !ok {
 		return Hash(p)
 	}
-	return hashPrefix + strconv.Itoa(iter) + "$" + b64.EncodeToString(salt) + "$" + b64.EncodeToString(derive(p, salt, iter))
+	return format(iter, salt, derive(p, salt, iter))
 }
 
 // Matcher checks one entered PIN against many stored ones (hashes, or

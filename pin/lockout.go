@@ -261,10 +261,13 @@ func (l *Lockout) ordered(all []Lock) []Lock {
 // when no such lock is in force: an unknown scope, a key that is not an
 // address, a lock already over, or none at all.
 func (l *Lockout) Lift(scope, key string) bool {
+	// A source's key is its address as Allow writes it: Shared keys it
+	// so, and the memory by the address itself (invalid: no such lock).
+	var src netip.Addr
 	if scope == ScopeSource {
-		// Shared keys a source by its address as Allow writes it.
 		if a, err := netip.ParseAddr(key); err == nil {
-			key = a.Unmap().String()
+			src = a.Unmap()
+			key = src.String()
 		}
 	}
 	lifted := false
@@ -273,12 +276,8 @@ func (l *Lockout) Lift(scope, key string) bool {
 		if err != nil {
 			l.logger().Error("pin lockout: lifting a shared lock", "scope", scope, "key", key, "err", err)
 		}
-		lifted = ok
-		if ok && scope == ScopeSource {
-			if a, _ := netip.ParseAddr(key); l.exempt(a) {
-				lifted = false // Allow ignores it anyway, as Locks does
-			}
-		}
+		// Allow ignores an exempt source's lock anyway, as Locks does.
+		lifted = ok && !(scope == ScopeSource && l.exempt(src))
 	}
 	now := l.now()
 	l.mu.Lock()
@@ -289,14 +288,9 @@ func (l *Lockout) Lift(scope, key string) bool {
 			lifted = true
 		}
 	case ScopeSource:
-		a, err := netip.ParseAddr(key)
-		if err != nil {
-			break
-		}
-		a = a.Unmap()
-		if t := l.sources[a]; t != nil && now.Before(t.until) && !l.exempt(a) {
-			delete(l.sources, a)
-			lifted, key = true, a.String()
+		if t := l.sources[src]; src.IsValid() && t != nil && now.Before(t.until) && !l.exempt(src) {
+			delete(l.sources, src)
+			lifted = true
 		}
 	}
 	l.mu.Unlock()

@@ -21,6 +21,22 @@ func failN(l *Lockout, a Attempt, n int) {
 		l.Failed(a)
 	}
 }
+
+// lockOnThird checks that a is allowed after two failures and locked
+// after the third, for a Lockout of Failures 3; how ends the message of a
+// lock that did not start.
+func lockOnThird(t *testing.T, l *Lockout, a Attempt, how string) {
+	t.Helper()
+	failN(l, a, 2)
+	if !l.Allow(a) {
+		t.Fatal("locked after 2 of 3 failures")
+	}
+	l.Failed(a)
+	if l.Allow(a) {
+		t.Fatal("not locked after 3 failures" + how)
+	}
+}
+
 func newLockout(c *fakeClock, log *bytes.Buffer) *Lockout {
 	return &Lockout{Failures: 3, Window: time.Minute, Lock: 5 * time.Minute, Now: c.now,
 		Logger: slog.New(slog.NewTextHandler(log, nil))}
@@ -34,14 +50,7 @@ func TestLockoutPerSource(t *testing.T) {
 	l.OnLockout = func(scope, source, room string) { got = append(got, scope+" "+source+" "+room) }
 	bad, other := attempt("192.0.2.7", "4711"), attempt("192.0.2.8", "4711")
 
-	failN(l, bad, 2)
-	if !l.Allow(bad) {
-		t.Fatal("locked after 2 of 3 failures")
-	}
-	l.Failed(bad)
-	if l.Allow(bad) {
-		t.Fatal("not locked after 3 failures")
-	}
+	lockOnThird(t, l, bad, "")
 	if l.Allow(attempt("192.0.2.7", "5000")) {
 		t.Error("a locked source may try another room")
 	}

@@ -31,14 +31,7 @@ func TestLockoutSharedDownFallsBackToMemory(t *testing.T) {
 	down := &downTallies{}
 	l.Shared = down
 	bad := attempt("192.0.2.7", "4711")
-	failN(l, bad, 2)
-	if !l.Allow(bad) {
-		t.Fatal("locked after 2 of 3 failures")
-	}
-	l.Failed(bad)
-	if l.Allow(bad) {
-		t.Fatal("not locked after 3 failures with the shared store down")
-	}
+	lockOnThird(t, l, bad, " with the shared store down")
 	if locks := l.Locks(); len(locks) != 1 || locks[0].Key != "192.0.2.7" {
 		t.Errorf("locks %+v", locks)
 	}

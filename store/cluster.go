@@ -24,7 +24,7 @@ var ErrNoOwner = errors.New("the room's node is not registered")
 
 // Shared reports whether the database can be shared by the nodes of a
 // cluster (PostgreSQL).
-func (db *DB) Shared() bool { return db.dialect == dialectPostgres }
+func (db *DB) Shared() bool { return db.sql.d == dialectPostgres }
 
 // Lease is who mixes a room: the node and the SIP address it advertises.
 type Lease struct {

@@ -23,9 +23,8 @@ import (
 // file, or PostgreSQL for nodes that share one. It is safe for concurrent
 // use.
 type DB struct {
-	sql     *conn
-	dialect dialect
-	name    string // the file, or the URL without its password, for messages
+	sql  *conn  // its dialect says which backend
+	name string // the file, or the URL without its password, for messages
 
 	tightened []Tightened // what Open narrowed; see Tightened
 
@@ -291,7 +290,7 @@ func openSQLite(path string) (*DB, error) {
 	// SQLite has one writer at a time anyway; one connection turns what
 	// would be SQLITE_BUSY between our own connections into queueing.
 	s.SetMaxOpenConns(1)
-	db := &DB{sql: newConn(s, dialectSQLite), dialect: dialectSQLite, name: path, tightened: tightened}
+	db := &DB{sql: newConn(s, dialectSQLite), name: path, tightened: tightened}
 	if err := db.migrate(); err != nil {
 		s.Close()
 		return nil, err
@@ -359,26 +358,66 @@ func (db *DB) migrate() error {
 	}
 }
 
-// migrationLock is the key of the PostgreSQL advisory lock that migrations
-// hold, so that of several nodes starting at once one migrates and the
-// others wait and then find the work done.
-const migrationLock int64 = 0x6272796767610001 // "brygga" and 1
+// lockKey names a PostgreSQL advisory lock: the one-key lock class when
+// name is "", else the two-key lock (class, hashtext(name)). The two forms
+// never meet, so a one-key lock and a class of named ones may share a
+// number.
+type lockKey struct {
+	class int64
+	name  string
+}
+
+// migrationLock is the advisory lock that migrations hold, so that of
+// several nodes starting at once one migrates and the others wait and
+// then find the work done.
+var migrationLock = lockKey{class: 0x6272796767610001} // "brygga" and 1
+
+// begin starts a transaction which, on a shared database and with lock
+// set, first takes that advisory lock, held until commit or rollback. It
+// is a statement of its own: a statement reads what was committed when it
+// began, so the reads after it see what the lock's last holder wrote.
+// SQLite needs none: its one connection runs one transaction at a time.
+func (db *DB) begin(ctx context.Context, lock *lockKey) (*txn, error) {
+	tx, err := db.sql.BeginTx(ctx, nil)
+	if err != nil || lock == nil || !db.Shared() {
+		return tx, err
+	}
+	if lock.name == "" {
+		_, err = tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(?)`, lock.class)
+	} else {
+		_, err = tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(CAST(? AS INTEGER), hashtext(?))`, lock.class, lock.name)
+	}
+	if err != nil {
+		tx.Rollback()
+		return nil, err
+	}
+	return tx, nil
+}
+
+// inTx runs f in a transaction begun as begin does and commits it when f
+// returns nil.
+func (db *DB) inTx(ctx context.Context, lock *lockKey, f func(tx *txn) error) error {
+	tx, err := db.begin(ctx, lock)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := f(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
 
 // step applies the next migration, if one is due, and records it in the
 // same transaction, so a crash leaves either both or neither. done says
 // the schema is up to date.
 func (db *DB) step(ctx context.Context) (done bool, err error) {
-	tx, err := db.sql.BeginTx(ctx, nil)
+	// The lock is taken before the version is read.
+	tx, err := db.begin(ctx, &migrationLock)
 	if err != nil {
 		return false, db.openError(err)
 	}
 	defer tx.Rollback()
-	if db.dialect == dialectPostgres {
-		// Released at commit or rollback, and before the version is read.
-		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(?)`, migrationLock); err != nil {
-			return false, db.openError(err)
-		}
-	}
 	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)`); err != nil {
 		return false, db.openError(err)
 	}
@@ -401,7 +440,7 @@ func (db *DB) step(ctx context.Context) (done bool, err error) {
 }
 
 func (db *DB) apply(ctx context.Context, tx *txn, v int) error {
-	if _, err := tx.ExecContext(ctx, db.dialect.ddl(migrations[v])); err != nil {
+	if _, err := tx.ExecContext(ctx, db.sql.d.ddl(migrations[v])); err != nil {
 		return err
 	}
 	if code := migrationCode[v]; code != nil {

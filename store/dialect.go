@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"modernc.org/sqlite"
@@ -52,16 +53,19 @@ var (
 // resolution, enough for leases and windows of seconds.
 func (d dialect) clock() string {
 	if d == dialectPostgres {
-		return pgClock("statement_timestamp()")
+		return `CAST(EXTRACT(EPOCH FROM statement_timestamp()) * 1000000 AS BIGINT)`
 	}
 	return `CAST((julianday('now') - 2440587.5) * 86400000000 AS INTEGER)`
 }
 
-// pgClock is PostgreSQL's time now in microseconds from ts, a function
-// of the current time.
-func pgClock(ts string) string {
-	return `CAST(EXTRACT(EPOCH FROM ` + ts + `) * 1000000 AS BIGINT)`
-}
+// clock is the database's clock expression (dialect.clock).
+func (db *DB) clock() string { return db.sql.d.clock() }
+
+// reboundQueries holds each statement as rebind rewrote it. The store's
+// statements are a fixed set of strings (constants and fixed fragments;
+// values always go in as arguments), so each is scanned once per process
+// and not on every call.
+var reboundQueries sync.Map // string → string
 
 // rebind turns the '?' placeholders of q into PostgreSQL's $1, $2, …,
 // leaving string literals, quoted names and comments alone.
@@ -69,6 +73,16 @@ func (d dialect) rebind(q string) string {
 	if d != dialectPostgres || !strings.Contains(q, "?") {
 		return q
 	}
+	if r, ok := reboundQueries.Load(q); ok {
+		return r.(string)
+	}
+	r := numbered(q)
+	reboundQueries.Store(q, r)
+	return r
+}
+
+// numbered is rebind's rewriting, uncached.
+func numbered(q string) string {
 	var b strings.Builder
 	n := 0
 	for i := 0; i < len(q); i++ {

@@ -19,7 +19,7 @@ import (
 // eventsLock is the key of the advisory lock an append holds until it
 // commits: ids are taken and made visible one append after another, so a
 // node that has read up to an id never finds a lower one later.
-const eventsLock int64 = 0x6272796767610002 // "brygga" and 2
+var eventsLock = lockKey{class: 0x6272796767610002} // "brygga" and 2
 
 // eventsChannel is the NOTIFY channel of new events.
 const eventsChannel = "brygga_events"
@@ -30,14 +30,6 @@ func (db *DB) AppendEvents(ctx context.Context, es []events.Event) error {
 	if !db.Shared() {
 		return ErrNotShared
 	}
-	tx, err := db.sql.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("store: append events: %w", err)
-	}
-	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(?)`, eventsLock); err != nil {
-		return fmt.Errorf("store: append events: %w", err)
-	}
 	bodies := make([]string, 0, len(es))
 	for _, e := range es {
 		e.ID = 0
@@ -47,16 +39,17 @@ func (db *DB) AppendEvents(ctx context.Context, es []events.Event) error {
 		}
 		bodies = append(bodies, string(body))
 	}
-	// One statement for the batch, the lock held for one round trip;
-	// the ids are drawn as the rows come, in the batch's order.
-	if _, err := tx.ExecContext(ctx, `INSERT INTO events (at, body)
-SELECT `+db.dialect.clock()+`, b FROM unnest(?::text[]) WITH ORDINALITY AS u(b, n) ORDER BY n`, bodies); err != nil {
-		return fmt.Errorf("store: append events: %w", err)
-	}
-	if _, err := tx.ExecContext(ctx, `SELECT pg_notify(?, '')`, eventsChannel); err != nil {
-		return fmt.Errorf("store: append events: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
+	err := db.inTx(ctx, &eventsLock, func(tx *txn) error {
+		// One statement for the batch, the lock held for one round trip;
+		// the ids are drawn as the rows come, in the batch's order.
+		if _, err := tx.ExecContext(ctx, `INSERT INTO events (at, body)
+SELECT `+db.clock()+`, b FROM unnest(?::text[]) WITH ORDINALITY AS u(b, n) ORDER BY n`, bodies); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `SELECT pg_notify(?, '')`, eventsChannel)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("store: append events: %w", err)
 	}
 	return nil
@@ -127,7 +120,7 @@ func (db *DB) TrimEvents(ctx context.Context, keep time.Duration) error {
 	if !db.Shared() {
 		return ErrNotShared
 	}
-	if _, err := db.sql.ExecContext(ctx, `DELETE FROM events WHERE at < `+db.dialect.clock()+` - ?`, keep.Microseconds()); err != nil {
+	if _, err := db.sql.ExecContext(ctx, `DELETE FROM events WHERE at < `+db.clock()+` - ?`, keep.Microseconds()); err != nil {
 		return fmt.Errorf("store: trim events: %w", err)
 	}
 	return nil
@@ -158,12 +151,12 @@ func (db *DB) ListenEvents(ctx context.Context, wake func()) error {
 		}
 		for {
 			if _, err := pc.WaitForNotification(ctx); err != nil {
-				if ctx.Err() != nil {
-					// Cancelling a wait leaves the connection in an
-					// unknown state: not back into the pool with it.
-					return driver.ErrBadConn
+				if ctx.Err() == nil {
+					failed = err
 				}
-				failed = err
+				// Cancelling a wait leaves the connection in an unknown
+				// state, and a failed one is no better: not back into
+				// the pool with either.
 				return driver.ErrBadConn
 			}
 			wake()

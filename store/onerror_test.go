@@ -12,10 +12,7 @@ import (
 func TestOnErrorCountsFailedWrites(t *testing.T) { eachBackend(t, testOnErrorCountsFailedWrites) }
 
 func testOnErrorCountsFailedWrites(t *testing.T, b backend) {
-	db, err := Open(b.new(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := open(t, b.new(t))
 	var n atomic.Int32
 	db.OnError(func(error) { n.Add(1) })
 	if err := db.FinishRecording("nope", time.Now(), 0, 0); !errors.Is(err, ErrNotFound) {

@@ -24,9 +24,8 @@ type PINTallies struct {
 // PINTallies returns the database's PIN lockout tallies.
 func (db *DB) PINTallies() *PINTallies { return &PINTallies{db: db} }
 
-// pinLockClass is the first key of the advisory locks on PIN lockout
-// keys, the second being a hash of the key: the two-key form does not
-// meet migrationLock's one-key form.
+// pinLockClass is the class of the advisory locks on PIN lockout keys,
+// each named by its scope and key.
 const pinLockClass = 0x62720002
 
 // keyed runs f in a transaction holding the lock of scope's key. f gets
@@ -34,39 +33,25 @@ const pinLockClass = 0x62720002
 // none) and its failures within window before now.
 func (t *PINTallies) keyed(scope, key string, window time.Duration, f func(tx *txn, now, until int64, failures int) error) error {
 	ctx := context.Background()
-	tx, err := t.db.sql.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if t.db.dialect == dialectPostgres {
-		// A statement of its own: a statement reads what was committed
-		// when it began, so the reads below must begin after the lock
-		// is taken to see what the node that held it wrote.
-		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(CAST(? AS INTEGER), hashtext(?))`, pinLockClass, scope+"/"+key); err != nil {
-			return err
-		}
-	}
-	var now, until int64
-	var failures int
-	err = tx.QueryRowContext(ctx, `SELECT c.now,
+	return t.db.inTx(ctx, &lockKey{class: pinLockClass, name: scope + "/" + key}, func(tx *txn) error {
+		var now, until int64
+		var failures int
+		err := tx.QueryRowContext(ctx, `SELECT c.now,
 		COALESCE((SELECT until FROM pin_locks WHERE scope = ? AND key = ?), 0),
 		(SELECT COUNT(*) FROM pin_failures WHERE scope = ? AND key = ? AND at > c.now - ?)
-		FROM (SELECT `+t.db.dialect.clock()+` AS now) AS c`, scope, key, scope, key, window.Microseconds()).Scan(&now, &until, &failures)
-	if err != nil {
-		return err
-	}
-	if err := f(tx, now, until, failures); err != nil {
-		return err
-	}
-	return tx.Commit()
+		FROM (SELECT `+t.db.clock()+` AS now) AS c`, scope, key, scope, key, window.Microseconds()).Scan(&now, &until, &failures)
+		if err != nil {
+			return err
+		}
+		return f(tx, now, until, failures)
+	})
 }
 
 // Locked implements pin.Tallies: one indexed read, made for every PIN try.
 func (t *PINTallies) Locked(source, room string) (bool, error) {
 	var n int
 	err := t.db.sql.QueryRowContext(context.Background(), `SELECT COUNT(*) FROM pin_locks
-		WHERE ((scope = ? AND key = ?) OR (scope = ? AND key = ?)) AND until > `+t.db.dialect.clock(),
+		WHERE ((scope = ? AND key = ?) OR (scope = ? AND key = ?)) AND until > `+t.db.clock(),
 		pin.ScopeSource, source, pin.ScopeRoom, room).Scan(&n)
 	if err != nil {
 		return false, fmt.Errorf("store: pin locks: %w", err)
@@ -118,9 +103,9 @@ func (t *PINTallies) Fail(scope, key string, threshold int, window, lock time.Du
 // PostgreSQL it skips rows another transaction holds
 // rather than wait for them, so it never waits in a cycle with one.
 func (t *PINTallies) sweep(window time.Duration) {
-	clock := t.db.dialect.clock()
+	clock := t.db.clock()
 	ctx := context.Background()
-	if t.db.dialect == dialectPostgres {
+	if t.db.Shared() {
 		// One round trip; by ctid, since a semi-join on the columns
 		// would scan the table.
 		_, err := t.db.sql.ExecContext(ctx, `WITH f AS (DELETE FROM pin_failures WHERE ctid = ANY (ARRAY (
@@ -157,7 +142,7 @@ func (t *PINTallies) Forget(source string) error {
 // Locks implements pin.Tallies.
 func (t *PINTallies) Locks() ([]pin.Lock, error) {
 	rows, err := t.db.sql.QueryContext(context.Background(),
-		`SELECT scope, key, failures, until FROM pin_locks WHERE until > `+t.db.dialect.clock())
+		`SELECT scope, key, failures, until FROM pin_locks WHERE until > `+t.db.clock())
 	if err != nil {
 		return nil, fmt.Errorf("store: pin locks: %w", err)
 	}

@@ -11,11 +11,7 @@ import (
 )
 
 func benchLockout(b *testing.B) *pin.Lockout {
-	db, err := Open(pgtest.URL(b))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { db.Close() })
+	db := open(b, pgtest.URL(b))
 	return &pin.Lockout{Shared: db.PINTallies(), Logger: slog.New(slog.DiscardHandler)}
 }
 

@@ -1,52 +1,33 @@
 package store
 
 import (
-	"bytes"
 	"fmt"
 	"log/slog"
 	"net/netip"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"brygga/internal/logtest"
 	"brygga/pin"
 )
 
-// syncBuffer is a log several nodes' goroutines write to.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-// count is how many log lines have msg as their message.
-func (s *syncBuffer) count(msg string) int {
-	return s.contains(fmt.Sprintf("msg=%q", msg))
-}
-
-func (s *syncBuffer) contains(sub string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return strings.Count(s.b.String(), sub)
+// logged is how many log lines have msg as their message.
+func logged(log *logtest.Buffer, msg string) int {
+	return log.Count(fmt.Sprintf("msg=%q", msg))
 }
 
 // cluster is n nodes' PIN lockouts over one database, logging to log. On
 // PostgreSQL each node has its own connection pool, as separate processes
 // would; a SQLite file has one process, so there they share one.
-func cluster(t *testing.T, b backend, n int, rules *pin.Lockout, log *syncBuffer) []*pin.Lockout {
+func cluster(t *testing.T, b backend, n int, rules *pin.Lockout, log *logtest.Buffer) []*pin.Lockout {
 	t.Helper()
 	location := b.new(t)
 	// An error means a node fell back to counting in memory, which
 	// would make these tests prove nothing about the shared counts.
 	t.Cleanup(func() {
-		if n := log.contains("level=ERROR"); n > 0 {
-			t.Errorf("errors logged:\n%s", log.b.String())
+		if n := log.Count("level=ERROR"); n > 0 {
+			t.Errorf("errors logged:\n%s", log.String())
 		}
 	})
 	var nodes []*pin.Lockout
@@ -79,13 +60,23 @@ func allowedOn(nodes []*pin.Lockout, a pin.Attempt) (n int) {
 	return n
 }
 
+// failAtOnce makes n failed tries of a at the same moment, spread over
+// the nodes in turn.
+func failAtOnce(nodes []*pin.Lockout, a pin.Attempt, n int) {
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { nodes[i%len(nodes)].Failed(a) })
+	}
+	wg.Wait()
+}
+
 // A guesser spreading its tries over three nodes is locked out after as
 // many as on one, the lock holds on every node and is logged once, a lift
 // on one node lifts it on all, and a right PIN starts the count afresh.
 func TestPINLockoutSpreadOverNodes(t *testing.T) { eachBackend(t, testPINLockoutSpreadOverNodes) }
 
 func testPINLockoutSpreadOverNodes(t *testing.T, b backend) {
-	var log syncBuffer
+	var log logtest.Buffer
 	var mu sync.Mutex
 	var told []string
 	nodes := cluster(t, b, 3, &pin.Lockout{Failures: 5, RoomFailures: 100, Window: time.Minute, Lock: time.Minute,
@@ -111,8 +102,8 @@ func testPINLockoutSpreadOverNodes(t *testing.T, b backend) {
 	if n := allowedOn(nodes, try("192.0.2.8", "4711")); n != 3 {
 		t.Errorf("another source is allowed on %d of 3 nodes", n)
 	}
-	if got := log.count(pin.LockoutLogMsg); got != 1 {
-		t.Errorf("%d lockout log lines, want 1:\n%s", got, log.b.String())
+	if got := logged(&log, pin.LockoutLogMsg); got != 1 {
+		t.Errorf("%d lockout log lines, want 1:\n%s", got, log.String())
 	}
 	if fmt.Sprint(told) != "[source 192.0.2.7 4711]" {
 		t.Errorf("OnLockout calls %v", told)
@@ -162,7 +153,7 @@ func testPINLockoutSpreadOverNodes(t *testing.T, b backend) {
 func TestPINLockoutRoomOverNodes(t *testing.T) { eachBackend(t, testPINLockoutRoomOverNodes) }
 
 func testPINLockoutRoomOverNodes(t *testing.T, b backend) {
-	var log syncBuffer
+	var log logtest.Buffer
 	pbx := netip.MustParseAddr("192.0.2.1")
 	nodes := cluster(t, b, 3, &pin.Lockout{Failures: 5, RoomFailures: 12, Window: time.Minute, Lock: time.Minute,
 		Exempt: func(a netip.Addr) bool { return a.Unmap() == pbx }}, &log)
@@ -187,7 +178,7 @@ func testPINLockoutRoomOverNodes(t *testing.T, b backend) {
 	if len(locks) != 1 || locks[0].Scope != pin.ScopeRoom || locks[0].Key != "4711" || locks[0].Failures != 12 {
 		t.Errorf("locks %+v", locks)
 	}
-	if got := log.count(pin.LockoutLogMsg); got != 1 {
+	if got := logged(&log, pin.LockoutLogMsg); got != 1 {
 		t.Errorf("%d lockout log lines, want 1", got)
 	}
 	if !nodes[1].Lift(pin.ScopeRoom, "4711") || allowedOn(nodes, try("203.0.113.9", "4711")) != 3 {
@@ -200,28 +191,19 @@ func testPINLockoutRoomOverNodes(t *testing.T, b backend) {
 func TestPINLockoutConcurrentNodes(t *testing.T) { eachBackend(t, testPINLockoutConcurrentNodes) }
 
 func testPINLockoutConcurrentNodes(t *testing.T, b backend) {
-	var log syncBuffer
+	var log logtest.Buffer
 	nodes := cluster(t, b, 3, &pin.Lockout{Failures: 10, RoomFailures: 1000, Window: time.Minute, Lock: time.Minute}, &log)
 	guess := try("192.0.2.7", "4711")
-	var wg sync.WaitGroup
-	for i := range 9 {
-		wg.Add(1)
-		go func() { defer wg.Done(); nodes[i%3].Failed(guess) }()
-	}
-	wg.Wait()
+	failAtOnce(nodes, guess, 9)
 	if n := allowedOn(nodes, guess); n != 3 {
 		t.Fatalf("9 concurrent failures of 10 locked (%d nodes allow)", n)
 	}
-	for i := range 30 {
-		wg.Add(1)
-		go func() { defer wg.Done(); nodes[i%3].Failed(guess) }()
-	}
-	wg.Wait()
+	failAtOnce(nodes, guess, 30)
 	if n := allowedOn(nodes, guess); n != 0 {
 		t.Fatalf("not locked (%d nodes allow)", n)
 	}
-	if got := log.count(pin.LockoutLogMsg); got != 1 {
-		t.Errorf("%d lockout log lines, want 1:\n%s", got, log.b.String())
+	if got := logged(&log, pin.LockoutLogMsg); got != 1 {
+		t.Errorf("%d lockout log lines, want 1:\n%s", got, log.String())
 	}
 	if l := nodes[2].Locks(); len(l) != 1 || l[0].Failures != 10 {
 		t.Errorf("locks %+v", l)
@@ -233,7 +215,7 @@ func testPINLockoutConcurrentNodes(t *testing.T, b backend) {
 func TestPINLockoutWindowAndSweep(t *testing.T) { eachBackend(t, testPINLockoutWindowAndSweep) }
 
 func testPINLockoutWindowAndSweep(t *testing.T, b backend) {
-	var log syncBuffer
+	var log logtest.Buffer
 	const window = 300 * time.Millisecond
 	nodes := cluster(t, b, 2, &pin.Lockout{Failures: 3, RoomFailures: 1000, Window: window, Lock: window}, &log)
 	guess := try("192.0.2.7", "4711")

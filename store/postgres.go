@@ -26,7 +26,7 @@ func openPostgres(url string) (*DB, error) {
 	// A connection idle this long is closed, so a node that was busy once
 	// does not hold the server's connections for good.
 	s.SetConnMaxIdleTime(5 * time.Minute)
-	db := &DB{sql: newConn(s, dialectPostgres), dialect: dialectPostgres, name: name}
+	db := &DB{sql: newConn(s, dialectPostgres), name: name}
 	if err := db.migrate(); err != nil {
 		s.Close()
 		return nil, err

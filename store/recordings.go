@@ -199,7 +199,7 @@ func (db *DB) NextDue(node string) (at time.Time, ok bool, err error) {
 // Of queues claiming at once one wins, on either backend: the claim is
 // one UPDATE whose condition is checked again on the row it locks.
 func (db *DB) ClaimRecording(id, claimer string, lease time.Duration, now time.Time) (r Recording, ok bool, err error) {
-	clock := db.dialect.clock()
+	clock := db.clock()
 	r, err = scanRecording(db.sql.QueryRowContext(context.Background(), `UPDATE recordings
 		SET claimed_by = ?, claimed_until = `+clock+` + ?
 		WHERE id = ? AND state = ? AND next_attempt <= ? AND (claimed_by = '' OR claimed_until <= `+clock+`)

@@ -137,18 +137,24 @@ func (r *Rooms) load() (map[string]config.Room, error) {
 	return rooms, nil
 }
 
+// jsonList is list as a JSON array, [] when it is nil: the list columns
+// are NOT NULL and read back with json.Unmarshal.
+func jsonList[T any](list []T) (string, error) {
+	if list == nil {
+		list = []T{}
+	}
+	b, err := json.Marshal(list)
+	return string(b), err
+}
+
 // upsert writes room with its PIN fields as given (hashes). With replace
 // unset an existing row is left alone.
-func upsert(ctx context.Context, tx *txn, room config.Room, replace bool) error {
+func upsert(ctx context.Context, tx runner, room config.Room, replace bool) error {
 	settings, err := json.Marshal(room.Settings)
 	if err != nil {
 		return err
 	}
-	list := room.Delegates
-	if list == nil {
-		list = []string{}
-	}
-	delegates, err := json.Marshal(list)
+	delegates, err := jsonList(room.Delegates)
 	if err != nil {
 		return err
 	}
@@ -163,7 +169,7 @@ func upsert(ctx context.Context, tx *txn, room config.Room, replace bool) error 
 	_, err = tx.ExecContext(ctx, `INSERT INTO rooms (extension, name, email, delegates, voicemail, pin_hash,
 		host_pin_hash, sensitive, settings, created, updated)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (extension) `+conflict,
-		room.Extension, room.Name, room.Email, string(delegates), room.Voicemail, room.PIN, room.HostPIN,
+		room.Extension, room.Name, room.Email, delegates, room.Voicemail, room.PIN, room.HostPIN,
 		room.Sensitive, settings, t, t)
 	return err
 }
@@ -266,16 +272,7 @@ func (r *Rooms) Put(room config.Room, pins PINChange) (created bool, err error) 
 	}
 	room.PIN, room.HostPIN = hashed(room.PIN), hashed(room.HostPIN)
 
-	ctx := context.Background()
-	tx, err := r.db.sql.BeginTx(ctx, nil)
-	if err != nil {
-		return false, fmt.Errorf("store: room %s: %w", room.Extension, err)
-	}
-	defer tx.Rollback()
-	if err := upsert(ctx, tx, room, true); err != nil {
-		return false, fmt.Errorf("store: room %s: %w", room.Extension, err)
-	}
-	if err := tx.Commit(); err != nil {
+	if err := upsert(context.Background(), r.db.sql, room, true); err != nil {
 		return false, fmt.Errorf("store: room %s: %w", room.Extension, err)
 	}
 	next := maps.Clone(cur.rooms)
@@ -400,7 +397,7 @@ func (r *Rooms) Follow(ctx context.Context, interval time.Duration, onError func
 // both backends; a change on a node with a slow clock still changes it).
 func (r *Rooms) fingerprint(ctx context.Context) (string, error) {
 	q := `SELECT COUNT(*) || ':' || COALESCE(md5(string_agg(extension || '@' || updated, ',' ORDER BY extension)), '') FROM rooms`
-	if r.db.dialect == dialectSQLite {
+	if !r.db.Shared() {
 		// SQLite has no md5; one node owns a SQLite file, so this is
 		// for tests: the list itself is the fingerprint.
 		q = `SELECT COUNT(*) || ':' || COALESCE(group_concat(extension || '@' || updated, ','), '') FROM (SELECT extension, updated FROM rooms ORDER BY extension)`

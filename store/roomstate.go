@@ -32,24 +32,16 @@ type RoomCaller struct {
 // SaveRoomState writes a live room's state, replacing the one before, and
 // marks it fresh by the database's clock.
 func (db *DB) SaveRoomState(ctx context.Context, st RoomState) error {
-	callers := st.Callers
-	if callers == nil {
-		callers = []RoomCaller{}
-	}
-	list, err := json.Marshal(callers)
+	callers, err := jsonList(st.Callers)
 	if err != nil {
 		return err
 	}
-	var ends string
-	if !st.EndsAt.IsZero() {
-		ends = st.EndsAt.UTC().Format(time.RFC3339Nano)
-	}
 	_, err = db.sql.ExecContext(ctx, `INSERT INTO room_states (room, ends_at, locked, lecture, recording, meeting, callers, updated)
-		VALUES (?, ?, ?, ?, ?, ?, ?, `+db.dialect.clock()+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, `+db.clock()+`)
 		ON CONFLICT (room) DO UPDATE SET ends_at = excluded.ends_at, locked = excluded.locked,
 			lecture = excluded.lecture, recording = excluded.recording, meeting = excluded.meeting,
 			callers = excluded.callers, updated = excluded.updated`,
-		st.Room, ends, st.Locked, st.Lecture, st.Recording, st.Meeting, string(list))
+		st.Room, formatTime(st.EndsAt), st.Locked, st.Lecture, st.Recording, st.Meeting, callers)
 	if err != nil {
 		return db.failed(fmt.Errorf("store: room state %s: %w", st.Room, err))
 	}
@@ -62,7 +54,7 @@ func (db *DB) LoadRoomState(ctx context.Context, room string, within time.Durati
 	st := RoomState{Room: room}
 	var ends, callers string
 	err := db.sql.QueryRowContext(ctx, `SELECT ends_at, locked, lecture, recording, meeting, callers FROM room_states
-		WHERE room = ? AND updated > `+db.dialect.clock()+` - ?`, room, within.Microseconds()).
+		WHERE room = ? AND updated > `+db.clock()+` - ?`, room, within.Microseconds()).
 		Scan(&ends, &st.Locked, &st.Lecture, &st.Recording, &st.Meeting, &callers)
 	if errors.Is(err, sql.ErrNoRows) {
 		return RoomState{}, false, nil
@@ -85,7 +77,7 @@ func (db *DB) LoadRoomState(ctx context.Context, room string, within time.Durati
 // its node, and every state older than within, left by rooms whose nodes
 // died: nobody will take those over any more.
 func (db *DB) ForgetRoomState(ctx context.Context, room string, within time.Duration) error {
-	_, err := db.sql.ExecContext(ctx, `DELETE FROM room_states WHERE room = ? OR updated <= `+db.dialect.clock()+` - ?`,
+	_, err := db.sql.ExecContext(ctx, `DELETE FROM room_states WHERE room = ? OR updated <= `+db.clock()+` - ?`,
 		room, within.Microseconds())
 	if err != nil {
 		return db.failed(fmt.Errorf("store: room state %s: %w", room, err))

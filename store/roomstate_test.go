@@ -70,12 +70,8 @@ func testRoomStateRoundTrip(t *testing.T, b backend) {
 func TestDirectoryFollowsAnotherNode(t *testing.T) {
 	db := sharedDB(t)
 	a := newRooms(t, db, testConfig())
-	other, err := Open(db.name)
-	if err != nil {
-		// db.name is redacted only of a password; pgtest has none.
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { other.Close() })
+	// db.name is redacted only of a password; pgtest has none.
+	other := open(t, db.name)
 	b := newRooms(t, other, testConfig())
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

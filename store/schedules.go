@@ -282,30 +282,28 @@ func (db *DB) BookedSlots(room string, from, to time.Time, exclude string) ([]Sl
 // the schedule as stored.
 func (db *DB) CancelSchedule(id string, occurrences []time.Time, sequence int, stamp time.Time) (Schedule, error) {
 	ctx := context.Background()
-	tx, err := db.sql.BeginTx(ctx, nil)
-	if err != nil {
-		return Schedule{}, fmt.Errorf("store: schedule %s: %w", id, err)
-	}
-	defer tx.Rollback()
 	state := `state`
 	if len(occurrences) == 0 {
 		state = `'` + ScheduleCancelled + `'`
 	}
-	res, err := tx.ExecContext(ctx, `UPDATE schedules SET state = `+state+`, sequence = ?, stamp = ?, updated = ? WHERE id = ?`,
-		sequence, formatTime(stamp), now(), id)
-	if err != nil {
-		return Schedule{}, fmt.Errorf("store: schedule %s: %w", id, err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return Schedule{}, fmt.Errorf("store: schedule %s: %w", id, ErrNotFound)
-	}
-	for _, o := range occurrences {
-		if _, err := tx.ExecContext(ctx, `UPDATE occurrences SET cancelled = TRUE WHERE schedule_id = ? AND occurrence = ?`,
-			id, formatSlot(o)); err != nil {
-			return Schedule{}, fmt.Errorf("store: schedule %s: %w", id, err)
+	err := db.inTx(ctx, nil, func(tx *txn) error {
+		res, err := tx.ExecContext(ctx, `UPDATE schedules SET state = `+state+`, sequence = ?, stamp = ?, updated = ? WHERE id = ?`,
+			sequence, formatTime(stamp), now(), id)
+		if err != nil {
+			return err
 		}
-	}
-	if err := tx.Commit(); err != nil {
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrNotFound
+		}
+		for _, o := range occurrences {
+			if _, err := tx.ExecContext(ctx, `UPDATE occurrences SET cancelled = TRUE WHERE schedule_id = ? AND occurrence = ?`,
+				id, formatSlot(o)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
 		return Schedule{}, fmt.Errorf("store: schedule %s: %w", id, err)
 	}
 	return db.Schedule(id)

@@ -25,7 +25,7 @@ func testConfig() *config.Config {
 	return cfg
 }
 
-func open(t *testing.T, path string) *DB {
+func open(t testing.TB, path string) *DB {
 	t.Helper()
 	db, err := Open(path)
 	if err != nil {
