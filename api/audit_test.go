@@ -1,41 +1,21 @@
 package api
 
 import (
-	"bytes"
+	"brygga/internal/logtest"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 )
-
-// lockedBuffer is a log sink a server goroutine writes while the test
-// reads it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) lines() []string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return strings.Split(strings.TrimSpace(b.buf.String()), "\n")
-}
 
 // Every operator route, sent over a real connection, gets an audit line
 // that names the object the change was aimed at: each path value appears
 // as the value of some key of the line, and a calendar submission names
 // the UIDs and rooms its body booked.
 func TestAuditNamesTheObject(t *testing.T) {
-	logs := &lockedBuffer{}
+	logs := &logtest.Buffer{}
 	e := newEnv(t, func(o *Options) { o.Logger = slog.New(slog.NewJSONHandler(logs, nil)) })
 	srv := httptest.NewServer(e.h)
 	defer srv.Close()
@@ -57,10 +37,14 @@ func TestAuditNamesTheObject(t *testing.T) {
 		}
 		code, _ := sendOver(t, rt.method, srv.URL+path, opSecret, "", bodies[rt.action])
 
-		all := logs.lines()
+		all := logs.Lines()
+		last := ""
+		if len(all) > 0 {
+			last = all[len(all)-1]
+		}
 		var line map[string]any
-		if err := json.Unmarshal([]byte(all[len(all)-1]), &line); err != nil || line["msg"] != "api change" {
-			t.Fatalf("%s %s: last log line %q is no audit line", rt.method, path, all[len(all)-1])
+		if err := json.Unmarshal([]byte(last), &line); err != nil || line["msg"] != "api change" {
+			t.Fatalf("%s %s: last log line %q is no audit line", rt.method, path, last)
 		}
 		if line["action"] != rt.action || line["status"] != float64(code) {
 			t.Errorf("%s %s: audit line %v, want action %s status %d", rt.method, path, line, rt.action, code)
@@ -77,7 +61,7 @@ func TestAuditNamesTheObject(t *testing.T) {
 		if rt.action == "schedule.submit" && (fmt.Sprint(line["uids"]) != "[u1]" || fmt.Sprint(line["rooms"]) != "[4711]") {
 			t.Errorf("submission: audit line %v does not name the meetings", line)
 		}
-		if strings.Contains(strings.Join(all, "\n"), "2468") {
+		if strings.Contains(logs.String(), "2468") {
 			t.Fatalf("a PIN reached the log")
 		}
 	}

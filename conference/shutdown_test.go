@@ -1,16 +1,15 @@
 package conference
 
 import (
-	"bytes"
 	"log/slog"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"brygga/events"
+	"brygga/internal/logtest"
 	"brygga/prompts"
 	"brygga/recordings"
 	"brygga/store"
@@ -55,23 +54,12 @@ func TestEndAllEndsMeetingsWithNotice(t *testing.T) {
 }
 
 // logLines is a concurrency-safe log sink for counting what was logged.
-type logLines struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logLines) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
+type logLines struct{ logtest.Buffer }
 
 // count is how many lines at level hold msg.
 func (l *logLines) count(level, msg string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	n := 0
-	for _, line := range strings.Split(l.b.String(), "\n") {
+	for _, line := range l.Lines() {
 		if strings.Contains(line, "level="+level) && strings.Contains(line, msg) {
 			n++
 		}

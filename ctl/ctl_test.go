@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"brygga/events"
+	"brygga/internal/logtest"
 )
 
 func TestConferencesTableAndJSON(t *testing.T) {
@@ -510,13 +511,13 @@ func TestWatchReconnectsWithLastEventID(t *testing.T) {
 	hs := httptest.NewServer(srv)
 	defer hs.Close()
 
-	var out, errb syncBuffer
+	var out, errb logtest.Buffer
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, []string{"--api", hs.URL, "events", "--watch", "--json", "--after", "40"},
 			func(string) string { return "" }, &out, &errb, testClient)
 	}()
-	for len(out.lines()) < 5 {
+	for len(out.Lines()) < 5 {
 		select {
 		case code := <-done:
 			t.Fatalf("watch ended with %d: %s", code, errb.String())
@@ -536,7 +537,7 @@ func TestWatchReconnectsWithLastEventID(t *testing.T) {
 	if fmt.Sprint(ids) != "[40 42 43]" {
 		t.Errorf("Last-Event-ID sent %v, want [40 42 43]", ids)
 	}
-	lines := out.lines()
+	lines := out.Lines()
 	var got []string
 	for _, l := range lines {
 		var m map[string]any

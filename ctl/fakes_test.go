@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -17,6 +16,7 @@ import (
 	"brygga/conference"
 	"brygga/config"
 	"brygga/events"
+	"brygga/internal/logtest"
 	"brygga/pin"
 	"brygga/recordings"
 	"brygga/store"
@@ -274,7 +274,7 @@ func ctl(t *testing.T, env map[string]string, args ...string) result {
 
 func ctlCtx(t *testing.T, ctx context.Context, env map[string]string, args ...string) result {
 	t.Helper()
-	var out, errb syncBuffer
+	var out, errb logtest.Buffer
 	code := run(ctx, args, func(k string) string { return env[k] }, &out, &errb, testClient)
 	return result{code, out.String(), errb.String()}
 }
@@ -290,30 +290,4 @@ func testClient(base, token string) (*Client, error) {
 
 func opEnv(b *bridge) map[string]string {
 	return map[string]string{"BRYGGA_API": b.srv.URL, "BRYGGA_TOKEN": opToken}
-}
-
-// syncBuffer is written by ctl while a test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func (s *syncBuffer) lines() []string {
-	t := strings.TrimRight(s.String(), "\n")
-	if t == "" {
-		return nil
-	}
-	return strings.Split(t, "\n")
 }

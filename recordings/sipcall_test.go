@@ -1,7 +1,6 @@
 package recordings
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -23,6 +22,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 	"github.com/pion/rtp"
 
+	"brygga/internal/logtest"
 	"brygga/media/codec"
 	"brygga/media/tone"
 	"brygga/phone"
@@ -635,22 +635,7 @@ func sipFixture(t *testing.T, d time.Duration) (string, []int16) {
 }
 
 // sipLog is a logger whose lines a test can read.
-type sipLog struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *sipLog) Write(b []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(b)
-}
-
-func (l *sipLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
+type sipLog struct{ logtest.Buffer }
 
 func (l *sipLog) logger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(l, &slog.HandlerOptions{Level: slog.LevelDebug}))

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"brygga/internal/logtest"
 	"bytes"
 	"context"
 	"os"
@@ -64,7 +65,7 @@ func TestUnknownCommand(t *testing.T) {
 func TestServeStopsCleanly(t *testing.T) {
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
-	out, errb := &syncWriter{b: new(bytes.Buffer)}, &syncWriter{b: new(bytes.Buffer)}
+	out, errb := new(logtest.Buffer), new(logtest.Buffer)
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, []string{"serve", "--sip", "127.0.0.1:0", "--api", "127.0.0.1:0", "--rtp-ports", "31000-31099", "--data", filepath.Join(dir, "data"), "--log-level", "warn"}, noEnv, out, errb)

@@ -1,7 +1,7 @@
 package main
 
 import (
-	"bytes"
+	"brygga/internal/logtest"
 	"context"
 	"io"
 	"net/http"
@@ -16,7 +16,7 @@ import (
 // serving is an in-process `brygga serve` started by startServe.
 type serving struct {
 	api       string // the API's base URL as serve printed it
-	out, errb *syncWriter
+	out, errb *logtest.Buffer
 }
 
 // startServe runs serve with args (plus free loopback ports) and waits
@@ -27,7 +27,7 @@ type serving struct {
 func startServe(t *testing.T, rtpPorts string, args ...string) *serving {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &serving{out: &syncWriter{b: new(bytes.Buffer)}, errb: &syncWriter{b: new(bytes.Buffer)}}
+	s := &serving{out: new(logtest.Buffer), errb: new(logtest.Buffer)}
 	done := make(chan int, 1)
 	all := append([]string{"serve", "--sip", "127.0.0.1:0", "--rtp-ports", rtpPorts, "--log-level", "info"}, args...)
 	go func() { done <- run(ctx, all, noEnv, s.out, s.errb) }()
