@@ -551,6 +551,21 @@ func (s *Server) fromDialog(c *call, req *ssip.Request, tx ssip.ServerTransactio
 	return false
 }
 
+// dialogCall is the call of an in-dialog request that may act on it
+// (fromDialog), or nil when the request has been answered: 481 without
+// such a call, 403 from outside the dialog.
+func (s *Server) dialogCall(req *ssip.Request, tx ssip.ServerTransaction) *call {
+	c := s.findCall(req)
+	if c == nil {
+		s.respond(req, tx, 481, "Call/Transaction Does Not Exist")
+		return nil
+	}
+	if !s.fromDialog(c, req, tx) {
+		return nil
+	}
+	return c
+}
+
 func (s *Server) respond(req *ssip.Request, tx ssip.ServerTransaction, code int, reason string, hdrs ...ssip.Header) {
 	if code >= 400 && req.IsInvite() {
 		if to := req.To(); to == nil || to.Params == nil || !to.Params.Has("tag") {
@@ -641,12 +656,8 @@ func (s *Server) onAck(req *ssip.Request, tx ssip.ServerTransaction) {
 }
 
 func (s *Server) onBye(req *ssip.Request, tx ssip.ServerTransaction) {
-	c := s.findCall(req)
+	c := s.dialogCall(req, tx)
 	if c == nil {
-		s.respond(req, tx, 481, "Call/Transaction Does Not Exist")
-		return
-	}
-	if !s.fromDialog(c, req, tx) {
 		return
 	}
 	if err := c.dlg.ReadBye(req, tx); err != nil {
@@ -655,12 +666,8 @@ func (s *Server) onBye(req *ssip.Request, tx ssip.ServerTransaction) {
 }
 
 func (s *Server) onInfo(req *ssip.Request, tx ssip.ServerTransaction) {
-	c := s.findCall(req)
+	c := s.dialogCall(req, tx)
 	if c == nil {
-		s.respond(req, tx, 481, "Call/Transaction Does Not Exist")
-		return
-	}
-	if !s.fromDialog(c, req, tx) {
 		return
 	}
 	ct := ""
@@ -679,7 +686,9 @@ func (s *Server) onInfo(req *ssip.Request, tx ssip.ServerTransaction) {
 // onInvite answers a new call, or hands a re-INVITE to its dialog.
 func (s *Server) onInvite(req *ssip.Request, tx ssip.ServerTransaction) {
 	if to := req.To(); to != nil && to.Params.Has("tag") {
-		s.onReinvite(req, tx)
+		if c := s.dialogCall(req, tx); c != nil {
+			s.reinvite(c, req, tx)
+		}
 		return
 	}
 	src := sourceAddr(req)
@@ -971,18 +980,10 @@ func callerID(req *ssip.Request, trusted bool) string {
 	return ""
 }
 
-// onReinvite follows a changed offer in an existing dialog: hold and
-// resume, a new port or address, or a session refresh without SDP (then
-// we offer and the caller answers in the ACK).
-func (s *Server) onReinvite(req *ssip.Request, tx ssip.ServerTransaction) {
-	c := s.findCall(req)
-	if c == nil {
-		s.respond(req, tx, 481, "Call/Transaction Does Not Exist")
-		return
-	}
-	if !s.fromDialog(c, req, tx) {
-		return
-	}
+// reinvite follows a changed offer in c's dialog (a re-INVITE, or an
+// UPDATE with SDP): hold and resume, a new port or address, or a session
+// refresh without SDP (then we offer and the caller answers in the ACK).
+func (s *Server) reinvite(c *call, req *ssip.Request, tx ssip.ServerTransaction) {
 	if err := c.dlg.ReadRequest(req, tx); err != nil {
 		s.respond(req, tx, 500, "Server Internal Error", ssip.NewHeader("Retry-After", "1"))
 		return
@@ -1025,17 +1026,13 @@ var reasons = map[int]string{
 // onUpdate is a re-INVITE without the ACK (RFC 3311); most peers send it
 // for session timers, without SDP.
 func (s *Server) onUpdate(req *ssip.Request, tx ssip.ServerTransaction) {
-	c := s.findCall(req)
+	c := s.dialogCall(req, tx)
 	if c == nil {
-		s.respond(req, tx, 481, "Call/Transaction Does Not Exist")
-		return
-	}
-	if !s.fromDialog(c, req, tx) {
 		return
 	}
 	if len(req.Body()) == 0 {
 		s.respond(req, tx, 200, "OK", ptr(s.contact(c.transport)))
 		return
 	}
-	s.onReinvite(req, tx)
+	s.reinvite(c, req, tx)
 }
