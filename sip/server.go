@@ -188,7 +188,7 @@ func New(o Options) (*Server, error) {
 	s.conns = connlimit.New(connlimit.Limits{
 		Max:       o.Connections.Max,
 		PerSource: o.Connections.MaxPerSource,
-		Exempt:    func(a netip.Addr) bool { return inAny(a, o.Trusted) },
+		Exempt:    s.isTrusted,
 		OnRefuse:  s.connectionRefused,
 	})
 	if len(o.AuthUsers) > 0 {
@@ -240,7 +240,7 @@ func (s *Server) guard(h sipgo.RequestHandler) sipgo.RequestHandler {
 // msg="sip flood" source=ADDR or msg="sip scanner" source=ADDR.
 func (s *Server) screen(req *ssip.Request, tx ssip.ServerTransaction) bool {
 	src := sourceAddr(req)
-	if inAny(src, s.opts.Trusted) {
+	if s.isTrusted(src) {
 		return true
 	}
 	if h := req.GetHeader("User-Agent"); h != nil && isScanner(h.Value()) {
@@ -372,7 +372,7 @@ func (s *Server) Drain() {
 // Counting the INVITEs being answered keeps MaxCalls exact when INVITEs
 // arrive together, and lets Wait cover an INVITE still being answered
 // (its room looked up, its port taken) when draining starts.
-func (s *Server) reserve(src netip.Addr) (code int, reason string) {
+func (s *Server) reserve(src netip.Addr, trusted bool) (code int, reason string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {
@@ -380,7 +380,7 @@ func (s *Server) reserve(src netip.Addr) (code int, reason string) {
 		return 503, "Service Unavailable"
 	case s.opts.MaxCalls > 0 && len(s.calls)+s.answering >= s.opts.MaxCalls:
 		return 486, "Busy Here"
-	case s.opts.MaxCallsPerSource > 0 && !inAny(src, s.opts.Trusted) && s.callsFrom(src) >= s.opts.MaxCallsPerSource:
+	case s.opts.MaxCallsPerSource > 0 && !trusted && s.callsFrom(src) >= s.opts.MaxCallsPerSource:
 		return 486, "Busy Here"
 	}
 	s.answering++
@@ -524,8 +524,8 @@ func (s *Server) refused(reason string) {
 
 // mediaRefusal applies mediaRefusal (mediaaddr.go) to an SDP address from
 // src, counting a refusal; hold allows 0.0.0.0 (a re-INVITE's).
-func (s *Server) mediaRefusal(a, src netip.Addr, hold bool) string {
-	why := mediaRefusal(a, src, inAny(src, s.opts.Trusted), hold, s.broadcasts)
+func (s *Server) mediaRefusal(a, src netip.Addr, trusted, hold bool) string {
+	why := mediaRefusal(a, src, trusted, hold, s.broadcasts)
 	if why != "" {
 		s.refused("media_address")
 	}
@@ -540,7 +540,7 @@ func (s *Server) mediaRefusal(a, src netip.Addr, hold bool) string {
 // for fail2ban: msg="sip request from outside the dialog" source=ADDR.
 func (s *Server) fromDialog(c *call, req *ssip.Request, tx ssip.ServerTransaction) bool {
 	src := sourceAddr(req)
-	if src == c.source || inAny(src, s.opts.Trusted) {
+	if src == c.source || s.isTrusted(src) {
 		return true
 	}
 	s.log.Warn("sip request from outside the dialog", "source", src, "method", req.Method, "call", c.id, "dialog_source", c.source)
@@ -588,6 +588,9 @@ func sourceAddr(req *ssip.Request) netip.Addr {
 	}
 	return ap.Addr().Unmap()
 }
+
+// isTrusted reports whether a is in sip.trusted: the PBX or its proxy.
+func (s *Server) isTrusted(a netip.Addr) bool { return inAny(a, s.opts.Trusted) }
 
 func inAny(a netip.Addr, ps []netip.Prefix) bool {
 	for _, p := range ps {
@@ -692,8 +695,10 @@ func (s *Server) onInvite(req *ssip.Request, tx ssip.ServerTransaction) {
 		return
 	}
 	src := sourceAddr(req)
+	trusted := s.isTrusted(src)
 	log := s.log.With("call-id", req.CallID().Value(), "from", src)
-	if !s.allowed(src) && !s.authenticated(req, tx, src, log) {
+	// Trusted sources (the PBX) call without authenticating too.
+	if !trusted && !s.allowed(src) && !s.authenticated(req, tx, src, log) {
 		return
 	}
 	origin := originOf(req)
@@ -705,7 +710,7 @@ func (s *Server) onInvite(req *ssip.Request, tx ssip.ServerTransaction) {
 		s.respond(req, tx, 482, "Loop Detected")
 		return
 	}
-	if code, reason := s.reserve(src); code != 0 {
+	if code, reason := s.reserve(src, trusted); code != 0 {
 		s.release(origin)
 		log.Warn("call refused", "code", code, "calls", s.Calls())
 		s.respond(req, tx, code, reason, ssip.NewHeader("Retry-After", "30"))
@@ -749,7 +754,7 @@ func (s *Server) onInvite(req *ssip.Request, tx ssip.ServerTransaction) {
 			s.respond(req, tx, 488, "Not Acceptable Here", ssip.NewHeader("Warning", `305 brygga "incompatible media format"`))
 			return
 		}
-		if why := s.mediaRefusal(offer.Addr, src, false); why != "" {
+		if why := s.mediaRefusal(offer.Addr, src, trusted, false); why != "" {
 			log.Warn("media address refused", "addr", offer.Addr, "why", why)
 			s.respond(req, tx, 488, "Not Acceptable Here", ssip.NewHeader("Warning", `399 brygga "`+why+`"`))
 			return
@@ -770,9 +775,9 @@ func (s *Server) onInvite(req *ssip.Request, tx ssip.ServerTransaction) {
 	c := &call{
 		srv:       s,
 		id:        newID(),
-		callerID:  callerID(req, inAny(src, s.opts.Trusted)),
+		callerID:  callerID(req, trusted),
 		source:    src,
-		trusted:   inAny(src, s.opts.Trusted),
+		trusted:   trusted,
 		transport: req.Transport(),
 		digits:    make(chan byte, 32),
 		acks:      make(chan uint32, 4),
@@ -785,7 +790,7 @@ func (s *Server) onInvite(req *ssip.Request, tx ssip.ServerTransaction) {
 		Pool:      s.opts.Ports,
 		Symmetric: s.opts.Symmetric,
 		SignalIP:  net.IP(src.AsSlice()),
-		Trusted:   c.trusted,
+		Trusted:   trusted,
 		OnDigit:   c.digit,
 		Logger:    log,
 	})
@@ -927,9 +932,9 @@ func redirectContact(req *ssip.Request, hostport string) (*ssip.ContactHeader, e
 }
 
 // allowed reports whether a source may call without authenticating: it is
-// in sip.allow (no list: everyone), or trusted (the PBX).
+// in sip.allow (no list: everyone).
 func (s *Server) allowed(src netip.Addr) bool {
-	return len(s.opts.Allow) == 0 || inAny(src, s.opts.Allow) || inAny(src, s.opts.Trusted)
+	return len(s.opts.Allow) == 0 || inAny(src, s.opts.Allow)
 }
 
 // authenticated checks the digest credentials of an INVITE from a source
