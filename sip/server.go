@@ -249,8 +249,7 @@ func (s *Server) screen(req *ssip.Request, tx ssip.ServerTransaction) bool {
 		}
 		return false
 	}
-	newCall := req.IsInvite() && (req.To() == nil || !req.To().Params.Has("tag"))
-	v, wait := s.limits.check(src, newCall)
+	v, wait := s.limits.check(src, isNewCall(req))
 	switch v {
 	case pass:
 		return true
@@ -567,10 +566,8 @@ func (s *Server) dialogCall(req *ssip.Request, tx ssip.ServerTransaction) *call 
 }
 
 func (s *Server) respond(req *ssip.Request, tx ssip.ServerTransaction, code int, reason string, hdrs ...ssip.Header) {
-	if code >= 400 && req.IsInvite() {
-		if to := req.To(); to == nil || to.Params == nil || !to.Params.Has("tag") {
-			s.result("rejected") // a new call refused, not a re-INVITE; a 302 is no refusal
-		}
+	if code >= 400 && isNewCall(req) {
+		s.result("rejected") // a 302 is no refusal
 	}
 	res := ssip.NewResponseFromRequest(req, code, reason, nil)
 	for _, h := range hdrs {
@@ -579,6 +576,13 @@ func (s *Server) respond(req *ssip.Request, tx ssip.ServerTransaction, code int,
 	if err := tx.Respond(res); err != nil {
 		s.log.Debug("respond failed", "code", code, "err", err)
 	}
+}
+
+// isNewCall reports whether req is an INVITE that starts a call: without a
+// To tag, so not a re-INVITE.
+func isNewCall(req *ssip.Request) bool {
+	to := req.To()
+	return req.IsInvite() && (to == nil || !to.Params.Has("tag"))
 }
 
 func sourceAddr(req *ssip.Request) netip.Addr {
@@ -688,7 +692,7 @@ func (s *Server) onInfo(req *ssip.Request, tx ssip.ServerTransaction) {
 
 // onInvite answers a new call, or hands a re-INVITE to its dialog.
 func (s *Server) onInvite(req *ssip.Request, tx ssip.ServerTransaction) {
-	if to := req.To(); to != nil && to.Params.Has("tag") {
+	if !isNewCall(req) {
 		if c := s.dialogCall(req, tx); c != nil {
 			s.reinvite(c, req, tx)
 		}
