@@ -33,13 +33,6 @@ type Remote struct {
 	Silent bool
 }
 
-func (r Remote) payloadType() uint8 {
-	if r.PayloadType != 0 || r.Codec == nil {
-		return r.PayloadType
-	}
-	return r.Codec.PayloadType()
-}
-
 // SessionConfig is what a Session needs besides the remote side.
 type SessionConfig struct {
 	Pool      *PortPool // nil binds an ephemeral loopback port (tests)
@@ -245,6 +238,11 @@ func (s *Session) SetRemote(r Remote) {
 		rate = r.Codec.ClockRate()
 	}
 
+	if r.PayloadType == 0 && r.Codec != nil {
+		// Resolved here, not for every packet and frame.
+		r.PayloadType = r.Codec.PayloadType()
+	}
+
 	s.mu.Lock()
 	moved := sdp.IsValid() && !sdp.Addr().IsUnspecified() && sdp != s.sdpAddr
 	quietChanged := (!r.Send || r.Silent) != (!s.remote.Send || s.remote.Silent)
@@ -390,7 +388,7 @@ func (s *Session) packet(b []byte, src netip.AddrPort, at time.Time) {
 		return
 	default:
 		c = r.Codec
-		if c == nil || r.payloadType() != h.PayloadType {
+		if c == nil || r.PayloadType != h.PayloadType {
 			// The peer may switch to the other G.711 (static types 0
 			// and 8 mean nothing else); any other type was never
 			// negotiated and is not guessed at.
@@ -551,7 +549,7 @@ func (s *Session) WriteFrame(payload []byte) {
 
 func (s *Session) writeLocked(payload []byte) {
 	s.mu.Lock()
-	dest, send, rate, c, pt := s.dest, s.remote.Send, s.rate, s.remote.Codec, s.remote.payloadType()
+	dest, send, rate, c, pt := s.dest, s.remote.Send, s.rate, s.remote.Codec, s.remote.PayloadType
 	s.mu.Unlock()
 
 	ts := s.ts
