@@ -33,13 +33,6 @@ type Remote struct {
 	Silent bool
 }
 
-func (r Remote) payloadType() uint8 {
-	if r.PayloadType != 0 || r.Codec == nil {
-		return r.PayloadType
-	}
-	return r.Codec.PayloadType()
-}
-
 // SessionConfig is what a Session needs besides the remote side.
 type SessionConfig struct {
 	Pool      *PortPool // nil binds an ephemeral loopback port (tests)
@@ -113,16 +106,18 @@ type Session struct {
 	epoch time.Time
 
 	// mu guards the remote side as SDP and learning set it.
-	mu        sync.Mutex
-	remote    Remote
-	sdpAddr   netip.AddrPort // from SDP: the last one that was not 0.0.0.0 (hold)
-	dest      netip.AddrPort // where RTP goes: SDP address or learnt source
-	permitted bool           // dest may be sent to: vouched for, or RTP came from it
-	latch     bool           // symmetric RTP applies: learn the source
-	learn     learner
-	heardIP   netip.Addr // source IP of the last packet heard
-	signal    netip.Addr // SignalIP
-	rate      int
+	mu      sync.Mutex
+	remote  Remote
+	sdpAddr netip.AddrPort // from SDP: the last one that was not 0.0.0.0 (hold)
+	// dest is where RTP goes: the SDP address once vouched for (or RTP
+	// came from it), or the learnt source; invalid until then, which is
+	// what keeps the bridge from reflecting.
+	dest    netip.AddrPort
+	latch   bool // symmetric RTP applies: learn the source
+	learn   learner
+	heardIP netip.Addr // source IP of the last packet heard
+	signal  netip.Addr // SignalIP
+	rate    int
 
 	// play guards reading the socket, the receive state below, the
 	// jitter buffer and the in-band detector.
@@ -243,6 +238,11 @@ func (s *Session) SetRemote(r Remote) {
 		rate = r.Codec.ClockRate()
 	}
 
+	if r.PayloadType == 0 && r.Codec != nil {
+		// Resolved here, not for every packet and frame.
+		r.PayloadType = r.Codec.PayloadType()
+	}
+
 	s.mu.Lock()
 	moved := sdp.IsValid() && !sdp.Addr().IsUnspecified() && sdp != s.sdpAddr
 	quietChanged := (!r.Send || r.Silent) != (!s.remote.Send || s.remote.Silent)
@@ -251,10 +251,12 @@ func (s *Session) SetRemote(r Remote) {
 		s.sdpAddr = sdp
 		s.latch = shouldLatch(s.cfg.Symmetric, sdp.Addr(), s.signal)
 		s.learn.reset()
-		s.dest = sdp
-		s.permitted = s.vouched(sdp.Addr()) || !s.latch && s.heardIP == sdp.Addr()
+		s.dest = netip.AddrPort{}
+		if s.vouched(sdp.Addr()) || !s.latch && s.heardIP == sdp.Addr() {
+			s.dest = sdp
+		}
 	}
-	permitted := s.permitted
+	sending := s.dest.IsValid()
 	rateChanged := rate != s.rate
 	s.rate = rate
 	s.mu.Unlock()
@@ -263,7 +265,7 @@ func (s *Session) SetRemote(r Remote) {
 	}
 
 	if moved {
-		s.log.Debug("rtp remote", "addr", sdp, "symmetric", s.cfg.Symmetric, "learn", s.latch, "send", permitted)
+		s.log.Debug("rtp remote", "addr", sdp, "symmetric", s.cfg.Symmetric, "learn", s.latch, "send", sending)
 	}
 	if rateChanged {
 		s.play.Lock()
@@ -300,7 +302,7 @@ func (s *Session) Codec() codec.Codec {
 func (s *Session) Destination() *net.UDPAddr {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.dest.IsValid() || !s.permitted {
+	if !s.dest.IsValid() {
 		return nil
 	}
 	return net.UDPAddrFromAddrPort(s.dest)
@@ -386,7 +388,7 @@ func (s *Session) packet(b []byte, src netip.AddrPort, at time.Time) {
 		return
 	default:
 		c = r.Codec
-		if c == nil || r.payloadType() != h.PayloadType {
+		if c == nil || r.PayloadType != h.PayloadType {
 			// The peer may switch to the other G.711 (static types 0
 			// and 8 mean nothing else); any other type was never
 			// negotiated and is not guessed at.
@@ -438,8 +440,8 @@ func (s *Session) accept(src netip.AddrPort, h *rtp.Header) (Remote, bool) {
 	switch {
 	case !s.latch:
 		ok = s.sdpAddr.IsValid() && src.Addr() == s.sdpAddr.Addr()
-		if ok && !s.permitted {
-			s.permitted = true
+		if ok && !s.dest.IsValid() {
+			s.dest = s.sdpAddr
 			s.log.Info("rtp from the SDP address: sending", "source", src, "sdp", s.sdpAddr)
 		}
 	case h == nil:
@@ -452,10 +454,14 @@ func (s *Session) accept(src netip.AddrPort, h *rtp.Header) (Remote, bool) {
 			ok = true
 		case locked:
 			ok = true
-			if s.dest != src {
-				s.log.Info("rtp source learnt", "source", src, "previous", s.dest, "sdp", s.sdpAddr)
+			prev := s.dest
+			if !prev.IsValid() {
+				prev = s.sdpAddr // not sent to yet, but where RTP was meant to go
 			}
-			s.dest, s.permitted = src, true
+			if prev != src {
+				s.log.Info("rtp source learnt", "source", src, "previous", prev, "sdp", s.sdpAddr)
+			}
+			s.dest = src
 		}
 	}
 	if !ok {
@@ -543,7 +549,7 @@ func (s *Session) WriteFrame(payload []byte) {
 
 func (s *Session) writeLocked(payload []byte) {
 	s.mu.Lock()
-	dest, send, rate, c, pt := s.dest, s.remote.Send && s.permitted, s.rate, s.remote.Codec, s.remote.payloadType()
+	dest, send, rate, c, pt := s.dest, s.remote.Send, s.rate, s.remote.Codec, s.remote.PayloadType
 	s.mu.Unlock()
 
 	ts := s.ts

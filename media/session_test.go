@@ -28,12 +28,26 @@ type peer struct {
 
 func newPeer(t *testing.T) *peer {
 	t.Helper()
-	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	return listenPeer(t, peer{seq: 1000, ts: 50000, ssrc: 0xdecafbad}, "127.0.0.1")
+}
+
+// newPeerOn is a peer on another loopback address: a stranger to a call
+// whose caller is on 127.0.0.1.
+func newPeerOn(t *testing.T, ip string) *peer {
+	t.Helper()
+	return listenPeer(t, peer{seq: 7000, ts: 90000, ssrc: 0x5eed}, ip)
+}
+
+// listenPeer is p, starting from its seq, ts and ssrc, on a socket on ip.
+func listenPeer(t *testing.T, p peer, ip string) *peer {
+	t.Helper()
+	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.ParseIP(ip)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	return &peer{t: t, conn: c, seq: 1000, ts: 50000, ssrc: 0xdecafbad}
+	p.t, p.conn = t, c
+	return &p
 }
 
 func (p *peer) addr() *net.UDPAddr { return p.conn.LocalAddr().(*net.UDPAddr) }
@@ -434,18 +448,6 @@ func TestParseSymmetric(t *testing.T) {
 	}
 }
 
-// newPeerOn is a peer on another loopback address: a stranger to a call
-// whose caller is on 127.0.0.1.
-func newPeerOn(t *testing.T, ip string) *peer {
-	t.Helper()
-	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.ParseIP(ip)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return &peer{t: t, conn: c, seq: 7000, ts: 90000, ssrc: 0x5eed}
-}
-
 // Each mode over loopback: the caller's packets come from src while its
 // SDP names sdp (a reachable socket, or a private address nobody serves);
 // a stranger on 127.0.0.66 sends to the call's port too.
@@ -773,7 +775,9 @@ func BenchmarkSessionWriteFrame(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer sink.Close()
-	s, err := NewSession(SessionConfig{})
+	// The sink is on the SIP source's IP, so it is sent to from the
+	// start (no reflection): without that nothing would be sent at all.
+	s, err := NewSession(SessionConfig{SignalIP: sipFromLoopback})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -783,6 +787,9 @@ func BenchmarkSessionWriteFrame(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		s.WriteFrame(payload)
+	}
+	if st := s.Stats(); st.PacketsOut == 0 {
+		b.Fatal("nothing sent")
 	}
 }
 

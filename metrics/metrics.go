@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"brygga/internal/connlimit"
 	"brygga/media"
 	"brygga/mixer"
 
@@ -92,7 +93,7 @@ func New(rooms Rooms) *Metrics {
 		Help: "SIP TCP and TLS connections closed by a deadline, by reason: message (a message not complete within sip.message_timeout), idle (no message for sip.idle_timeout and no call), write (the peer took nothing for sip.message_timeout).",
 	}, []string{"reason"})
 	for _, l := range []string{"sip", "api", "mail"} {
-		for _, r := range []string{"total", "source"} {
+		for _, r := range []string{connlimit.Total, connlimit.Source} {
 			m.conns.WithLabelValues(l, r)
 		}
 	}

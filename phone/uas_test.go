@@ -25,8 +25,8 @@ import (
 // testUAS is a minimal callee on sipgo for the phone's tests. What it does
 // with an INVITE depends on the user part of the Request-URI: a status code
 // ("486") rejects with it, "slow" rings for ten seconds first, "moved-USER"
-// redirects (302) to USER here, anything else answers at once. Answered calls echo audio back to the SDP's address and
-// record every packet.
+// redirects (302) to USER here, anything else answers at once. Answered
+// calls echo audio back to the SDP's address and record every packet.
 type testUAS struct {
 	t       *testing.T
 	ua      *sipgo.UserAgent

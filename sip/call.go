@@ -257,7 +257,7 @@ func (c *call) acked(req *ssip.Request) {
 		err = errors.New("the answer's SRTP does not match the offer")
 	}
 	if err == nil {
-		if why := c.srv.mediaRefusal(ans.Addr, c.source, started); why != "" {
+		if why := c.srv.mediaRefusal(ans.Addr, c.source, c.trusted, started); why != "" {
 			err = errors.New(why)
 		}
 	}
@@ -372,7 +372,7 @@ func (c *call) renegotiate(body []byte, cseq uint32) ([]byte, int) {
 	case err != nil:
 		return nil, 488
 	}
-	if why := c.srv.mediaRefusal(offer.Addr, c.source, true); why != "" {
+	if why := c.srv.mediaRefusal(offer.Addr, c.source, c.trusted, true); why != "" {
 		c.srv.log.Warn("media address refused", "call", c.id, "addr", offer.Addr, "why", why)
 		return nil, 488
 	}

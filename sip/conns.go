@@ -84,12 +84,19 @@ type streamConn struct {
 	lim    *streamLimits
 	remote string
 	clock  connClock // only Read touches it: sipgo reads a connection from one goroutine
+	// armed is the read deadline last set. Reads within one message, and
+	// keep-alives between messages, keep the same deadline, and setting it
+	// again would reset the poller's timer for nothing.
+	armed time.Time
 }
 
 func (c *streamConn) Read(b []byte) (int, error) {
 	for {
-		if err := c.Conn.SetReadDeadline(c.clock.deadline(c.lim.message, c.lim.idle)); err != nil {
-			return 0, err
+		if d := c.clock.deadline(c.lim.message, c.lim.idle); !d.Equal(c.armed) {
+			if err := c.Conn.SetReadDeadline(d); err != nil {
+				return 0, err
+			}
+			c.armed = d
 		}
 		n, err := c.Conn.Read(b)
 		if n > 0 {

@@ -227,3 +227,48 @@ func TestStreamWriteDeadline(t *testing.T) {
 		t.Fatal("the connection was left open after the write timed out")
 	}
 }
+
+// BenchmarkStreamConnRead reads a long message body a kilobyte at a time,
+// as a large INVITE or a stream of TLS records comes: the deadline is the
+// same for every read of one message.
+func BenchmarkStreamConnRead(b *testing.B) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	lim := &streamLimits{message: time.Minute, idle: time.Minute, log: slog.New(slog.DiscardHandler)}
+	l := streamListener{Listener: connlimit.Wrap(ln, connlimit.Limits{}), lim: lim}
+	defer l.Close()
+	peer, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer peer.Close()
+	c, err := l.Accept()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	go func() {
+		head := "MESSAGE sip:x SIP/2.0\r\nContent-Length: 4000000000\r\n\r\n"
+		if _, err := peer.Write([]byte(head)); err != nil {
+			return
+		}
+		_, _ = goio.Copy(peer, zeros{})
+	}()
+	buf := make([]byte, 1024)
+	b.SetBytes(int64(len(buf)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := goio.ReadFull(c, buf); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+type zeros struct{}
+
+func (zeros) Read(b []byte) (int, error) {
+	clear(b)
+	return len(b), nil
+}

@@ -3,6 +3,7 @@ package sip
 import (
 	"net"
 	"net/netip"
+	"slices"
 )
 
 // limitedBroadcast is 255.255.255.255: every host on the link.
@@ -26,7 +27,7 @@ func mediaRefusal(a, src netip.Addr, trusted, hold bool, broadcasts []netip.Addr
 	switch {
 	case a.IsMulticast():
 		return "multicast media address"
-	case a == limitedBroadcast || contains(broadcasts, a):
+	case a == limitedBroadcast || slices.Contains(broadcasts, a):
 		return "broadcast media address"
 	case a.IsUnspecified() && !hold:
 		return "unspecified media address"
@@ -34,15 +35,6 @@ func mediaRefusal(a, src netip.Addr, trusted, hold bool, broadcasts []netip.Addr
 		return "loopback media address from a caller off this host"
 	}
 	return ""
-}
-
-func contains(as []netip.Addr, a netip.Addr) bool {
-	for _, b := range as {
-		if a == b {
-			return true
-		}
-	}
-	return false
 }
 
 // directedBroadcasts lists the IPv4 broadcast address of every network
@@ -59,7 +51,7 @@ func directedBroadcasts() []netip.Addr {
 		if !ok {
 			continue
 		}
-		if b, ok := broadcastOf(n); ok && !contains(out, b) {
+		if b, ok := broadcastOf(n); ok && !slices.Contains(out, b) {
 			out = append(out, b)
 		}
 	}

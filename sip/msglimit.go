@@ -236,10 +236,8 @@ func (s *Server) withinLimits(req *ssip.Request, tx ssip.ServerTransaction) bool
 	if req.IsAck() { // an ACK has no response
 		return false
 	}
-	if req.IsInvite() {
-		if to := req.To(); to == nil || to.Params == nil || !to.Params.Has("tag") {
-			s.result("rejected")
-		}
+	if isNewCall(req) {
+		s.result("rejected")
 	}
 	res := ssip.NewResponseFromRequest(req, code, reason, nil)
 	res.SipVersion = "SIP/2.0" // not the request's: a 505 answers SIP/7.0

@@ -188,7 +188,7 @@ func New(o Options) (*Server, error) {
 	s.conns = connlimit.New(connlimit.Limits{
 		Max:       o.Connections.Max,
 		PerSource: o.Connections.MaxPerSource,
-		Exempt:    func(a netip.Addr) bool { return inAny(a, o.Trusted) },
+		Exempt:    s.isTrusted,
 		OnRefuse:  s.connectionRefused,
 	})
 	if len(o.AuthUsers) > 0 {
@@ -240,7 +240,7 @@ func (s *Server) guard(h sipgo.RequestHandler) sipgo.RequestHandler {
 // msg="sip flood" source=ADDR or msg="sip scanner" source=ADDR.
 func (s *Server) screen(req *ssip.Request, tx ssip.ServerTransaction) bool {
 	src := sourceAddr(req)
-	if inAny(src, s.opts.Trusted) {
+	if s.isTrusted(src) {
 		return true
 	}
 	if h := req.GetHeader("User-Agent"); h != nil && isScanner(h.Value()) {
@@ -249,8 +249,7 @@ func (s *Server) screen(req *ssip.Request, tx ssip.ServerTransaction) bool {
 		}
 		return false
 	}
-	newCall := req.IsInvite() && (req.To() == nil || !req.To().Params.Has("tag"))
-	v, wait := s.limits.check(src, newCall)
+	v, wait := s.limits.check(src, isNewCall(req))
 	switch v {
 	case pass:
 		return true
@@ -372,7 +371,7 @@ func (s *Server) Drain() {
 // Counting the INVITEs being answered keeps MaxCalls exact when INVITEs
 // arrive together, and lets Wait cover an INVITE still being answered
 // (its room looked up, its port taken) when draining starts.
-func (s *Server) reserve(src netip.Addr) (code int, reason string) {
+func (s *Server) reserve(src netip.Addr, trusted bool) (code int, reason string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {
@@ -380,7 +379,7 @@ func (s *Server) reserve(src netip.Addr) (code int, reason string) {
 		return 503, "Service Unavailable"
 	case s.opts.MaxCalls > 0 && len(s.calls)+s.answering >= s.opts.MaxCalls:
 		return 486, "Busy Here"
-	case s.opts.MaxCallsPerSource > 0 && !inAny(src, s.opts.Trusted) && s.callsFrom(src) >= s.opts.MaxCallsPerSource:
+	case s.opts.MaxCallsPerSource > 0 && !trusted && s.callsFrom(src) >= s.opts.MaxCallsPerSource:
 		return 486, "Busy Here"
 	}
 	s.answering++
@@ -524,8 +523,8 @@ func (s *Server) refused(reason string) {
 
 // mediaRefusal applies mediaRefusal (mediaaddr.go) to an SDP address from
 // src, counting a refusal; hold allows 0.0.0.0 (a re-INVITE's).
-func (s *Server) mediaRefusal(a, src netip.Addr, hold bool) string {
-	why := mediaRefusal(a, src, inAny(src, s.opts.Trusted), hold, s.broadcasts)
+func (s *Server) mediaRefusal(a, src netip.Addr, trusted, hold bool) string {
+	why := mediaRefusal(a, src, trusted, hold, s.broadcasts)
 	if why != "" {
 		s.refused("media_address")
 	}
@@ -540,7 +539,7 @@ func (s *Server) mediaRefusal(a, src netip.Addr, hold bool) string {
 // for fail2ban: msg="sip request from outside the dialog" source=ADDR.
 func (s *Server) fromDialog(c *call, req *ssip.Request, tx ssip.ServerTransaction) bool {
 	src := sourceAddr(req)
-	if src == c.source || inAny(src, s.opts.Trusted) {
+	if src == c.source || s.isTrusted(src) {
 		return true
 	}
 	s.log.Warn("sip request from outside the dialog", "source", src, "method", req.Method, "call", c.id, "dialog_source", c.source)
@@ -551,11 +550,24 @@ func (s *Server) fromDialog(c *call, req *ssip.Request, tx ssip.ServerTransactio
 	return false
 }
 
+// dialogCall is the call of an in-dialog request that may act on it
+// (fromDialog), or nil when the request has been answered: 481 without
+// such a call, 403 from outside the dialog.
+func (s *Server) dialogCall(req *ssip.Request, tx ssip.ServerTransaction) *call {
+	c := s.findCall(req)
+	if c == nil {
+		s.respond(req, tx, 481, "Call/Transaction Does Not Exist")
+		return nil
+	}
+	if !s.fromDialog(c, req, tx) {
+		return nil
+	}
+	return c
+}
+
 func (s *Server) respond(req *ssip.Request, tx ssip.ServerTransaction, code int, reason string, hdrs ...ssip.Header) {
-	if code >= 400 && req.IsInvite() {
-		if to := req.To(); to == nil || to.Params == nil || !to.Params.Has("tag") {
-			s.result("rejected") // a new call refused, not a re-INVITE; a 302 is no refusal
-		}
+	if code >= 400 && isNewCall(req) {
+		s.result("rejected") // a 302 is no refusal
 	}
 	res := ssip.NewResponseFromRequest(req, code, reason, nil)
 	for _, h := range hdrs {
@@ -566,6 +578,13 @@ func (s *Server) respond(req *ssip.Request, tx ssip.ServerTransaction, code int,
 	}
 }
 
+// isNewCall reports whether req is an INVITE that starts a call: without a
+// To tag, so not a re-INVITE.
+func isNewCall(req *ssip.Request) bool {
+	to := req.To()
+	return req.IsInvite() && (to == nil || !to.Params.Has("tag"))
+}
+
 func sourceAddr(req *ssip.Request) netip.Addr {
 	ap, err := netip.ParseAddrPort(req.Source())
 	if err != nil {
@@ -573,6 +592,9 @@ func sourceAddr(req *ssip.Request) netip.Addr {
 	}
 	return ap.Addr().Unmap()
 }
+
+// isTrusted reports whether a is in sip.trusted: the PBX or its proxy.
+func (s *Server) isTrusted(a netip.Addr) bool { return inAny(a, s.opts.Trusted) }
 
 func inAny(a netip.Addr, ps []netip.Prefix) bool {
 	for _, p := range ps {
@@ -641,12 +663,8 @@ func (s *Server) onAck(req *ssip.Request, tx ssip.ServerTransaction) {
 }
 
 func (s *Server) onBye(req *ssip.Request, tx ssip.ServerTransaction) {
-	c := s.findCall(req)
+	c := s.dialogCall(req, tx)
 	if c == nil {
-		s.respond(req, tx, 481, "Call/Transaction Does Not Exist")
-		return
-	}
-	if !s.fromDialog(c, req, tx) {
 		return
 	}
 	if err := c.dlg.ReadBye(req, tx); err != nil {
@@ -655,12 +673,8 @@ func (s *Server) onBye(req *ssip.Request, tx ssip.ServerTransaction) {
 }
 
 func (s *Server) onInfo(req *ssip.Request, tx ssip.ServerTransaction) {
-	c := s.findCall(req)
+	c := s.dialogCall(req, tx)
 	if c == nil {
-		s.respond(req, tx, 481, "Call/Transaction Does Not Exist")
-		return
-	}
-	if !s.fromDialog(c, req, tx) {
 		return
 	}
 	ct := ""
@@ -678,13 +692,17 @@ func (s *Server) onInfo(req *ssip.Request, tx ssip.ServerTransaction) {
 
 // onInvite answers a new call, or hands a re-INVITE to its dialog.
 func (s *Server) onInvite(req *ssip.Request, tx ssip.ServerTransaction) {
-	if to := req.To(); to != nil && to.Params.Has("tag") {
-		s.onReinvite(req, tx)
+	if !isNewCall(req) {
+		if c := s.dialogCall(req, tx); c != nil {
+			s.reinvite(c, req, tx)
+		}
 		return
 	}
 	src := sourceAddr(req)
+	trusted := s.isTrusted(src)
 	log := s.log.With("call-id", req.CallID().Value(), "from", src)
-	if !s.allowed(src) && !s.authenticated(req, tx, src, log) {
+	// Trusted sources (the PBX) call without authenticating too.
+	if !trusted && !s.allowed(src) && !s.authenticated(req, tx, src, log) {
 		return
 	}
 	origin := originOf(req)
@@ -696,7 +714,7 @@ func (s *Server) onInvite(req *ssip.Request, tx ssip.ServerTransaction) {
 		s.respond(req, tx, 482, "Loop Detected")
 		return
 	}
-	if code, reason := s.reserve(src); code != 0 {
+	if code, reason := s.reserve(src, trusted); code != 0 {
 		s.release(origin)
 		log.Warn("call refused", "code", code, "calls", s.Calls())
 		s.respond(req, tx, code, reason, ssip.NewHeader("Retry-After", "30"))
@@ -740,7 +758,7 @@ func (s *Server) onInvite(req *ssip.Request, tx ssip.ServerTransaction) {
 			s.respond(req, tx, 488, "Not Acceptable Here", ssip.NewHeader("Warning", `305 brygga "incompatible media format"`))
 			return
 		}
-		if why := s.mediaRefusal(offer.Addr, src, false); why != "" {
+		if why := s.mediaRefusal(offer.Addr, src, trusted, false); why != "" {
 			log.Warn("media address refused", "addr", offer.Addr, "why", why)
 			s.respond(req, tx, 488, "Not Acceptable Here", ssip.NewHeader("Warning", `399 brygga "`+why+`"`))
 			return
@@ -761,9 +779,9 @@ func (s *Server) onInvite(req *ssip.Request, tx ssip.ServerTransaction) {
 	c := &call{
 		srv:       s,
 		id:        newID(),
-		callerID:  callerID(req, inAny(src, s.opts.Trusted)),
+		callerID:  callerID(req, trusted),
 		source:    src,
-		trusted:   inAny(src, s.opts.Trusted),
+		trusted:   trusted,
 		transport: req.Transport(),
 		digits:    make(chan byte, 32),
 		acks:      make(chan uint32, 4),
@@ -776,7 +794,7 @@ func (s *Server) onInvite(req *ssip.Request, tx ssip.ServerTransaction) {
 		Pool:      s.opts.Ports,
 		Symmetric: s.opts.Symmetric,
 		SignalIP:  net.IP(src.AsSlice()),
-		Trusted:   c.trusted,
+		Trusted:   trusted,
 		OnDigit:   c.digit,
 		Logger:    log,
 	})
@@ -918,9 +936,9 @@ func redirectContact(req *ssip.Request, hostport string) (*ssip.ContactHeader, e
 }
 
 // allowed reports whether a source may call without authenticating: it is
-// in sip.allow (no list: everyone), or trusted (the PBX).
+// in sip.allow (no list: everyone).
 func (s *Server) allowed(src netip.Addr) bool {
-	return len(s.opts.Allow) == 0 || inAny(src, s.opts.Allow) || inAny(src, s.opts.Trusted)
+	return len(s.opts.Allow) == 0 || inAny(src, s.opts.Allow)
 }
 
 // authenticated checks the digest credentials of an INVITE from a source
@@ -971,18 +989,10 @@ func callerID(req *ssip.Request, trusted bool) string {
 	return ""
 }
 
-// onReinvite follows a changed offer in an existing dialog: hold and
-// resume, a new port or address, or a session refresh without SDP (then
-// we offer and the caller answers in the ACK).
-func (s *Server) onReinvite(req *ssip.Request, tx ssip.ServerTransaction) {
-	c := s.findCall(req)
-	if c == nil {
-		s.respond(req, tx, 481, "Call/Transaction Does Not Exist")
-		return
-	}
-	if !s.fromDialog(c, req, tx) {
-		return
-	}
+// reinvite follows a changed offer in c's dialog (a re-INVITE, or an
+// UPDATE with SDP): hold and resume, a new port or address, or a session
+// refresh without SDP (then we offer and the caller answers in the ACK).
+func (s *Server) reinvite(c *call, req *ssip.Request, tx ssip.ServerTransaction) {
 	if err := c.dlg.ReadRequest(req, tx); err != nil {
 		s.respond(req, tx, 500, "Server Internal Error", ssip.NewHeader("Retry-After", "1"))
 		return
@@ -1025,17 +1035,13 @@ var reasons = map[int]string{
 // onUpdate is a re-INVITE without the ACK (RFC 3311); most peers send it
 // for session timers, without SDP.
 func (s *Server) onUpdate(req *ssip.Request, tx ssip.ServerTransaction) {
-	c := s.findCall(req)
+	c := s.dialogCall(req, tx)
 	if c == nil {
-		s.respond(req, tx, 481, "Call/Transaction Does Not Exist")
-		return
-	}
-	if !s.fromDialog(c, req, tx) {
 		return
 	}
 	if len(req.Body()) == 0 {
 		s.respond(req, tx, 200, "OK", ptr(s.contact(c.transport)))
 		return
 	}
-	s.onReinvite(req, tx)
+	s.reinvite(c, req, tx)
 }
