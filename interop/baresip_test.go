@@ -2,8 +2,12 @@ package interop
 
 import (
 	"context"
+	"fmt"
+	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -73,4 +77,158 @@ func TestBaresipInRoom(t *testing.T) {
 	if err := b.Stop(); err != nil {
 		t.Error(err)
 	}
+}
+
+// baresipModules are the modules a headless baresip needs here: G.711, a
+// WAV file as microphone, sndfile to record what it hears, the UDP console
+// and menu for /dial, /sndcode and /hangup, and the accounts file.
+var baresipModules = []string{"g711.so", "aufile.so", "sndfile.so", "cons.so", "menu.so", "account.so"}
+
+// baresipModulePath finds the folder holding baresipModules.
+func baresipModulePath(t *testing.T) string {
+	t.Helper()
+	candidates := []string{"/usr/lib/baresip/modules", "/usr/local/lib/baresip/modules"}
+	if m, _ := filepath.Glob("/usr/lib/*-linux-gnu/baresip/modules"); len(m) > 0 {
+		candidates = append(candidates, m...)
+	}
+next:
+	for _, dir := range candidates {
+		for _, m := range baresipModules {
+			if _, err := os.Stat(filepath.Join(dir, m)); err != nil {
+				continue next
+			}
+		}
+		return dir
+	}
+	msg := fmt.Sprintf("no baresip module folder with %s among %s", strings.Join(baresipModules, ", "), strings.Join(candidates, ", "))
+	if CIMode() {
+		t.Fatal(msg + " (Debian package baresip-core)")
+	}
+	t.Skip(msg + ": install baresip-core to run this test (with CI=true this is a failure)")
+	return ""
+}
+
+// baresipConfig is a headless baresip: loopback only, PCMU, a WAV file as
+// microphone, no player (1.0.0's aufile has none; with none loaded it skips
+// playback), and sndfile writing what it hears into dumpDir.
+func baresipConfig(modules string, sipPort, consPort, rtpLo, rtpHi int, toneWAV, dumpDir string) string {
+	return strings.Join([]string{
+		"poll_method poll",
+		fmt.Sprintf("sip_listen 127.0.0.1:%d", sipPort),
+		"net_interface 127.0.0.1",
+		fmt.Sprintf("rtp_ports %d-%d", rtpLo, rtpHi),
+		"module_path " + modules,
+		"module g711.so",
+		"module aufile.so",
+		"module sndfile.so",
+		"module cons.so",
+		"module_app account.so",
+		"module_app menu.so",
+		fmt.Sprintf("cons_listen 127.0.0.1:%d", consPort),
+		// aufile opens the file relative to baresip's working folder, not
+		// the config folder: give it an absolute path.
+		"audio_source aufile," + toneWAV,
+		"audio_player ",
+		"snd_path " + dumpDir,
+		"",
+	}, "\n")
+}
+
+// baresipProc is a running baresip driven through its UDP console.
+type baresipProc struct {
+	cmd    *exec.Cmd
+	log    string
+	cons   *net.UDPConn
+	sip    int // its SIP port on 127.0.0.1
+	exited chan struct{}
+	err    error
+}
+
+// command sends one console command. cons collects characters until a
+// newline, so each command ends with one.
+func (p *baresipProc) command(t *testing.T, line string) {
+	t.Helper()
+	if _, err := p.cons.Write([]byte(line + "\n")); err != nil {
+		t.Fatalf("baresip console %q: %v", line, err)
+	}
+}
+
+// waitLog waits until baresip printed want, or fails after d.
+func (p *baresipProc) waitLog(t *testing.T, want string, d time.Duration) {
+	t.Helper()
+	waitPrinted(t, "baresip", p.log, want, d, p.exited, &p.err)
+}
+
+// waitPrinted waits until the peer's output file holds want, or fails
+// after d or when the peer exits first (exited closed, *err its status).
+func waitPrinted(t *testing.T, peer, file, want string, d time.Duration, exited <-chan struct{}, err *error) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		data, _ := os.ReadFile(file)
+		if strings.Contains(string(data), want) {
+			return
+		}
+		select {
+		case <-exited:
+			t.Fatalf("%s exited (%v) before printing %q", peer, *err, want)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not print %q within %s", peer, want, d)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// startBaresip runs baresip headless in dir with its config in cfgDir:
+// source is its microphone (a WAV file), what it hears goes to dumpDir,
+// account is its one accounts line. It is ready for console commands when
+// this returns, and killed at the end of the test if still running.
+func startBaresip(ctx context.Context, t *testing.T, baresip, modules, dir, cfgDir, dumpDir, source, account string) *baresipProc {
+	t.Helper()
+	sipPort, consPort := FreePort(t), FreePort(t)
+	rtpLo, rtpHi := PortBlock(t, 20)
+	cfg := baresipConfig(modules, sipPort, consPort, rtpLo, rtpHi, source, dumpDir)
+	if err := os.WriteFile(filepath.Join(cfgDir, "config"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(cfgDir, "accounts"), []byte(account+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p := &baresipProc{log: filepath.Join(dir, "baresip.log"), exited: make(chan struct{}), sip: sipPort}
+	logf, err := os.Create(p.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
+	p.cmd = exec.CommandContext(ctx, baresip, "-v", "-f", cfgDir)
+	p.cmd.Dir = dir
+	p.cmd.Stdout = logf
+	p.cmd.Stderr = logf
+	p.cmd.WaitDelay = 5 * time.Second
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("start baresip: %v", err)
+	}
+	go func() {
+		p.err = p.cmd.Wait()
+		close(p.exited)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-p.exited:
+		default:
+			_ = p.cmd.Process.Kill()
+			<-p.exited
+		}
+		if t.Failed() || *ShowLogs {
+			t.Logf("baresip log:\n%s", TailLines(p.log, 150))
+		}
+	})
+	p.waitLog(t, "baresip is ready", 15*time.Second)
+	p.cons, err = net.DialUDP("udp4", nil, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: consPort})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

@@ -544,3 +544,32 @@ func RandomToken() string {
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
 }
+
+// SendSignal sends sig to the bridge and takes over Stop's part: the test
+// waits for the exit itself (exited), so the cleanup expects nothing more.
+func (b *Bridge) SendSignal(t *testing.T, sig syscall.Signal) {
+	t.Helper()
+	b.stopOnce.Do(func() {})
+	if err := b.cmd.Process.Signal(sig); err != nil {
+		t.Fatalf("%v to brygga: %v", sig, err)
+	}
+}
+
+// ExitedOK waits up to limit for the bridge to exit after a signal, and
+// fails unless it exited 0 without a data race.
+func (b *Bridge) ExitedOK(t *testing.T, limit time.Duration) {
+	t.Helper()
+	select {
+	case <-b.exited:
+	case <-time.After(limit):
+		_ = b.cmd.Process.Kill()
+		<-b.exited
+		t.Fatalf("brygga did not exit within %v (killed)", limit)
+	}
+	if b.err != nil {
+		t.Fatalf("brygga exited with %v, want status 0", b.err)
+	}
+	if strings.Contains(b.Log(), "WARNING: DATA RACE") {
+		t.Fatal("brygga reported a data race (see its log)")
+	}
+}

@@ -9,8 +9,8 @@ import (
 	"time"
 )
 
-// FlowMetrics reads the bridge's /metrics into "name{labels}" → value.
-func FlowMetrics(t *testing.T, b *Bridge) map[string]float64 {
+// Metrics reads the bridge's /metrics into "name{labels}" → value.
+func Metrics(t *testing.T, b *Bridge) map[string]float64 {
 	t.Helper()
 	c := http.Client{Timeout: 5 * time.Second}
 	res, err := c.Get(b.API + "/metrics")
@@ -50,4 +50,11 @@ func MemberCount(t *testing.T, b *Bridge) int {
 		return 0
 	}
 	return len(conf.Members)
+}
+
+// MetricValue is one sample of the bridge's /metrics ("" labels: the
+// unlabelled one); 0 when absent.
+func MetricValue(t *testing.T, b *Bridge, name, labels string) float64 {
+	t.Helper()
+	return Metrics(t, b)[name+labels]
 }

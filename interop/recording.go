@@ -58,3 +58,22 @@ func RecordingUnderway(t *testing.T, b *Bridge, dir string, seconds int) string 
 	}
 	return id
 }
+
+// WaitDelivered polls the API until the recording is delivered.
+func WaitDelivered(t *testing.T, b *Bridge, id string) map[string]any {
+	t.Helper()
+	var rec map[string]any
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		rec = nil
+		APICall(t, b, OpsToken, "GET", "/api/v1/recordings/"+id, "", &rec)
+		if rec["state"] == "delivered" || rec["state"] == "failed" {
+			break
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	if rec["state"] != "delivered" {
+		t.Fatalf("recording not delivered: %v", rec)
+	}
+	return rec
+}

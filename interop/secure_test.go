@@ -2,11 +2,13 @@ package interop
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"brygga/internal/testcert"
 	"brygga/media/tone"
 	"brygga/phone"
 )
@@ -138,4 +140,13 @@ sip:
 	if n := strings.Count(b.Log(), `transport=TLS`); n < 2 {
 		t.Errorf("%d calls answered over TLS in the log, want 2", n)
 	}
+}
+
+// selfSigned writes a certificate for 127.0.0.1 and its key into dir and
+// returns a client configuration that trusts it and nothing else.
+func selfSigned(t *testing.T, dir string) (certFile, keyFile string, client *tls.Config) {
+	t.Helper()
+	p := testcert.New(t)
+	certFile, keyFile = p.Write(t, dir)
+	return certFile, keyFile, p.Client
 }

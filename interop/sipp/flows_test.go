@@ -44,7 +44,7 @@ func waitIdle(t *testing.T, b *interop.Bridge) map[string]float64 {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		m := interop.FlowMetrics(t, b)
+		m := interop.Metrics(t, b)
 		left := m["brygga_rtp_sessions"] + m["brygga_conferences"] +
 			m[`brygga_participants{where="room"}`] + m[`brygga_participants{where="lobby"}`]
 		if left == 0 {
@@ -633,7 +633,7 @@ func TestSIPpFlowDelayedOffer(t *testing.T) {
 		t.Fatal(err)
 	}
 	const scenario = "sipp_flow_delayed_offer.xml"
-	before := interop.FlowMetrics(t, b)[`brygga_rtp_packets_total{direction="in"}`]
+	before := interop.Metrics(t, b)[`brygga_rtp_packets_total{direction="in"}`]
 	runSIPp(t, sipp, b, dir, 40*time.Second, interop.SIPpCall{
 		Scenario: scenario, Service: interop.RoomExt + "*" + interop.RoomPIN, Pause: 4 * time.Second,
 		Keys:  map[string]string{"rtp_port": rtp.port(), "tone_stream": stream + ",-1,0"},

@@ -3,20 +3,15 @@ package interop
 import (
 	"context"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"brygga/media/tone"
 	"brygga/phone"
 )
-
-// apiMember is one participant as GET /api/v1/conferences/{room} shows it.
-type apiMember struct {
-	ID       string `json:"id"`
-	CallerID string `json:"caller_id"`
-	Role     string `json:"role"`
-}
 
 // DialPhone is a Go phone calling target as user, saying say Hz (0:
 // silence) and keying keys (may be empty) as RFC 4733 events; opts go to
@@ -55,26 +50,6 @@ func WaitEnded(t *testing.T, c *phone.Call, who string) {
 	}
 }
 
-// WaitMember polls the API until the room has a member with callerID.
-func WaitMember(t *testing.T, b *Bridge, callerID string) apiMember {
-	t.Helper()
-	var conf struct{ Members []apiMember }
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		conf.Members = nil
-		APICall(t, b, OpsToken, "GET", "/api/v1/conferences/"+RoomExt, "", &conf)
-		for _, m := range conf.Members {
-			if m.CallerID == callerID {
-				return m
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no member with caller ID %q in room %s within 30 s; members %+v", callerID, RoomExt, conf.Members)
-		}
-		time.Sleep(300 * time.Millisecond)
-	}
-}
-
 // NewPhone is a Go phone with cfg whose log is printed when the test fails;
 // it is closed when the test ends.
 func NewPhone(ctx context.Context, t *testing.T, cfg phone.Config) *phone.Phone {
@@ -97,4 +72,44 @@ func NewPhone(ctx context.Context, t *testing.T, cfg phone.Config) *phone.Phone 
 	}
 	t.Cleanup(func() { ph.Close() })
 	return ph
+}
+
+// DialIn is a Go phone calling room as user: it says say Hz (0: silence)
+// and keys keys as RFC 4733 events. The phone is closed when the test ends.
+func DialIn(ctx context.Context, t *testing.T, b *Bridge, room, user, keys string, say float64) *phone.Call {
+	t.Helper()
+	ph, err := phone.New(ctx, phone.Config{User: user})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ph.Close() })
+	call, err := ph.Dial(ctx, "sip:"+room+"@"+b.SIP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if say != 0 {
+		var phase float64
+		call.SetSource(func(pcm []int16) { tone.Sine(pcm, say, SampleRate, ToneAmp, &phase) })
+	}
+	if err := call.SendDigits(keys); err != nil {
+		t.Fatal(err)
+	}
+	return call
+}
+
+// DialPhoneFrom dials target from a phone on ip, keying nothing.
+func DialPhoneFrom(ctx context.Context, t *testing.T, target, ip, user string) *phone.Call {
+	t.Helper()
+	ph, err := phone.New(ctx, phone.Config{LocalIP: netip.MustParseAddr(ip), User: user})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ph.Close() })
+	dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	call, err := ph.Dial(dctx, target)
+	if err != nil {
+		t.Fatalf("%s from %s: %v", user, ip, err)
+	}
+	return call
 }
