@@ -185,9 +185,9 @@ func quitBaresip(t *testing.T, p *baresipProc) {
 	t.Helper()
 	p.command(t, "/quit")
 	select {
-	case <-p.exited:
-		if p.err != nil {
-			t.Errorf("baresip exited with %v after /quit", p.err)
+	case <-p.Exited:
+		if p.Err != nil {
+			t.Errorf("baresip exited with %v after /quit", p.Err)
 		}
 	case <-time.After(10 * time.Second):
 		t.Error("baresip did not exit within 10 s of /quit")

@@ -22,14 +22,7 @@ func TestBaresipInRoom(t *testing.T) {
 	baresip := RequirePeer(t, "baresip", "baresip-core")
 	modules := baresipModulePath(t)
 	b := StartBridge(t)
-	dir := t.TempDir()
-	cfgDir := filepath.Join(dir, "config")
-	dumpDir := filepath.Join(dir, "dumps")
-	for _, d := range []string{cfgDir, dumpDir} {
-		if err := os.Mkdir(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	dir, cfgDir, dumpDir := baresipDirs(t)
 	// aufile ends the source at the end of the file: make it outlast the call.
 	toneWAV := filepath.Join(cfgDir, "tone1100.wav")
 	if err := writeWAV(toneWAV, tone.Generate(1100, SampleRate, ToneAmp, 90*SampleRate), SampleRate); err != nil {
@@ -52,15 +45,7 @@ func TestBaresipInRoom(t *testing.T) {
 
 	p.command(t, "/hangup")
 	p.waitLog(t, "terminated", 10*time.Second)
-	p.command(t, "/quit")
-	select {
-	case <-p.exited:
-		if p.err != nil {
-			t.Errorf("baresip exited with %v after /quit", p.err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Error("baresip did not exit within 10 s of /quit")
-	}
+	quitBaresip(t, p)
 
 	if sum, err := CheckHears(heard, 1100, 500, Settle, ListenSpan); err != nil {
 		t.Errorf("the phone in the room with baresip: %v", err)
@@ -136,12 +121,10 @@ func baresipConfig(modules string, sipPort, consPort, rtpLo, rtpHi int, toneWAV,
 
 // baresipProc is a running baresip driven through its UDP console.
 type baresipProc struct {
-	cmd    *exec.Cmd
-	log    string
-	cons   *net.UDPConn
-	sip    int // its SIP port on 127.0.0.1
-	exited chan struct{}
-	err    error
+	*Proc
+	log  string
+	cons *net.UDPConn
+	sip  int // its SIP port on 127.0.0.1
 }
 
 // command sends one console command. cons collects characters until a
@@ -156,12 +139,12 @@ func (p *baresipProc) command(t *testing.T, line string) {
 // waitLog waits until baresip printed want, or fails after d.
 func (p *baresipProc) waitLog(t *testing.T, want string, d time.Duration) {
 	t.Helper()
-	waitPrinted(t, "baresip", p.log, want, d, p.exited, &p.err)
+	waitPrinted(t, "baresip", p.log, want, d, p.Proc)
 }
 
 // waitPrinted waits until the peer's output file holds want, or fails
-// after d or when the peer exits first (exited closed, *err its status).
-func waitPrinted(t *testing.T, peer, file, want string, d time.Duration, exited <-chan struct{}, err *error) {
+// after d or when the peer exits first.
+func waitPrinted(t *testing.T, peer, file, want string, d time.Duration, p *Proc) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for {
@@ -170,8 +153,8 @@ func waitPrinted(t *testing.T, peer, file, want string, d time.Duration, exited 
 			return
 		}
 		select {
-		case <-exited:
-			t.Fatalf("%s exited (%v) before printing %q", peer, *err, want)
+		case <-p.Exited:
+			t.Fatalf("%s exited (%v) before printing %q", peer, p.Err, want)
 		default:
 		}
 		if time.Now().After(deadline) {
@@ -196,30 +179,24 @@ func startBaresip(ctx context.Context, t *testing.T, baresip, modules, dir, cfgD
 	if err := os.WriteFile(filepath.Join(cfgDir, "accounts"), []byte(account+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	p := &baresipProc{log: filepath.Join(dir, "baresip.log"), exited: make(chan struct{}), sip: sipPort}
+	p := &baresipProc{log: filepath.Join(dir, "baresip.log"), sip: sipPort}
 	logf, err := os.Create(p.log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer logf.Close()
-	p.cmd = exec.CommandContext(ctx, baresip, "-v", "-f", cfgDir)
-	p.cmd.Dir = dir
-	p.cmd.Stdout = logf
-	p.cmd.Stderr = logf
-	p.cmd.WaitDelay = 5 * time.Second
-	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("start baresip: %v", err)
-	}
-	go func() {
-		p.err = p.cmd.Wait()
-		close(p.exited)
-	}()
+	cmd := exec.CommandContext(ctx, baresip, "-v", "-f", cfgDir)
+	cmd.Dir = dir
+	cmd.Stdout = logf
+	cmd.Stderr = logf
+	cmd.WaitDelay = 5 * time.Second
+	p.Proc = StartProc(t, "baresip", cmd)
 	t.Cleanup(func() {
 		select {
-		case <-p.exited:
+		case <-p.Exited:
 		default:
-			_ = p.cmd.Process.Kill()
-			<-p.exited
+			_ = p.Cmd.Process.Kill()
+			<-p.Exited
 		}
 		if t.Failed() || *ShowLogs {
 			t.Logf("baresip log:\n%s", TailLines(p.log, 150))

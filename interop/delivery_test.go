@@ -111,13 +111,7 @@ func TestRecordingDeliveredByMail(t *testing.T) {
 func TestRecordingDeliveredBySIPToBaresip(t *testing.T) {
 	baresip := RequirePeer(t, "baresip", "baresip-core")
 	modules := baresipModulePath(t)
-	dir := t.TempDir()
-	cfgDir, dumpDir := filepath.Join(dir, "config"), filepath.Join(dir, "dumps")
-	for _, d := range []string{cfgDir, dumpDir} {
-		if err := os.Mkdir(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	dir, cfgDir, dumpDir := baresipDirs(t)
 	// The greeting: a second of quiet, the beep, then silence that
 	// outlasts the deposit (aufile ends the source at the end of the file).
 	greeting := make([]int16, SampleRate)
@@ -143,19 +137,12 @@ func TestRecordingDeliveredBySIPToBaresip(t *testing.T) {
 	}
 	vm.command(t, "/quit")
 	select {
-	case <-vm.exited:
+	case <-vm.Exited:
 	case <-time.After(10 * time.Second):
 		t.Error("baresip did not exit within 10 s of /quit")
 	}
 
-	dumps, _ := filepath.Glob(filepath.Join(dumpDir, "dump-*-dec.wav"))
-	if len(dumps) != 1 {
-		t.Fatalf("want one dump-*-dec.wav from baresip's sndfile, found %v", dumps)
-	}
-	heard, r, err := readWAV(dumps[0])
-	if err != nil || r != SampleRate {
-		t.Fatalf("%s: %v (rate %d)", dumps[0], err, r)
-	}
+	heard := baresipDump(t, dumpDir)
 	wav := download(t, b, id)
 	path := filepath.Join(t.TempDir(), "rec.wav")
 	os.WriteFile(path, wav, 0o600)

@@ -53,9 +53,9 @@ func TestLinphoneInRoom(t *testing.T) {
 	p.waitOut(t, "ended", 10*time.Second)
 	p.command(t, "quit")
 	select {
-	case <-p.exited:
-		if p.err != nil {
-			t.Errorf("linphonec exited with %v after quit", p.err)
+	case <-p.Exited:
+		if p.Err != nil {
+			t.Errorf("linphonec exited with %v after quit", p.Err)
 		}
 	case <-time.After(15 * time.Second):
 		t.Error("linphonec did not exit within 15 s of quit")
@@ -117,12 +117,10 @@ func linphoneConfig(sipPort, rtpPort int) string {
 
 // linphoneProc is a running linphonec driven through its standard input.
 type linphoneProc struct {
-	cmd    *exec.Cmd
-	stdin  io.WriteCloser
-	out    string // its standard output: the prompt and call states
-	log    string // liblinphone's log (-l)
-	exited chan struct{}
-	err    error
+	*Proc
+	stdin io.WriteCloser
+	out   string // its standard output: the prompt and call states
+	log   string // liblinphone's log (-l)
 }
 
 // command writes one line to linphonec's prompt.
@@ -136,7 +134,7 @@ func (p *linphoneProc) command(t *testing.T, line string) {
 // waitOut waits until linphonec printed want, or fails after d.
 func (p *linphoneProc) waitOut(t *testing.T, want string, d time.Duration) {
 	t.Helper()
-	waitPrinted(t, "linphonec", p.out, want, d, p.exited, &p.err)
+	waitPrinted(t, "linphonec", p.out, want, d, p.Proc)
 }
 
 // startLinphone runs linphonec headless in dir with a HOME of its own
@@ -160,39 +158,32 @@ func startLinphone(ctx context.Context, t *testing.T, linphonec, dir string) *li
 		t.Fatal(err)
 	}
 	p := &linphoneProc{
-		out:    filepath.Join(dir, "linphonec.out"),
-		log:    filepath.Join(dir, "linphone.log"),
-		exited: make(chan struct{}),
+		out: filepath.Join(dir, "linphonec.out"),
+		log: filepath.Join(dir, "linphone.log"),
 	}
 	outf, err := os.Create(p.out)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer outf.Close()
-	p.cmd = exec.CommandContext(ctx, linphonec, "-c", rc, "-d", "5", "-l", p.log)
-	p.cmd.Dir = dir
-	p.cmd.Env = append(os.Environ(), "HOME="+home, "XDG_DATA_HOME="+data, "XDG_CONFIG_HOME="+filepath.Join(home, ".config"))
-	p.cmd.Stdout = outf
-	p.cmd.Stderr = outf
-	p.cmd.WaitDelay = 5 * time.Second
-	if p.stdin, err = p.cmd.StdinPipe(); err != nil {
+	cmd := exec.CommandContext(ctx, linphonec, "-c", rc, "-d", "5", "-l", p.log)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "HOME="+home, "XDG_DATA_HOME="+data, "XDG_CONFIG_HOME="+filepath.Join(home, ".config"))
+	cmd.Stdout = outf
+	cmd.Stderr = outf
+	cmd.WaitDelay = 5 * time.Second
+	if p.stdin, err = cmd.StdinPipe(); err != nil {
 		t.Fatal(err)
 	}
-	if err := p.cmd.Start(); err != nil {
-		t.Fatalf("start linphonec: %v", err)
-	}
-	go func() {
-		p.err = p.cmd.Wait()
-		close(p.exited)
-	}()
+	p.Proc = StartProc(t, "linphonec", cmd)
 	t.Cleanup(func() {
 		// End of input is "quit" to linphonec.
 		p.stdin.Close()
 		select {
-		case <-p.exited:
+		case <-p.Exited:
 		case <-time.After(10 * time.Second):
-			_ = p.cmd.Process.Kill()
-			<-p.exited
+			_ = p.Cmd.Process.Kill()
+			<-p.Exited
 		}
 		if t.Failed() || *ShowLogs {
 			t.Logf("linphonec output:\n%s", TailLines(p.out, 60))

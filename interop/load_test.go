@@ -33,7 +33,7 @@ func TestLoadSmoke(t *testing.T) {
 		Settle: 6 * time.Second,
 		Ramp:   10,
 		PIN:    RoomPIN,
-		CPUPID: b.cmd.Process.Pid,
+		CPUPID: b.proc.Cmd.Process.Pid,
 		Limits: load.Limits{MaxFailed: 0, MaxLoss: 1, MaxLeaks: 0, MaxMissed: 0},
 		Logger: loadLog(t),
 	})

@@ -56,14 +56,14 @@ func TestSoakRoom(t *testing.T) {
 	// One-step dial-in: everyone is in after the join prompt.
 	time.Sleep(5 * time.Second)
 
-	cpu0, err := processCPU(b.cmd.Process.Pid)
+	cpu0, err := processCPU(b.proc.Cmd.Process.Pid)
 	if err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
 	mark := calls[callers-1].Mark()
 	time.Sleep(d)
-	cpu1, _ := processCPU(b.cmd.Process.Pid)
+	cpu1, _ := processCPU(b.proc.Cmd.Process.Pid)
 	wall := time.Since(start)
 
 	// A silent listener must hear every talker (up to K=4).
