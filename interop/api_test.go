@@ -98,8 +98,7 @@ func TestAdminAPIControlsALiveCall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var phase float64
-	call.SetSource(func(pcm []int16) { tone.Sine(pcm, 1400, SampleRate, ToneAmp, &phase) })
+	call.SetSource(Sine(1400))
 	if err := call.SendDigits(RoomPIN + "#"); err != nil {
 		t.Fatal(err)
 	}

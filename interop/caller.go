@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"brygga/media/tone"
 	"brygga/phone"
 )
 
@@ -68,8 +67,7 @@ func JoinAndListenAs(ctx context.Context, t *testing.T, cfg phone.Config, target
 	if err != nil {
 		t.Fatalf("phone dialling %s: %v", target, err)
 	}
-	var phase float64
-	call.SetSource(func(pcm []int16) { tone.Sine(pcm, say, SampleRate, ToneAmp, &phase) })
+	call.SetSource(Sine(say))
 	if err := call.SendDigits(RoomPIN + "#"); err != nil {
 		t.Fatalf("phone keying the PIN: %v", err)
 	}

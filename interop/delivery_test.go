@@ -205,8 +205,7 @@ func hostRecords(t *testing.T, b *Bridge) string {
 	if len(recs) != 1 || recs[0]["state"] != "recording" {
 		t.Fatalf("after *9: recordings %v", recs)
 	}
-	var phase float64
-	call.SetSource(func(pcm []int16) { tone.Sine(pcm, 700, SampleRate, ToneAmp, &phase) })
+	call.SetSource(Sine(700))
 	time.Sleep(3 * time.Second)
 	if err := call.Hangup(ctx); err != nil {
 		t.Fatal(err)

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"brygga/media/tone"
 	"brygga/phone"
 )
 
@@ -74,27 +73,10 @@ func NewPhone(ctx context.Context, t *testing.T, cfg phone.Config) *phone.Phone 
 	return ph
 }
 
-// DialIn is a Go phone calling room as user: it says say Hz (0: silence)
-// and keys keys as RFC 4733 events. The phone is closed when the test ends.
+// DialIn is DialPhone to room on b.
 func DialIn(ctx context.Context, t *testing.T, b *Bridge, room, user, keys string, say float64) *phone.Call {
 	t.Helper()
-	ph, err := phone.New(ctx, phone.Config{User: user})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ph.Close() })
-	call, err := ph.Dial(ctx, "sip:"+room+"@"+b.SIP)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if say != 0 {
-		var phase float64
-		call.SetSource(func(pcm []int16) { tone.Sine(pcm, say, SampleRate, ToneAmp, &phase) })
-	}
-	if err := call.SendDigits(keys); err != nil {
-		t.Fatal(err)
-	}
-	return call
+	return DialPhone(ctx, t, "sip:"+room+"@"+b.SIP, user, say, keys)
 }
 
 // DialPhoneFrom dials target from a phone on ip, keying nothing.

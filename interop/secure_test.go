@@ -89,9 +89,7 @@ sip:
 		if err != nil {
 			t.Fatalf("%s: TLS+SRTP dial: %v", m.user, err)
 		}
-		var phase float64
-		say := m.say
-		call.SetSource(func(pcm []int16) { tone.Sine(pcm, say, SampleRate, ToneAmp, &phase) })
+		call.SetSource(Sine(m.say))
 		if err := call.SendDigits(RoomPIN + "#"); err != nil {
 			t.Fatal(err)
 		}

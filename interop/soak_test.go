@@ -48,8 +48,7 @@ func TestSoakRoom(t *testing.T) {
 			t.Fatalf("caller %d: %v", i, err)
 		}
 		if i < talkers {
-			f, phase := freqs[i%len(freqs)], 0.0
-			c.SetSource(func(pcm []int16) { tone.Sine(pcm, f, SampleRate, ToneAmp, &phase) })
+			c.SetSource(Sine(freqs[i%len(freqs)]))
 		}
 		calls[i] = c
 	}

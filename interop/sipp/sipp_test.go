@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"brygga/interop"
-	"brygga/media/tone"
 	"brygga/phone"
 )
 
@@ -215,8 +214,7 @@ func TestSIPpMutesFromKeypad(t *testing.T) {
 	if err != nil {
 		t.Fatalf("phone dialling: %v", err)
 	}
-	var phase float64
-	call.SetSource(func(pcm []int16) { tone.Sine(pcm, 700, interop.SampleRate, interop.ToneAmp, &phase) })
+	call.SetSource(interop.Sine(700))
 	if err := call.SendDigits(interop.RoomPIN + "#"); err != nil {
 		t.Fatal(err)
 	}
