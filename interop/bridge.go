@@ -58,6 +58,16 @@ directory:
   - {extension: "` + RoomExt + `", name: "Test Room", pin: "` + RoomPIN + `", host_pin: "` + RoomHostPIN + `"}
 `
 
+// opsConfig begins a config of a test's own: no open rooms, no name
+// prompts, and the operator's token.
+const opsConfig = `open_rooms: ""
+defaults:
+  names: false
+api:
+  tokens:
+    - {name: interop-ops, token: "` + OpsToken + `", role: operator}
+`
+
 // ShowLogs prints the logs of the bridge and the peers also for tests that
 // pass: go test ./interop -v -args -interop.logs
 var ShowLogs = flag.Bool("interop.logs", false, "print the bridge's and the peers' logs even when a test passes")

@@ -163,15 +163,9 @@ func TestRecordingDeliveredBySIPToBaresip(t *testing.T) {
 
 // deliveryConfig has room 4713 whose owner's voicemail is target.
 func deliveryConfig(target, extra string) string {
-	return fmt.Sprintf(`open_rooms: ""
-defaults:
-  names: false
-api:
-  tokens:
-    - {name: interop-ops, token: "%s", role: operator}
-%sdirectory:
+	return opsConfig + extra + fmt.Sprintf(`directory:
   - {extension: "4713", name: "Kari Nordmann", language: nb, pin: "%s", host_pin: "%s", voicemail: "%s"}
-`, OpsToken, extra, RoomPIN, RoomHostPIN, target)
+`, RoomPIN, RoomHostPIN, target)
 }
 
 // hostRecords dials room 4713 as its host, starts recording with *9, says

@@ -11,15 +11,9 @@ import (
 // RecordingConfig has one room that records from its first caller and
 // delivers to an Asterisk voicemail spool in the test's folder.
 func RecordingConfig(spool string) string {
-	return fmt.Sprintf(`open_rooms: ""
-defaults:
-  names: false
-api:
-  tokens:
-    - {name: interop-ops, token: "%s", role: operator}
-directory:
+	return opsConfig + fmt.Sprintf(`directory:
   - {extension: "4712", name: "Kari Nordmann", pin: "%s", host_pin: "%s", record: true, voicemail: "spool:%s"}
-`, OpsToken, RoomPIN, RoomHostPIN, spool)
+`, RoomPIN, RoomHostPIN, spool)
 }
 
 // SpoolMessages lists the messages in a spool mailbox's INBOX.

@@ -280,20 +280,14 @@ func replyText(t *testing.T, out *mailertest.Server, n int) string {
 // mailConfig is a bridge that takes invites on port intake and mails
 // through out, with the one directory entry room.
 func mailConfig(out *mailertest.Server, intake int, room string) string {
-	return fmt.Sprintf(`open_rooms: ""
-defaults:
-  names: false
-api:
-  tokens:
-    - {name: interop-ops, token: "%s", role: operator}
-mail:
+	return opsConfig + fmt.Sprintf(`mail:
   smtp: "smtp://%s"
   from: "Konferanse <brygga@example.org>"
   listen: "127.0.0.1:%d"
   address: "brygga@example.org"
 directory:
   - %s
-`, OpsToken, out.Addr, intake, room)
+`, out.Addr, intake, room)
 }
 
 var oneStep = regexp.MustCompile(`4714\*(\d{4,8})`)
