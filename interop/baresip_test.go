@@ -76,21 +76,7 @@ func baresipModulePath(t *testing.T) string {
 	if m, _ := filepath.Glob("/usr/lib/*-linux-gnu/baresip/modules"); len(m) > 0 {
 		candidates = append(candidates, m...)
 	}
-next:
-	for _, dir := range candidates {
-		for _, m := range baresipModules {
-			if _, err := os.Stat(filepath.Join(dir, m)); err != nil {
-				continue next
-			}
-		}
-		return dir
-	}
-	msg := fmt.Sprintf("no baresip module folder with %s among %s", strings.Join(baresipModules, ", "), strings.Join(candidates, ", "))
-	if CIMode() {
-		t.Fatal(msg + " (Debian package baresip-core)")
-	}
-	t.Skip(msg + ": install baresip-core to run this test (with CI=true this is a failure)")
-	return ""
+	return ModuleDir(t, "baresip", "baresip-core", candidates, baresipModules)
 }
 
 // baresipConfig is a headless baresip: loopback only, PCMU, a WAV file as

@@ -117,6 +117,27 @@ func RequirePeer(t *testing.T, name, debianPackage string) string {
 	return ""
 }
 
+// ModuleDir is the first of dirs that holds every one of modules (a peer's
+// plugins), or skips (fails in CI) when none does.
+func ModuleDir(t *testing.T, peer, debianPackage string, dirs, modules []string) string {
+	t.Helper()
+next:
+	for _, dir := range dirs {
+		for _, m := range modules {
+			if _, err := os.Stat(filepath.Join(dir, m)); err != nil {
+				continue next
+			}
+		}
+		return dir
+	}
+	msg := fmt.Sprintf("no %s module folder with %s among %s", peer, strings.Join(modules, ", "), strings.Join(dirs, ", "))
+	if CIMode() {
+		t.Fatal(msg + " (Debian package " + debianPackage + ")")
+	}
+	t.Skip(msg + ": install " + debianPackage + " to run this test (with CI=true this is a failure)")
+	return ""
+}
+
 // bryggaBinary builds cmd/brygga once per test run. Under -race the bridge
 // is built with the race detector as well.
 func bryggaBinary(t *testing.T) string {

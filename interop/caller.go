@@ -19,9 +19,9 @@ const (
 	ListenSpan = 2 * time.Second
 	// JoinWait bounds dialling, the PIN and the wait for the other tone.
 	JoinWait = 30 * time.Second
-	// Linger keeps the phone in the room after it has heard enough, so the
+	// linger keeps the phone in the room after it has heard enough, so the
 	// peer, which heard the phone a little later, gets its full span too.
-	Linger = 2 * time.Second
+	linger = 2 * time.Second
 )
 
 // JoinAndListen is the brygga/phone caller of the real-peer tests: it dials
@@ -72,7 +72,6 @@ func JoinAndListenAs(ctx context.Context, t *testing.T, cfg phone.Config, target
 		t.Fatalf("phone keying the PIN: %v", err)
 	}
 
-	need := int((Settle+ListenSpan+Linger)/(AnalysisWindow*time.Second/SampleRate)) + 1
 	deadline := time.NewTimer(JoinWait)
 	defer deadline.Stop()
 	poll := time.NewTicker(200 * time.Millisecond)
@@ -88,8 +87,7 @@ wait:
 			t.Error("the bridge hung up on the phone")
 			break wait
 		case <-poll.C:
-			ls := AnalyseLevels(call.Received(), want, say)
-			if f := FirstHeard(ls); f >= 0 && len(ls)-f >= need {
+			if HeardEnough(call.Received(), want, say) {
 				break wait
 			}
 		}
@@ -106,4 +104,13 @@ wait:
 		t.Errorf("%d packets from the bridge did not authenticate as SRTP", st.Unknown)
 	}
 	return heard
+}
+
+// HeardEnough reports whether pcm holds the want tone for long enough to
+// be checked: Settle, ListenSpan and linger from the moment it arrived.
+func HeardEnough(pcm []int16, want, own float64) bool {
+	need := int((Settle+ListenSpan+linger)/(AnalysisWindow*time.Second/SampleRate)) + 1
+	ls := AnalyseLevels(pcm, want, own)
+	f := FirstHeard(ls)
+	return f >= 0 && len(ls)-f >= need
 }

@@ -157,7 +157,7 @@ func hangUp(ctx context.Context, t *testing.T, calls ...*phone.Call) {
 func hearEachOther(t *testing.T, what string, a, b *phone.Call, sayA, sayB float64) {
 	t.Helper()
 	deadline := time.Now().Add(interop.JoinWait)
-	for !heardEnough(a.Received(), sayB, sayA) || !heardEnough(b.Received(), sayA, sayB) {
+	for !interop.HeardEnough(a.Received(), sayB, sayA) || !interop.HeardEnough(b.Received(), sayA, sayB) {
 		if time.Now().After(deadline) {
 			break // checkHears says what is missing
 		}

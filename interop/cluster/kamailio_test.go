@@ -58,21 +58,7 @@ func kamailioModulePath(t *testing.T) string {
 	if m, _ := filepath.Glob("/usr/lib/*-linux-gnu/kamailio/modules"); len(m) > 0 {
 		candidates = append(m, candidates...)
 	}
-next:
-	for _, dir := range candidates {
-		for _, m := range modules {
-			if _, err := os.Stat(filepath.Join(dir, m)); err != nil {
-				continue next
-			}
-		}
-		return dir
-	}
-	msg := fmt.Sprintf("no Kamailio module folder with %s among %s", strings.Join(modules, ", "), strings.Join(candidates, ", "))
-	if interop.CIMode() {
-		t.Fatal(msg + " (Debian package kamailio)")
-	}
-	t.Skip(msg + ": install kamailio to run this test (with CI=true this is a failure)")
-	return ""
+	return interop.ModuleDir(t, "Kamailio", "kamailio", candidates, modules)
 }
 
 // kamailioProc is a running Kamailio with the shipped config.
@@ -219,15 +205,6 @@ func (k *kamailioProc) waitRouted(t *testing.T, callID, method, ruri, proto stri
 	k.waitLogged(t, n, "in-dialog "+method+" "+ruri, " over "+proto+" ", " call-id "+callID+"\n")
 }
 
-// heardEnough reports whether pcm holds the want tone for long enough to
-// be checked: settle, listenSpan and linger from the moment it arrived.
-func heardEnough(pcm []int16, want, own float64) bool {
-	need := int((interop.Settle+interop.ListenSpan+interop.Linger)/(interop.AnalysisWindow*time.Second/interop.SampleRate)) + 1
-	ls := interop.AnalyseLevels(pcm, want, own)
-	f := interop.FirstHeard(ls)
-	return f >= 0 && len(ls)-f >= need
-}
-
 // TestKamailioProxy puts Kamailio with the shipped config
 // (deploy/kamailio) in front of one bridge, as the PBX's proxy, trusted by
 // the bridge (sip.trusted is the proxy's own loopback address), and calls
@@ -276,7 +253,7 @@ func kamailioProxy(t *testing.T, kamailio, modules, transport string) {
 	c := interop.DialPhone(ctx, t, room, "1002", 1100, interop.RoomPIN+"#", via, pai("+471002"))
 
 	deadline := time.Now().Add(interop.JoinWait)
-	for !heardEnough(a.Received(), 1100, 500) || !heardEnough(c.Received(), 500, 1100) {
+	for !interop.HeardEnough(a.Received(), 1100, 500) || !interop.HeardEnough(c.Received(), 500, 1100) {
 		if time.Now().After(deadline) {
 			break // checkHears says what is missing
 		}
