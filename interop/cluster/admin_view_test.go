@@ -34,7 +34,7 @@ type viewConference struct {
 func TestClusterAdminViewAcrossNodes(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	a, b := startNodes(t, 500*time.Millisecond)
+	a, b := startPair(t, 500*time.Millisecond)
 	// Node a's event stream, from before the calls to b.
 	streamA := eventStream(ctx, t, a, 0)
 

@@ -18,9 +18,7 @@ import (
 func failoverNodeConfig(url, node string) string {
 	return kamailioNodeConfig() + `directory:
   - {extension: "` + interop.RoomExt + `", name: "Test Room", pin: "` + interop.RoomPIN + `", host_pin: "` + interop.RoomHostPIN + `"}
-store: {url: "` + url + `"}
-cluster: {node_id: ` + node + `, advertise: "{{SIP}}", heartbeat: 500ms}
-`
+` + memberConfig(url, node, 500*time.Millisecond)
 }
 
 // roomView is GET /api/v1/conferences/{room}, what the failover checks.
@@ -147,12 +145,7 @@ func TestClusterFailoverKeepsTheMeeting(t *testing.T) {
 	modules := kamailioModulePath(t)
 	ctx := context.Background()
 	url := pgtest.URL(t)
-	var nodes []*interop.Bridge
-	for i, ip := range clusterNodeIPs[:2] {
-		lo, hi := interop.PortBlock(t, 40)
-		nodes = append(nodes, interop.StartBridgeAt(t, interop.BridgeAt{IP: ip, RTPLo: lo, RTPHi: hi, Dir: t.TempDir(),
-			Config: failoverNodeConfig(url, string(rune('a'+i)))}))
-	}
+	nodes := startNodes(t, clusterNodeIPs[:2], failoverNodeConfig(url, "a"), failoverNodeConfig(url, "b"))
 	k := startKamailio(t, kamailio, modules, kamailioSite{Nodes: sipAddrs(nodes), Transport: "udp", ProbeInterval: 1})
 	const room = interop.RoomExt
 	const sayHost, sayGuest, sayC1, sayC2 = 600.0, 1300.0, 700.0, 1500.0

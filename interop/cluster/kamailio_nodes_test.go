@@ -43,16 +43,14 @@ sip:
 `
 }
 
-// startCluster starts a node on each of ips.
+// startCluster starts a node behind the proxy on each of ips.
 func startCluster(t *testing.T, ips ...string) []*interop.Bridge {
 	t.Helper()
-	var nodes []*interop.Bridge
-	for _, ip := range ips {
-		// Two ports a call: room for most of the calls on one node.
-		lo, hi := interop.PortBlock(t, 100)
-		nodes = append(nodes, interop.StartBridgeAt(t, interop.BridgeAt{IP: ip, RTPLo: lo, RTPHi: hi, Dir: t.TempDir(), Config: kamailioNodeConfig()}))
+	configs := make([]string, len(ips))
+	for i := range configs {
+		configs[i] = kamailioNodeConfig()
 	}
-	return nodes
+	return startNodes(t, ips, configs...)
 }
 
 func sipAddrs(nodes []*interop.Bridge) []string {

@@ -18,19 +18,40 @@ import (
 // clusterConfig is testConfig for a node of a cluster on the database at
 // url; rooms 5000-5099 are open (no PIN) for the race.
 func clusterConfig(url, node string, heartbeat time.Duration) string {
-	return strings.Replace(interop.BridgeConfig, `open_rooms: ""`, `open_rooms: "50[0-9]{2}"`, 1) + `store: {url: "` + url + `"}
+	return strings.Replace(interop.BridgeConfig, `open_rooms: ""`, `open_rooms: "50[0-9]{2}"`, 1) + memberConfig(url, node, heartbeat)
+}
+
+// memberConfig makes a bridge node of a cluster on the database at url.
+func memberConfig(url, node string, heartbeat time.Duration) string {
+	return `store: {url: "` + url + `"}
 cluster: {node_id: ` + node + `, advertise: "{{SIP}}", heartbeat: ` + heartbeat.String() + `}
 `
 }
 
-// startNodes starts two real brygga processes, nodes a and b, sharing one
+// startNodes starts a bridge for each of configs, each in a folder of its
+// own, on ips[i] where ips has an address for it (else 127.0.0.1).
+func startNodes(t *testing.T, ips []string, configs ...string) []*interop.Bridge {
+	t.Helper()
+	var nodes []*interop.Bridge
+	for i, cfg := range configs {
+		at := interop.BridgeAt{Dir: t.TempDir(), Config: cfg}
+		if i < len(ips) {
+			at.IP = ips[i]
+			// Two ports a call: room for most of the calls on one node.
+			at.RTPLo, at.RTPHi = interop.PortBlock(t, 100)
+		}
+		nodes = append(nodes, interop.StartBridgeAt(t, at))
+	}
+	return nodes
+}
+
+// startPair starts two real brygga processes, nodes a and b, sharing one
 // throw-away PostgreSQL database.
-func startNodes(t *testing.T, heartbeat time.Duration) (a, b *interop.Bridge) {
+func startPair(t *testing.T, heartbeat time.Duration) (a, b *interop.Bridge) {
 	t.Helper()
 	url := pgtest.URL(t)
-	a = interop.StartBridgeIn(t, t.TempDir(), clusterConfig(url, "a", heartbeat))
-	b = interop.StartBridgeIn(t, t.TempDir(), clusterConfig(url, "b", heartbeat))
-	return a, b
+	nodes := startNodes(t, nil, clusterConfig(url, "a", heartbeat), clusterConfig(url, "b", heartbeat))
+	return nodes[0], nodes[1]
 }
 
 // redirectOf dials target once without following a redirect and returns
@@ -63,7 +84,7 @@ func redirectOf(ctx context.Context, t *testing.T, target string) (string, error
 // callers hear each other.
 func TestClusterRedirectsToTheRoomsNode(t *testing.T) {
 	ctx := context.Background()
-	a, b := startNodes(t, 500*time.Millisecond)
+	a, b := startPair(t, 500*time.Millisecond)
 
 	var wg sync.WaitGroup
 	var heardOnA, heardViaB []int16
@@ -110,7 +131,7 @@ func TestClusterRedirectsToTheRoomsNode(t *testing.T) {
 // in one room, every time.
 func TestClusterRaceForANewRoom(t *testing.T) {
 	ctx := context.Background()
-	a, b := startNodes(t, 500*time.Millisecond)
+	a, b := startPair(t, 500*time.Millisecond)
 	nodes := map[string]*interop.Bridge{a.SIP: a, b.SIP: b}
 	mixedOn := map[string]int{}
 	for i := range 10 {
@@ -174,7 +195,7 @@ func TestClusterRaceForANewRoom(t *testing.T) {
 func TestClusterDeadNodesRoomMoves(t *testing.T) {
 	ctx := context.Background()
 	heartbeat := time.Second
-	a, b := startNodes(t, heartbeat)
+	a, b := startPair(t, heartbeat)
 	interop.DialPhoneFrom(ctx, t, "sip:"+interop.RoomExt+"*"+interop.RoomPIN+"@"+a.SIP, "127.0.0.1", "on-a")
 	interop.WaitRoomMembers(t, a, interop.RoomExt, 1)
 	a.Kill(t)
