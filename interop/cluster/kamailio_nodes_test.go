@@ -157,9 +157,15 @@ func hearEachOther(t *testing.T, what string, a, b *phone.Call, sayA, sayB float
 	deadline := time.Now().Add(interop.JoinWait)
 	for !interop.HeardEnough(a.Received(), sayB, sayA) || !interop.HeardEnough(b.Received(), sayA, sayB) {
 		if time.Now().After(deadline) {
-			break // checkHears says what is missing
+			break // CheckHears says what is missing
 		}
-		time.Sleep(200 * time.Millisecond)
+		select {
+		case <-a.Done():
+			t.Fatalf("%s: the bridge hung up on the first caller", what)
+		case <-b.Done():
+			t.Fatalf("%s: the bridge hung up on the second caller", what)
+		case <-time.After(200 * time.Millisecond):
+		}
 	}
 	for _, h := range []struct {
 		who       string

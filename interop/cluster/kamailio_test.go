@@ -252,30 +252,7 @@ func kamailioProxy(t *testing.T, kamailio, modules, transport string) {
 	a := interop.DialPhone(ctx, t, room, "1001", 500, interop.RoomPIN+"#", via, pai("+471001"))
 	c := interop.DialPhone(ctx, t, room, "1002", 1100, interop.RoomPIN+"#", via, pai("+471002"))
 
-	deadline := time.Now().Add(interop.JoinWait)
-	for !interop.HeardEnough(a.Received(), 1100, 500) || !interop.HeardEnough(c.Received(), 500, 1100) {
-		if time.Now().After(deadline) {
-			break // checkHears says what is missing
-		}
-		select {
-		case <-a.Done():
-			t.Fatal("the bridge hung up on 1001")
-		case <-c.Done():
-			t.Fatal("the bridge hung up on 1002")
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-	for _, h := range []struct {
-		who       string
-		call      *phone.Call
-		want, own float64
-	}{{"1001 through the proxy", a, 1100, 500}, {"1002 through the proxy", c, 500, 1100}} {
-		if sum, err := interop.CheckHears(h.call.Received(), h.want, h.own, interop.Settle, interop.ListenSpan); err != nil {
-			t.Errorf("%s: %v", h.who, err)
-		} else {
-			t.Logf("%s: %s", h.who, sum)
-		}
-	}
+	hearEachOther(t, "1001 and 1002 through the proxy", a, c, 500, 1100)
 
 	// Caller ID: what the PBX asserted, passed on by the trusted proxy.
 	ma := interop.WaitMember(t, b, "+471001")
@@ -318,7 +295,7 @@ func kamailioProxy(t *testing.T, kamailio, modules, transport string) {
 		}
 	}
 	mark := a.Mark()
-	deadline = time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(15 * time.Second)
 	for {
 		ls := interop.AnalyseLevels(a.ReceivedSince(mark), 1100, 500)
 		if interop.FirstHeard(ls) >= 0 {
