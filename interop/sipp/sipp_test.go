@@ -254,8 +254,7 @@ func TestSIPpMutesFromKeypad(t *testing.T) {
 			t.Fatalf("SIPp's tone at %.1f dBFS after it muted itself\n%s", l.Want, interop.LevelTable(ls))
 		}
 	}
-	log, _ := os.ReadFile(b.LogFile)
-	if !strings.Contains(string(log), "type=participant.muted") {
+	if !strings.Contains(b.Log(), "type=participant.muted") {
 		t.Error("the bridge logged no participant.muted event")
 	}
 	t.Logf("SIPp heard for %v, muted for %v before its BYE", talked, mutedFor)
