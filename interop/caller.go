@@ -3,8 +3,6 @@ package interop
 import (
 	"context"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -39,18 +37,7 @@ func JoinAndListen(ctx context.Context, t *testing.T, b *Bridge, say, want float
 // cannot read (SRTP that does not authenticate) fail the test.
 func JoinAndListenAs(ctx context.Context, t *testing.T, cfg phone.Config, target string, say, want float64, opts ...phone.DialOption) []int16 {
 	t.Helper()
-	logPath := filepath.Join(t.TempDir(), "phone.log")
-	logf, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logf.Close()
-	t.Cleanup(func() {
-		if t.Failed() || *ShowLogs {
-			t.Logf("phone log:\n%s", TailLines(logPath, 200))
-		}
-	})
-	log := slog.New(slog.NewTextHandler(logf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	log := testLogger(t, "phone.log", "phone log", slog.LevelDebug, 200)
 
 	ctx, cancel := context.WithTimeout(ctx, JoinWait+10*time.Second)
 	defer cancel()

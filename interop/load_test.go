@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -116,18 +114,7 @@ func TestLoadReflectorSmoke(t *testing.T) {
 // loadLog gives a run's SIP log a file, shown when the test fails.
 func loadLog(t *testing.T) *slog.Logger {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "load.log")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		f.Close()
-		if t.Failed() || *ShowLogs {
-			t.Logf("load generator log:\n%s", TailLines(path, 200))
-		}
-	})
-	return slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	return testLogger(t, "load.log", "load generator log", slog.LevelInfo, 200)
 }
 
 func logReport(t *testing.T, rep *load.Report) {

@@ -53,18 +53,7 @@ func WaitEnded(t *testing.T, c *phone.Call, who string) {
 // it is closed when the test ends.
 func NewPhone(ctx context.Context, t *testing.T, cfg phone.Config) *phone.Phone {
 	t.Helper()
-	logPath := filepath.Join(t.TempDir(), "phone-"+cfg.User+".log")
-	logf, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		logf.Close()
-		if t.Failed() || *ShowLogs {
-			t.Logf("phone %s log:\n%s", cfg.User, TailLines(logPath, 100))
-		}
-	})
-	cfg.Logger = slog.New(slog.NewTextHandler(logf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	cfg.Logger = testLogger(t, "phone-"+cfg.User+".log", "phone "+cfg.User+" log", slog.LevelDebug, 100)
 	ph, err := phone.New(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -94,4 +83,22 @@ func DialPhoneFrom(ctx context.Context, t *testing.T, target, ip, user string) *
 		t.Fatalf("%s from %s: %v", user, ip, err)
 	}
 	return call
+}
+
+// testLogger is a logger writing to a file of the test's own, whose last
+// lines are printed as what when the test fails (or with -interop.logs).
+func testLogger(t *testing.T, file, what string, level slog.Level, lines int) *slog.Logger {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), file)
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		f.Close()
+		if t.Failed() || *ShowLogs {
+			t.Logf("%s:\n%s", what, TailLines(path, lines))
+		}
+	})
+	return slog.New(slog.NewTextHandler(f, &slog.HandlerOptions{Level: level}))
 }
