@@ -13,8 +13,8 @@ import (
 
 const (
 	SampleRate = 8000
-	// ToneAmp is every caller's tone level: 0.25 of full scale, -12 dBFS.
-	ToneAmp = 0.25
+	// toneAmp is every caller's tone level: 0.25 of full scale, -12 dBFS.
+	toneAmp = 0.25
 	// PresentMin is the level above which a caller's tone counts as heard;
 	// the bridge sums without gain, so the tone arrives near -12 dBFS and
 	// this leaves room for a quieter mix.
@@ -33,7 +33,7 @@ const (
 // WriteULaw writes a headerless µ-law file of a sine, as SIPp's rtp_stream
 // plays it.
 func WriteULaw(path string, freq float64, seconds int) error {
-	pcm := tone.Generate(freq, SampleRate, ToneAmp, seconds*SampleRate)
+	pcm := tone.Generate(freq, SampleRate, toneAmp, seconds*SampleRate)
 	out := make([]byte, len(pcm))
 	if n := codec.PCMU.Encode(out, pcm); n != len(pcm) {
 		return fmt.Errorf("µ-law encode wrote %d of %d bytes", n, len(pcm))
@@ -128,5 +128,5 @@ func LevelTable(ls []levels) string {
 // Sine is a call's source saying freq.
 func Sine(freq float64) func(pcm []int16) {
 	var phase float64
-	return func(pcm []int16) { tone.Sine(pcm, freq, SampleRate, ToneAmp, &phase) }
+	return func(pcm []int16) { tone.Sine(pcm, freq, SampleRate, toneAmp, &phase) }
 }

@@ -20,7 +20,7 @@ func TestCheckHears(t *testing.T) {
 	lead := make([]int16, SampleRate/2) // half a second of silence before the room
 	mix := func(seconds float64, ownAmp float64) []int16 {
 		n := int(seconds * SampleRate)
-		a := tone.Generate(1400, SampleRate, ToneAmp, n)
+		a := tone.Generate(1400, SampleRate, toneAmp, n)
 		b := tone.Generate(700, SampleRate, ownAmp, n)
 		out := make([]int16, 0, len(lead)+n)
 		out = append(out, lead...)
@@ -37,14 +37,14 @@ func TestCheckHears(t *testing.T) {
 	if _, err := CheckHears(mix(4, 0), 1400, 700, settle, span); err != nil {
 		t.Errorf("clean tone rejected: %v", err)
 	}
-	if _, err := CheckHears(mix(4, ToneAmp), 1400, 700, settle, span); err == nil {
+	if _, err := CheckHears(mix(4, toneAmp), 1400, 700, settle, span); err == nil {
 		t.Error("own tone at full level accepted")
 	}
-	if _, err := CheckHears(mix(4, ToneAmp/5), 1400, 700, settle, span); err == nil {
+	if _, err := CheckHears(mix(4, toneAmp/5), 1400, 700, settle, span); err == nil {
 		t.Error("own tone 14 dB under the other (-26 dBFS) accepted")
 	}
 	// 30 dB down is the leak a real mix may have: absent by the rule in sip/bridge_test.go.
-	if _, err := CheckHears(mix(4, ToneAmp/32), 1400, 700, settle, span); err != nil {
+	if _, err := CheckHears(mix(4, toneAmp/32), 1400, 700, settle, span); err != nil {
 		t.Errorf("own tone 30 dB down (-42 dBFS) rejected: %v", err)
 	}
 	if _, err := CheckHears(make([]int16, 5*SampleRate), 1400, 700, settle, span); err == nil {
@@ -63,7 +63,7 @@ func TestCheckHears(t *testing.T) {
 
 func TestWAVRoundTrip(t *testing.T) {
 	path := t.TempDir() + "/t.wav"
-	want := tone.Generate(1100, SampleRate, ToneAmp, 1234)
+	want := tone.Generate(1100, SampleRate, toneAmp, 1234)
 	if err := writeWAV(path, want, SampleRate); err != nil {
 		t.Fatal(err)
 	}

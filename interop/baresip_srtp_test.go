@@ -56,7 +56,7 @@ sip:
 	tlsModules := strings.Join([]string{modules, "module srtp.so", "sip_cafile " + certFile}, "\n")
 	// aufile ends the source at the end of the file: make it outlast the call.
 	toneWAV := filepath.Join(dir, "tone1100.wav")
-	if err := writeWAV(toneWAV, tone.Generate(1100, SampleRate, ToneAmp, 90*SampleRate), SampleRate); err != nil {
+	if err := writeWAV(toneWAV, tone.Generate(1100, SampleRate, toneAmp, 90*SampleRate), SampleRate); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)

@@ -25,7 +25,7 @@ func TestBaresipInRoom(t *testing.T) {
 	dir, cfgDir, dumpDir := baresipDirs(t)
 	// aufile ends the source at the end of the file: make it outlast the call.
 	toneWAV := filepath.Join(cfgDir, "tone1100.wav")
-	if err := writeWAV(toneWAV, tone.Generate(1100, SampleRate, ToneAmp, 90*SampleRate), SampleRate); err != nil {
+	if err := writeWAV(toneWAV, tone.Generate(1100, SampleRate, toneAmp, 90*SampleRate), SampleRate); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

@@ -115,7 +115,7 @@ func TestRecordingDeliveredBySIPToBaresip(t *testing.T) {
 	// The greeting: a second of quiet, the beep, then silence that
 	// outlasts the deposit (aufile ends the source at the end of the file).
 	greeting := make([]int16, SampleRate)
-	greeting = append(greeting, tone.Generate(1000, SampleRate, ToneAmp, 2*SampleRate/5)...)
+	greeting = append(greeting, tone.Generate(1000, SampleRate, toneAmp, 2*SampleRate/5)...)
 	greeting = append(greeting, make([]int16, 90*SampleRate)...)
 	greetingWAV := filepath.Join(cfgDir, "greeting.wav")
 	if err := writeWAV(greetingWAV, greeting, SampleRate); err != nil {

@@ -25,7 +25,7 @@ func TestLinphoneInRoom(t *testing.T) {
 	dir := t.TempDir()
 	// The file player stops at the end of the file: make it outlast the call.
 	toneWAV := filepath.Join(dir, "tone1100.wav")
-	if err := writeWAV(toneWAV, tone.Generate(1100, SampleRate, ToneAmp, 90*SampleRate), SampleRate); err != nil {
+	if err := writeWAV(toneWAV, tone.Generate(1100, SampleRate, toneAmp, 90*SampleRate), SampleRate); err != nil {
 		t.Fatal(err)
 	}
 	recorded := filepath.Join(dir, "heard.wav")
