@@ -10,49 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"brygga/internal/pgtest"
 	"brygga/interop"
 	"brygga/phone"
 )
-
-// clusterConfig is testConfig for a node of a cluster on the database at
-// url; rooms 5000-5099 are open (no PIN) for the race.
-func clusterConfig(url, node string, heartbeat time.Duration) string {
-	return strings.Replace(interop.BridgeConfig, `open_rooms: ""`, `open_rooms: "50[0-9]{2}"`, 1) + memberConfig(url, node, heartbeat)
-}
-
-// memberConfig makes a bridge node of a cluster on the database at url.
-func memberConfig(url, node string, heartbeat time.Duration) string {
-	return `store: {url: "` + url + `"}
-cluster: {node_id: ` + node + `, advertise: "{{SIP}}", heartbeat: ` + heartbeat.String() + `}
-`
-}
-
-// startNodes starts a bridge for each of configs, each in a folder of its
-// own, on ips[i] where ips has an address for it (else 127.0.0.1).
-func startNodes(t *testing.T, ips []string, configs ...string) []*interop.Bridge {
-	t.Helper()
-	var nodes []*interop.Bridge
-	for i, cfg := range configs {
-		at := interop.BridgeAt{Dir: t.TempDir(), Config: cfg}
-		if i < len(ips) {
-			at.IP = ips[i]
-			// Two ports a call: room for most of the calls on one node.
-			at.RTPLo, at.RTPHi = interop.PortBlock(t, 100)
-		}
-		nodes = append(nodes, interop.StartBridgeAt(t, at))
-	}
-	return nodes
-}
-
-// startPair starts two real brygga processes, nodes a and b, sharing one
-// throw-away PostgreSQL database.
-func startPair(t *testing.T, heartbeat time.Duration) (a, b *interop.Bridge) {
-	t.Helper()
-	url := pgtest.URL(t)
-	nodes := startNodes(t, nil, clusterConfig(url, "a", heartbeat), clusterConfig(url, "b", heartbeat))
-	return nodes[0], nodes[1]
-}
 
 // redirectOf dials target once without following a redirect and returns
 // where the 302 sends the caller ("" and the error when there is none).
