@@ -176,13 +176,11 @@ func hostRecords(t *testing.T, b *Bridge) string {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	call := DialIn(ctx, t, b, "4713", "host", RoomHostPIN+"#", 0)
-	var conf struct {
-		Members []struct{ ID string }
-	}
+	var conf Conference
 	deadline := time.Now().Add(30 * time.Second)
 	for len(conf.Members) == 0 && time.Now().Before(deadline) {
 		time.Sleep(300 * time.Millisecond)
-		APICall(t, b, OpsToken, "GET", "/api/v1/conferences/4713", "", &conf)
+		conf, _ = GetConference(t, b, OpsToken, "4713")
 	}
 	if len(conf.Members) == 0 {
 		t.Fatal("the host never got into the room")

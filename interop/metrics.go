@@ -41,15 +41,11 @@ func Metrics(t *testing.T, b *Bridge) map[string]float64 {
 // (0 when it has no live conference).
 func MemberCount(t *testing.T, b *Bridge) int {
 	t.Helper()
-	var conf struct {
-		Members []struct {
-			ID string `json:"id"`
-		} `json:"members"`
-	}
-	if code := APICall(t, b, WallToken, "GET", "/api/v1/conferences/"+RoomExt, "", &conf); code != 200 {
+	c, code := GetConference(t, b, WallToken, RoomExt)
+	if code != 200 {
 		return 0
 	}
-	return len(conf.Members)
+	return len(c.Members)
 }
 
 // MetricValue is one sample of the bridge's /metrics ("" labels: the

@@ -167,17 +167,8 @@ func dialsInto(t *testing.T, b *Bridge, room, user, keys string) bool {
 	defer call.Hangup(ctx)
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
-		var conf struct {
-			Members []struct {
-				CallerID string `json:"caller_id"`
-			}
-		}
-		if APICall(t, b, OpsToken, "GET", "/api/v1/conferences/"+room, "", &conf) == 200 {
-			for _, m := range conf.Members {
-				if m.CallerID == user {
-					return true
-				}
-			}
+		if c, code := GetConference(t, b, OpsToken, room); code == 200 && c.Has(user) {
+			return true
 		}
 		select {
 		case <-call.Done():

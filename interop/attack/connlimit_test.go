@@ -215,12 +215,7 @@ func TestTCPCallOutlivesIdleTimeout(t *testing.T) {
 	if v := m["brygga_sip_connections"]; v != 1 {
 		t.Errorf("brygga_sip_connections %v, want 1 (the call's)", v)
 	}
-	var conf struct {
-		Members []struct {
-			ID string `json:"id"`
-		} `json:"members"`
-	}
-	interop.APICall(t, b, interop.WallToken, "GET", "/api/v1/conferences/"+interop.RoomExt, "", &conf)
+	conf, _ := interop.GetConference(t, b, interop.WallToken, interop.RoomExt)
 	if len(conf.Members) != 1 {
 		t.Fatalf("members %+v", conf.Members)
 	}
