@@ -9,7 +9,6 @@ package sipp
 // still open when it stops).
 
 import (
-	"brygga/interop"
 	"context"
 	"net"
 	"os"
@@ -19,6 +18,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"brygga/interop"
 )
 
 // waitMembers polls the admin API until the room has n participants.
