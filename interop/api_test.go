@@ -66,14 +66,7 @@ func TestAdminAPIControlsALiveCall(t *testing.T) {
 	if err := listener.SendDigits(RoomPIN + "#"); err != nil {
 		t.Fatal(err)
 	}
-	var conf struct {
-		Room    string `json:"room"`
-		Members []struct {
-			ID    string `json:"id"`
-			Muted bool   `json:"muted"`
-			Role  string `json:"role"`
-		} `json:"members"`
-	}
+	var conf Conference
 	waitMembers := func(n int) {
 		t.Helper()
 		deadline := time.Now().Add(30 * time.Second)
@@ -98,8 +91,7 @@ func TestAdminAPIControlsALiveCall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var phase float64
-	call.SetSource(func(pcm []int16) { tone.Sine(pcm, 1400, SampleRate, ToneAmp, &phase) })
+	call.SetSource(Sine(1400))
 	if err := call.SendDigits(RoomPIN + "#"); err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package interop
 
 import (
-	"encoding/binary"
 	"fmt"
 	"math"
 	"os"
@@ -14,8 +13,8 @@ import (
 
 const (
 	SampleRate = 8000
-	// ToneAmp is every caller's tone level: 0.25 of full scale, -12 dBFS.
-	ToneAmp = 0.25
+	// toneAmp is every caller's tone level: 0.25 of full scale, -12 dBFS.
+	toneAmp = 0.25
 	// PresentMin is the level above which a caller's tone counts as heard;
 	// the bridge sums without gain, so the tone arrives near -12 dBFS and
 	// this leaves room for a quieter mix.
@@ -34,82 +33,12 @@ const (
 // WriteULaw writes a headerless µ-law file of a sine, as SIPp's rtp_stream
 // plays it.
 func WriteULaw(path string, freq float64, seconds int) error {
-	pcm := tone.Generate(freq, SampleRate, ToneAmp, seconds*SampleRate)
+	pcm := tone.Generate(freq, SampleRate, toneAmp, seconds*SampleRate)
 	out := make([]byte, len(pcm))
 	if n := codec.PCMU.Encode(out, pcm); n != len(pcm) {
 		return fmt.Errorf("µ-law encode wrote %d of %d bytes", n, len(pcm))
 	}
 	return os.WriteFile(path, out, 0o644)
-}
-
-// writeWAV writes 16-bit mono PCM as a canonical RIFF WAVE file.
-func writeWAV(path string, pcm []int16, sampleRate int) error {
-	data := make([]byte, 44+2*len(pcm))
-	copy(data[0:], "RIFF")
-	binary.LittleEndian.PutUint32(data[4:], uint32(36+2*len(pcm)))
-	copy(data[8:], "WAVEfmt ")
-	binary.LittleEndian.PutUint32(data[16:], 16)
-	binary.LittleEndian.PutUint16(data[20:], 1) // PCM
-	binary.LittleEndian.PutUint16(data[22:], 1) // mono
-	binary.LittleEndian.PutUint32(data[24:], uint32(sampleRate))
-	binary.LittleEndian.PutUint32(data[28:], uint32(2*sampleRate))
-	binary.LittleEndian.PutUint16(data[32:], 2)
-	binary.LittleEndian.PutUint16(data[34:], 16)
-	copy(data[36:], "data")
-	binary.LittleEndian.PutUint32(data[40:], uint32(2*len(pcm)))
-	for i, s := range pcm {
-		binary.LittleEndian.PutUint16(data[44+2*i:], uint16(s))
-	}
-	return os.WriteFile(path, data, 0o644)
-}
-
-// readWAV reads a 16-bit mono PCM WAVE file. A data chunk whose size was
-// never filled in (a writer that was killed) is read to the end of file.
-func readWAV(path string) ([]int16, int, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, 0, err
-	}
-	if len(data) < 12 || string(data[0:4]) != "RIFF" || string(data[8:12]) != "WAVE" {
-		return nil, 0, fmt.Errorf("%s: not a RIFF WAVE file", path)
-	}
-	var sampleRate int
-	var haveFmt bool
-	for p := 12; p+8 <= len(data); {
-		id := string(data[p : p+4])
-		size := int(binary.LittleEndian.Uint32(data[p+4:]))
-		body := data[p+8:]
-		switch id {
-		case "fmt ":
-			if size < 16 || len(body) < 16 {
-				return nil, 0, fmt.Errorf("%s: short fmt chunk", path)
-			}
-			format := binary.LittleEndian.Uint16(body[0:])
-			channels := binary.LittleEndian.Uint16(body[2:])
-			bits := binary.LittleEndian.Uint16(body[14:])
-			// 0xFFFE is WAVE_FORMAT_EXTENSIBLE, which libsndfile may use
-			// for plain PCM too.
-			if (format != 1 && format != 0xFFFE) || channels != 1 || bits != 16 {
-				return nil, 0, fmt.Errorf("%s: format %#x, %d channels, %d bits: want 16-bit mono PCM", path, format, channels, bits)
-			}
-			sampleRate = int(binary.LittleEndian.Uint32(body[4:]))
-			haveFmt = true
-		case "data":
-			if !haveFmt {
-				return nil, 0, fmt.Errorf("%s: data before fmt", path)
-			}
-			if size == 0 || size > len(body) {
-				size = len(body)
-			}
-			pcm := make([]int16, size/2)
-			for i := range pcm {
-				pcm[i] = int16(binary.LittleEndian.Uint16(body[2*i:]))
-			}
-			return pcm, sampleRate, nil
-		}
-		p += 8 + size + size&1
-	}
-	return nil, 0, fmt.Errorf("%s: no data chunk", path)
 }
 
 // levels is one analysis window: where it starts and the levels in it.
@@ -194,4 +123,10 @@ func LevelTable(ls []levels) string {
 		b.WriteByte('\n')
 	}
 	return b.String()
+}
+
+// Sine is a call's source saying freq.
+func Sine(freq float64) func(pcm []int16) {
+	var phase float64
+	return func(pcm []int16) { tone.Sine(pcm, freq, SampleRate, toneAmp, &phase) }
 }

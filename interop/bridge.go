@@ -58,6 +58,16 @@ directory:
   - {extension: "` + RoomExt + `", name: "Test Room", pin: "` + RoomPIN + `", host_pin: "` + RoomHostPIN + `"}
 `
 
+// opsConfig begins a config of a test's own: no open rooms, no name
+// prompts, and the operator's token.
+const opsConfig = `open_rooms: ""
+defaults:
+  names: false
+api:
+  tokens:
+    - {name: interop-ops, token: "` + OpsToken + `", role: operator}
+`
+
 // ShowLogs prints the logs of the bridge and the peers also for tests that
 // pass: go test ./interop -v -args -interop.logs
 var ShowLogs = flag.Bool("interop.logs", false, "print the bridge's and the peers' logs even when a test passes")
@@ -107,6 +117,27 @@ func RequirePeer(t *testing.T, name, debianPackage string) string {
 	return ""
 }
 
+// ModuleDir is the first of dirs that holds every one of modules (a peer's
+// plugins), or skips (fails in CI) when none does.
+func ModuleDir(t *testing.T, peer, debianPackage string, dirs, modules []string) string {
+	t.Helper()
+next:
+	for _, dir := range dirs {
+		for _, m := range modules {
+			if _, err := os.Stat(filepath.Join(dir, m)); err != nil {
+				continue next
+			}
+		}
+		return dir
+	}
+	msg := fmt.Sprintf("no %s module folder with %s among %s", peer, strings.Join(modules, ", "), strings.Join(dirs, ", "))
+	if CIMode() {
+		t.Fatal(msg + " (Debian package " + debianPackage + ")")
+	}
+	t.Skip(msg + ": install " + debianPackage + " to run this test (with CI=true this is a failure)")
+	return ""
+}
+
 // bryggaBinary builds cmd/brygga once per test run. Under -race the bridge
 // is built with the race detector as well.
 func bryggaBinary(t *testing.T) string {
@@ -136,17 +167,11 @@ func bryggaBinary(t *testing.T) string {
 
 // Bridge is one brygga process serving testConfig on loopback.
 type Bridge struct {
-	SIP     string // 127.0.0.1:port, UDP and TCP
-	API     string // http://127.0.0.1:port, the admin API
-	Port    int
-	RTPLo   int
-	RTPHi   int
+	SIP     string   // 127.0.0.1:port, UDP and TCP
+	API     string   // http://127.0.0.1:port, the admin API
 	At      BridgeAt // where it runs: a restart runs there again
-	dir     string
-	LogFile string // the bridge's stdout and stderr
-	cmd     *exec.Cmd
-	exited  chan struct{}
-	err     error // from Wait, valid once exited is closed
+	LogFile string   // the bridge's stdout and stderr
+	proc    *Proc
 
 	stopOnce sync.Once
 	stopErr  error
@@ -215,13 +240,8 @@ func StartBridgeAt(t *testing.T, at BridgeAt) *Bridge {
 	b := &Bridge{
 		SIP:     fmt.Sprintf("%s:%d", at.IP, at.Port),
 		API:     fmt.Sprintf("http://%s:%d", at.IP, at.APIPort),
-		Port:    at.Port,
-		RTPLo:   at.RTPLo,
-		RTPHi:   at.RTPHi,
 		At:      at,
-		dir:     at.Dir,
 		LogFile: filepath.Join(at.Dir, "brygga.log"),
-		exited:  make(chan struct{}),
 	}
 	logf, err := os.OpenFile(b.LogFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
@@ -231,7 +251,7 @@ func StartBridgeAt(t *testing.T, at BridgeAt) *Bridge {
 	args := []string{"serve",
 		"--config", cfg,
 		"--sip", strings.TrimSuffix(b.SIP+","+at.MoreSIP, ","),
-		"--rtp-ports", fmt.Sprintf("%d-%d", b.RTPLo, b.RTPHi),
+		"--rtp-ports", fmt.Sprintf("%d-%d", at.RTPLo, at.RTPHi),
 		"--data", filepath.Join(at.Dir, "data"),
 		"--api", strings.TrimPrefix(b.API, "http://"),
 		"--log-level", "debug"}
@@ -239,18 +259,12 @@ func StartBridgeAt(t *testing.T, at BridgeAt) *Bridge {
 		// Not always: a test's config may set media.ip itself.
 		args = append(args, "--media-ip", at.IP)
 	}
-	b.cmd = exec.Command(bin, args...)
-	b.cmd.Dir = at.Dir
-	b.cmd.Env = bridgeEnv()
-	b.cmd.Stdout = logf
-	b.cmd.Stderr = logf
-	if err := b.cmd.Start(); err != nil {
-		t.Fatalf("start brygga: %v", err)
-	}
-	go func() {
-		b.err = b.cmd.Wait()
-		close(b.exited)
-	}()
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = at.Dir
+	cmd.Env = bridgeEnv()
+	cmd.Stdout = logf
+	cmd.Stderr = logf
+	b.proc = StartProc(t, "brygga", cmd)
 	t.Cleanup(func() {
 		if err := b.Stop(); err != nil {
 			t.Error(err)
@@ -259,32 +273,12 @@ func StartBridgeAt(t *testing.T, at BridgeAt) *Bridge {
 			t.Logf("brygga log (%s):\n%s", b.LogFile, TailLines(b.LogFile, 400))
 		}
 	})
-	t.Logf("brygga on %s (udp+tcp), rtp %d-%d", b.SIP, b.RTPLo, b.RTPHi)
+	t.Logf("brygga on %s (udp+tcp), rtp %d-%d", b.SIP, at.RTPLo, at.RTPHi)
 
-	deadline := time.Now().Add(30 * time.Second)
-	var last error
-	for time.Now().Before(deadline) {
-		select {
-		case <-b.exited:
-			t.Fatalf("brygga exited before answering OPTIONS: %v", b.err)
-		default:
-		}
-		code, err := SIPOptions(b.SIP, 300*time.Millisecond)
-		if err == nil && code == 200 {
-			// The API listens before SIP does; still, a test's first
-			// request should not be what finds out it cannot connect.
-			if err = apiUp(b.API); err == nil {
-				return b
-			}
-		}
-		if err == nil {
-			err = fmt.Errorf("OPTIONS answered %d", code)
-		}
-		last = err
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("brygga did not answer OPTIONS with 200 within 30 s: %v", last)
-	return nil
+	// The API listens before SIP does; still, a test's first request
+	// should not be what finds out it cannot connect.
+	b.proc.WaitOptions(t, "brygga", b.SIP, 30*time.Second, func() error { return apiUp(b.API) })
+	return b
 }
 
 // apiUp asks the bridge's /healthz once.
@@ -319,25 +313,25 @@ func bridgeEnv() []string {
 func (b *Bridge) Stop() error {
 	b.stopOnce.Do(func() {
 		select {
-		case <-b.exited:
-			b.stopErr = fmt.Errorf("brygga had already exited before SIGTERM: %v", b.err)
+		case <-b.proc.Exited:
+			b.stopErr = fmt.Errorf("brygga had already exited before SIGTERM: %v", b.proc.Err)
 			return
 		default:
 		}
-		if err := b.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		if err := b.proc.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 			b.stopErr = fmt.Errorf("SIGTERM to brygga: %v", err)
 			return
 		}
 		select {
-		case <-b.exited:
+		case <-b.proc.Exited:
 		case <-time.After(30 * time.Second):
-			_ = b.cmd.Process.Kill()
-			<-b.exited
+			_ = b.proc.Cmd.Process.Kill()
+			<-b.proc.Exited
 			b.stopErr = errors.New("brygga did not exit within 30 s of SIGTERM (killed)")
 			return
 		}
-		if b.err != nil {
-			b.stopErr = fmt.Errorf("brygga exited with %v after SIGTERM, want status 0", b.err)
+		if b.proc.Err != nil {
+			b.stopErr = fmt.Errorf("brygga exited with %v after SIGTERM, want status 0", b.proc.Err)
 		}
 		if log, _ := os.ReadFile(b.LogFile); bytes.Contains(log, []byte("WARNING: DATA RACE")) {
 			b.stopErr = errors.Join(b.stopErr, errors.New("brygga reported a data race (see its log)"))
@@ -351,10 +345,10 @@ func (b *Bridge) Stop() error {
 func (b *Bridge) Kill(t *testing.T) {
 	t.Helper()
 	b.stopOnce.Do(func() {
-		if err := b.cmd.Process.Kill(); err != nil {
+		if err := b.proc.Cmd.Process.Kill(); err != nil {
 			b.stopErr = fmt.Errorf("SIGKILL to brygga: %v", err)
 		}
-		<-b.exited
+		<-b.proc.Exited
 	})
 	if b.stopErr != nil {
 		t.Fatal(b.stopErr)
@@ -389,8 +383,6 @@ func TailLines(path string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// freePort is a loopback port free for both UDP and TCP at the time of the
-// call: a SIP listener needs both.
 // freeTCPPort is a loopback TCP port nobody listens on just now.
 func freeTCPPort(t *testing.T) int {
 	t.Helper()
@@ -402,6 +394,8 @@ func freeTCPPort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
+// FreePort is a loopback port free for both UDP and TCP at the time of the
+// call: a SIP listener needs both.
 func FreePort(t *testing.T) int {
 	t.Helper()
 	p, err := findPort()
@@ -543,4 +537,33 @@ func RandomToken() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
+}
+
+// SendSignal sends sig to the bridge and takes over Stop's part: the test
+// waits for the exit itself (exited), so the cleanup expects nothing more.
+func (b *Bridge) SendSignal(t *testing.T, sig syscall.Signal) {
+	t.Helper()
+	b.stopOnce.Do(func() {})
+	if err := b.proc.Cmd.Process.Signal(sig); err != nil {
+		t.Fatalf("%v to brygga: %v", sig, err)
+	}
+}
+
+// ExitedOK waits up to limit for the bridge to exit after a signal, and
+// fails unless it exited 0 without a data race.
+func (b *Bridge) ExitedOK(t *testing.T, limit time.Duration) {
+	t.Helper()
+	select {
+	case <-b.proc.Exited:
+	case <-time.After(limit):
+		_ = b.proc.Cmd.Process.Kill()
+		<-b.proc.Exited
+		t.Fatalf("brygga did not exit within %v (killed)", limit)
+	}
+	if b.proc.Err != nil {
+		t.Fatalf("brygga exited with %v, want status 0", b.proc.Err)
+	}
+	if strings.Contains(b.Log(), "WARNING: DATA RACE") {
+		t.Fatal("brygga reported a data race (see its log)")
+	}
 }

@@ -3,12 +3,9 @@ package interop
 import (
 	"context"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"brygga/media/tone"
 	"brygga/phone"
 )
 
@@ -20,9 +17,9 @@ const (
 	ListenSpan = 2 * time.Second
 	// JoinWait bounds dialling, the PIN and the wait for the other tone.
 	JoinWait = 30 * time.Second
-	// Linger keeps the phone in the room after it has heard enough, so the
+	// linger keeps the phone in the room after it has heard enough, so the
 	// peer, which heard the phone a little later, gets its full span too.
-	Linger = 2 * time.Second
+	linger = 2 * time.Second
 )
 
 // JoinAndListen is the brygga/phone caller of the real-peer tests: it dials
@@ -40,18 +37,7 @@ func JoinAndListen(ctx context.Context, t *testing.T, b *Bridge, say, want float
 // cannot read (SRTP that does not authenticate) fail the test.
 func JoinAndListenAs(ctx context.Context, t *testing.T, cfg phone.Config, target string, say, want float64, opts ...phone.DialOption) []int16 {
 	t.Helper()
-	logPath := filepath.Join(t.TempDir(), "phone.log")
-	logf, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logf.Close()
-	t.Cleanup(func() {
-		if t.Failed() || *ShowLogs {
-			t.Logf("phone log:\n%s", TailLines(logPath, 200))
-		}
-	})
-	log := slog.New(slog.NewTextHandler(logf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	log := testLogger(t, "phone.log", "phone log", slog.LevelDebug, 200)
 
 	ctx, cancel := context.WithTimeout(ctx, JoinWait+10*time.Second)
 	defer cancel()
@@ -68,13 +54,11 @@ func JoinAndListenAs(ctx context.Context, t *testing.T, cfg phone.Config, target
 	if err != nil {
 		t.Fatalf("phone dialling %s: %v", target, err)
 	}
-	var phase float64
-	call.SetSource(func(pcm []int16) { tone.Sine(pcm, say, SampleRate, ToneAmp, &phase) })
+	call.SetSource(Sine(say))
 	if err := call.SendDigits(RoomPIN + "#"); err != nil {
 		t.Fatalf("phone keying the PIN: %v", err)
 	}
 
-	need := int((Settle+ListenSpan+Linger)/(AnalysisWindow*time.Second/SampleRate)) + 1
 	deadline := time.NewTimer(JoinWait)
 	defer deadline.Stop()
 	poll := time.NewTicker(200 * time.Millisecond)
@@ -90,8 +74,7 @@ wait:
 			t.Error("the bridge hung up on the phone")
 			break wait
 		case <-poll.C:
-			ls := AnalyseLevels(call.Received(), want, say)
-			if f := FirstHeard(ls); f >= 0 && len(ls)-f >= need {
+			if HeardEnough(call.Received(), want, say) {
 				break wait
 			}
 		}
@@ -108,4 +91,13 @@ wait:
 		t.Errorf("%d packets from the bridge did not authenticate as SRTP", st.Unknown)
 	}
 	return heard
+}
+
+// HeardEnough reports whether pcm holds the want tone for long enough to
+// be checked: Settle, ListenSpan and linger from the moment it arrived.
+func HeardEnough(pcm []int16, want, own float64) bool {
+	need := int((Settle+ListenSpan+linger)/(AnalysisWindow*time.Second/SampleRate)) + 1
+	ls := AnalyseLevels(pcm, want, own)
+	f := FirstHeard(ls)
+	return f >= 0 && len(ls)-f >= need
 }

@@ -18,6 +18,7 @@ import (
 
 	"brygga/mailer/mailertest"
 	"brygga/media/tone"
+	"brygga/prompts/prompttest"
 	"brygga/recordings"
 )
 
@@ -110,17 +111,11 @@ func TestRecordingDeliveredByMail(t *testing.T) {
 func TestRecordingDeliveredBySIPToBaresip(t *testing.T) {
 	baresip := RequirePeer(t, "baresip", "baresip-core")
 	modules := baresipModulePath(t)
-	dir := t.TempDir()
-	cfgDir, dumpDir := filepath.Join(dir, "config"), filepath.Join(dir, "dumps")
-	for _, d := range []string{cfgDir, dumpDir} {
-		if err := os.Mkdir(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	dir, cfgDir, dumpDir := baresipDirs(t)
 	// The greeting: a second of quiet, the beep, then silence that
 	// outlasts the deposit (aufile ends the source at the end of the file).
 	greeting := make([]int16, SampleRate)
-	greeting = append(greeting, tone.Generate(1000, SampleRate, ToneAmp, 2*SampleRate/5)...)
+	greeting = append(greeting, tone.Generate(1000, SampleRate, toneAmp, 2*SampleRate/5)...)
 	greeting = append(greeting, make([]int16, 90*SampleRate)...)
 	greetingWAV := filepath.Join(cfgDir, "greeting.wav")
 	if err := writeWAV(greetingWAV, greeting, SampleRate); err != nil {
@@ -142,19 +137,12 @@ func TestRecordingDeliveredBySIPToBaresip(t *testing.T) {
 	}
 	vm.command(t, "/quit")
 	select {
-	case <-vm.exited:
+	case <-vm.Exited:
 	case <-time.After(10 * time.Second):
 		t.Error("baresip did not exit within 10 s of /quit")
 	}
 
-	dumps, _ := filepath.Glob(filepath.Join(dumpDir, "dump-*-dec.wav"))
-	if len(dumps) != 1 {
-		t.Fatalf("want one dump-*-dec.wav from baresip's sndfile, found %v", dumps)
-	}
-	heard, r, err := readWAV(dumps[0])
-	if err != nil || r != SampleRate {
-		t.Fatalf("%s: %v (rate %d)", dumps[0], err, r)
-	}
+	heard := baresipDump(t, dumpDir)
 	wav := download(t, b, id)
 	path := filepath.Join(t.TempDir(), "rec.wav")
 	os.WriteFile(path, wav, 0o600)
@@ -171,4 +159,99 @@ func TestRecordingDeliveredBySIPToBaresip(t *testing.T) {
 	if d := got - want; d < -400*time.Millisecond || d > 400*time.Millisecond {
 		t.Errorf("700 Hz for %v in the voicemail, %v in the recording", got, want)
 	}
+}
+
+// deliveryConfig has room 4713 whose owner's voicemail is target.
+func deliveryConfig(target, extra string) string {
+	return opsConfig + extra + fmt.Sprintf(`directory:
+  - {extension: "4713", name: "Kari Nordmann", language: nb, pin: "%s", host_pin: "%s", voicemail: "%s"}
+`, RoomPIN, RoomHostPIN, target)
+}
+
+// hostRecords dials room 4713 as its host, starts recording with *9, says
+// 700 Hz for three seconds and hangs up, which ends the meeting. It returns
+// the recording's ID.
+func hostRecords(t *testing.T, b *Bridge) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	call := DialIn(ctx, t, b, "4713", "host", RoomHostPIN+"#", 0)
+	var conf Conference
+	deadline := time.Now().Add(30 * time.Second)
+	for len(conf.Members) == 0 && time.Now().Before(deadline) {
+		time.Sleep(300 * time.Millisecond)
+		conf, _ = GetConference(t, b, OpsToken, "4713")
+	}
+	if len(conf.Members) == 0 {
+		t.Fatal("the host never got into the room")
+	}
+	time.Sleep(time.Second) // past the joining prompt, into the mix
+	if err := call.SendDigits("*9"); err != nil {
+		t.Fatal(err)
+	}
+	var recs []map[string]any
+	for len(recs) == 0 && time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+		APICall(t, b, OpsToken, "GET", "/api/v1/recordings", "", &recs)
+	}
+	if len(recs) != 1 || recs[0]["state"] != "recording" {
+		t.Fatalf("after *9: recordings %v", recs)
+	}
+	call.SetSource(Sine(700))
+	time.Sleep(3 * time.Second)
+	if err := call.Hangup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return recs[0]["id"].(string)
+}
+
+// download fetches a recording's WAV through the API.
+func download(t *testing.T, b *Bridge, id string) []byte {
+	t.Helper()
+	req, _ := http.NewRequest("GET", b.API+"/api/v1/recordings/"+id+"/audio", nil)
+	req.Header.Set("Authorization", "Bearer "+OpsToken)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	if res.StatusCode != 200 {
+		t.Fatalf("audio: %d %s", res.StatusCode, body)
+	}
+	return body
+}
+
+// checkRecorded checks a delivered WAV: the host's three seconds of 700 Hz
+// and the room's "now recording" announcement before them.
+func checkRecorded(t *testing.T, wav []byte) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "got.wav")
+	os.WriteFile(path, wav, 0o600)
+	pcm, err := recordings.ReadWAV(path)
+	if err != nil {
+		t.Fatalf("delivered audio: %v", err)
+	}
+	if s := float64(len(pcm)) / SampleRate; s < 3 || s > 15 {
+		t.Errorf("delivered %.1f s for about 3 s of talk after *9", s)
+	}
+	if !prompttest.HeardTone(pcm, 700) {
+		t.Error("the host's 700 Hz is not in the delivered recording")
+	}
+}
+
+// toneSpan is how long freq is present in pcm, in 200 ms windows, and
+// where it is first heard (-1: never).
+func toneSpan(pcm []int16, freq float64) (span time.Duration, first int) {
+	first = -1
+	n := 0
+	for i := 0; i+AnalysisWindow <= len(pcm); i += AnalysisWindow {
+		if prompttest.HeardTone(pcm[i:i+AnalysisWindow], freq) {
+			if first < 0 {
+				first = i
+			}
+			n++
+		}
+	}
+	return time.Duration(n) * time.Second / 5, first
 }

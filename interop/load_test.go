@@ -1,7 +1,9 @@
 package interop
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -29,7 +31,7 @@ func TestLoadSmoke(t *testing.T) {
 		Settle: 6 * time.Second,
 		Ramp:   10,
 		PIN:    RoomPIN,
-		CPUPID: b.cmd.Process.Pid,
+		CPUPID: b.proc.Cmd.Process.Pid,
 		Limits: load.Limits{MaxFailed: 0, MaxLoss: 1, MaxLeaks: 0, MaxMissed: 0},
 		Logger: loadLog(t),
 	})
@@ -107,4 +109,17 @@ func TestLoadReflectorSmoke(t *testing.T) {
 	if st := r.Stats(); st.Calls != 20 {
 		t.Errorf("the reflector answered %d calls, want 20", st.Calls)
 	}
+}
+
+// loadLog gives a run's SIP log a file, shown when the test fails.
+func loadLog(t *testing.T) *slog.Logger {
+	t.Helper()
+	return testLogger(t, "load.log", "load generator log", slog.LevelInfo, 200)
+}
+
+func logReport(t *testing.T, rep *load.Report) {
+	t.Helper()
+	var b bytes.Buffer
+	rep.WriteText(&b)
+	t.Logf("load report:\n%s", b.String())
 }

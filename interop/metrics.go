@@ -9,8 +9,8 @@ import (
 	"time"
 )
 
-// FlowMetrics reads the bridge's /metrics into "name{labels}" → value.
-func FlowMetrics(t *testing.T, b *Bridge) map[string]float64 {
+// Metrics reads the bridge's /metrics into "name{labels}" → value.
+func Metrics(t *testing.T, b *Bridge) map[string]float64 {
 	t.Helper()
 	c := http.Client{Timeout: 5 * time.Second}
 	res, err := c.Get(b.API + "/metrics")
@@ -41,13 +41,16 @@ func FlowMetrics(t *testing.T, b *Bridge) map[string]float64 {
 // (0 when it has no live conference).
 func MemberCount(t *testing.T, b *Bridge) int {
 	t.Helper()
-	var conf struct {
-		Members []struct {
-			ID string `json:"id"`
-		} `json:"members"`
-	}
-	if code := APICall(t, b, WallToken, "GET", "/api/v1/conferences/"+RoomExt, "", &conf); code != 200 {
+	c, code := GetConference(t, b, WallToken, RoomExt)
+	if code != 200 {
 		return 0
 	}
-	return len(conf.Members)
+	return len(c.Members)
+}
+
+// MetricValue is one sample of the bridge's /metrics ("" labels: the
+// unlabelled one); 0 when absent.
+func MetricValue(t *testing.T, b *Bridge, name, labels string) float64 {
+	t.Helper()
+	return Metrics(t, b)[name+labels]
 }

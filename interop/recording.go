@@ -11,15 +11,9 @@ import (
 // RecordingConfig has one room that records from its first caller and
 // delivers to an Asterisk voicemail spool in the test's folder.
 func RecordingConfig(spool string) string {
-	return fmt.Sprintf(`open_rooms: ""
-defaults:
-  names: false
-api:
-  tokens:
-    - {name: interop-ops, token: "%s", role: operator}
-directory:
+	return opsConfig + fmt.Sprintf(`directory:
   - {extension: "4712", name: "Kari Nordmann", pin: "%s", host_pin: "%s", record: true, voicemail: "spool:%s"}
-`, OpsToken, RoomPIN, RoomHostPIN, spool)
+`, RoomPIN, RoomHostPIN, spool)
 }
 
 // SpoolMessages lists the messages in a spool mailbox's INBOX.
@@ -57,4 +51,23 @@ func RecordingUnderway(t *testing.T, b *Bridge, dir string, seconds int) string 
 		time.Sleep(200 * time.Millisecond)
 	}
 	return id
+}
+
+// WaitDelivered polls the API until the recording is delivered.
+func WaitDelivered(t *testing.T, b *Bridge, id string) map[string]any {
+	t.Helper()
+	var rec map[string]any
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		rec = nil
+		APICall(t, b, OpsToken, "GET", "/api/v1/recordings/"+id, "", &rec)
+		if rec["state"] == "delivered" || rec["state"] == "failed" {
+			break
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	if rec["state"] != "delivered" {
+		t.Fatalf("recording not delivered: %v", rec)
+	}
+	return rec
 }

@@ -2,11 +2,13 @@ package interop
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"brygga/internal/testcert"
 	"brygga/media/tone"
 	"brygga/phone"
 )
@@ -87,9 +89,7 @@ sip:
 		if err != nil {
 			t.Fatalf("%s: TLS+SRTP dial: %v", m.user, err)
 		}
-		var phase float64
-		say := m.say
-		call.SetSource(func(pcm []int16) { tone.Sine(pcm, say, SampleRate, ToneAmp, &phase) })
+		call.SetSource(Sine(m.say))
 		if err := call.SendDigits(RoomPIN + "#"); err != nil {
 			t.Fatal(err)
 		}
@@ -138,4 +138,13 @@ sip:
 	if n := strings.Count(b.Log(), `transport=TLS`); n < 2 {
 		t.Errorf("%d calls answered over TLS in the log, want 2", n)
 	}
+}
+
+// selfSigned writes a certificate for 127.0.0.1 and its key into dir and
+// returns a client configuration that trusts it and nothing else.
+func selfSigned(t *testing.T, dir string) (certFile, keyFile string, client *tls.Config) {
+	t.Helper()
+	p := testcert.New(t)
+	certFile, keyFile = p.Write(t, dir)
+	return certFile, keyFile, p.Client
 }

@@ -70,7 +70,7 @@ func waitMetric(t *testing.T, b *interop.Bridge, sample string, d time.Duration,
 	t.Helper()
 	var v float64
 	for deadline := time.Now().Add(d); ; time.Sleep(100 * time.Millisecond) {
-		v = interop.FlowMetrics(t, b)[sample]
+		v = interop.Metrics(t, b)[sample]
 		if ok(v) || time.Now().After(deadline) {
 			return v
 		}
@@ -84,7 +84,7 @@ func waitMetric(t *testing.T, b *interop.Bridge, sample string, d time.Duration,
 func TestSIPOneByteConnectionsClosed(t *testing.T) {
 	const n = 200
 	b := interop.StartBridgeIn(t, t.TempDir(), connConfig("  message_timeout: 5s\n  max_connections_per_source: 250\n"))
-	before := interop.FlowMetrics(t, b)
+	before := interop.Metrics(t, b)
 
 	conns := make([]net.Conn, n)
 	for i := range conns {
@@ -159,7 +159,7 @@ func TestSIPConnectionsPerSource(t *testing.T) {
 	if n := strings.Count(b.Log(), `level=WARN msg="sip connections" source=127.0.0.66 max=5`+"\n"); n != 1 {
 		t.Errorf("%d fail2ban lines for 127.0.0.66, want 1", n)
 	}
-	m := interop.FlowMetrics(t, b)
+	m := interop.Metrics(t, b)
 	if v := m[`brygga_connections_refused_total{listener="sip",reason="source"}`]; v != 1 {
 		t.Errorf("refused for the source: %v, want 1", v)
 	}
@@ -208,19 +208,14 @@ func TestTCPCallOutlivesIdleTimeout(t *testing.T) {
 		t.Fatal("the call ended while the caller was quiet")
 	case <-time.After(4 * idle):
 	}
-	m := interop.FlowMetrics(t, b)
+	m := interop.Metrics(t, b)
 	if v := m[`brygga_sip_connections_cut_total{reason="idle"}`]; v != 1 {
 		t.Errorf("connections cut for idleness: %v, want 1 (the one without a call)", v)
 	}
 	if v := m["brygga_sip_connections"]; v != 1 {
 		t.Errorf("brygga_sip_connections %v, want 1 (the call's)", v)
 	}
-	var conf struct {
-		Members []struct {
-			ID string `json:"id"`
-		} `json:"members"`
-	}
-	interop.APICall(t, b, interop.WallToken, "GET", "/api/v1/conferences/"+interop.RoomExt, "", &conf)
+	conf, _ := interop.GetConference(t, b, interop.WallToken, interop.RoomExt)
 	if len(conf.Members) != 1 {
 		t.Fatalf("members %+v", conf.Members)
 	}

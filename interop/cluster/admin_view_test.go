@@ -16,17 +16,6 @@ import (
 	"brygga/media/tone"
 )
 
-// viewConference is GET /api/v1/conferences/{room} as this test reads it.
-type viewConference struct {
-	Room    string
-	Node    string
-	Members []struct {
-		ID       string `json:"id"`
-		CallerID string `json:"caller_id"`
-		Muted    bool   `json:"muted"`
-	}
-}
-
 // The API and ctl of node a show a room live on node b, naming b; an
 // operator's mute sent to a is carried out on b: b shows the member
 // muted, and the other caller, who heard the muted one before, no longer
@@ -34,7 +23,7 @@ type viewConference struct {
 func TestClusterAdminViewAcrossNodes(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	a, b := startNodes(t, 500*time.Millisecond)
+	a, b := startPair(t, 500*time.Millisecond)
 	// Node a's event stream, from before the calls to b.
 	streamA := eventStream(ctx, t, a, 0)
 
@@ -57,14 +46,14 @@ func TestClusterAdminViewAcrossNodes(t *testing.T) {
 	}
 
 	// The list on a holds b's room, with b named.
-	var list []viewConference
+	var list []interop.Conference
 	if code := interop.APICall(t, a, interop.WallToken, "GET", "/api/v1/conferences", "", &list); code != 200 {
 		t.Fatalf("GET /api/v1/conferences on a: %d", code)
 	}
 	if len(list) != 1 || list[0].Room != interop.RoomExt || list[0].Node != "b" {
 		t.Fatalf("a's list %+v, want room %s on node b", list, interop.RoomExt)
 	}
-	var one viewConference
+	var one interop.Conference
 	if code := interop.APICall(t, a, interop.WallToken, "GET", "/api/v1/conferences/"+interop.RoomExt, "", &one); code != 200 || one.Node != "b" || len(one.Members) != 2 {
 		t.Fatalf("GET the room on a: %d %+v", code, one)
 	}
@@ -97,7 +86,7 @@ func TestClusterAdminViewAcrossNodes(t *testing.T) {
 	if code := interop.APICall(t, a, interop.OpsToken, "POST", path, "", nil); code != 200 {
 		t.Fatalf("mute through a: %d", code)
 	}
-	var state viewConference
+	var state interop.Conference
 	interop.APICall(t, b, interop.WallToken, "GET", "/api/v1/conferences/"+interop.RoomExt, "", &state)
 	for _, m := range state.Members {
 		if m.ID == talkerID && !m.Muted {

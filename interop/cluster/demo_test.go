@@ -123,8 +123,7 @@ func TestClusterScript(t *testing.T) {
 	on := waitPlaced(t, nodes, map[string]int{room: 2})[room]
 	t.Logf("room %s on node%d (%s)", room, on+1, nodes[on].SIP)
 	hearEachOther(t, "room "+room+" through the demo's Kamailio", host, guest, sayA, sayB)
-	var members struct{ Members []struct{ Role string } }
-	interop.APICall(t, nodes[on], interop.OpsToken, "GET", "/api/v1/conferences/"+room, "", &members)
+	members, _ := interop.GetConference(t, nodes[on], interop.OpsToken, room)
 	hosts := 0
 	for _, m := range members.Members {
 		if m.Role == "host" {

@@ -18,44 +18,15 @@ import (
 func failoverNodeConfig(url, node string) string {
 	return kamailioNodeConfig() + `directory:
   - {extension: "` + interop.RoomExt + `", name: "Test Room", pin: "` + interop.RoomPIN + `", host_pin: "` + interop.RoomHostPIN + `"}
-store: {url: "` + url + `"}
-cluster: {node_id: ` + node + `, advertise: "{{SIP}}", heartbeat: 500ms}
-`
-}
-
-// roomView is GET /api/v1/conferences/{room}, what the failover checks.
-type roomView struct {
-	EndsAt    *time.Time `json:"ends_at"`
-	Locked    bool
-	Recording bool
-	Members   []struct {
-		CallerID string `json:"caller_id"`
-		Role     string
-	}
-}
-
-func viewRoom(t *testing.T, b *interop.Bridge, room string) (roomView, int) {
-	t.Helper()
-	var v roomView
-	code := interop.APICall(t, b, interop.OpsToken, "GET", "/api/v1/conferences/"+room, "", &v)
-	return v, code
-}
-
-func (v roomView) role(callerID string) string {
-	for _, m := range v.Members {
-		if m.CallerID == callerID {
-			return m.Role
-		}
-	}
-	return ""
+` + memberConfig(url, node, 500*time.Millisecond)
 }
 
 // waitRoom polls a node's API until ok accepts the room's view.
-func waitRoom(t *testing.T, b *interop.Bridge, room, what string, ok func(roomView) bool) roomView {
+func waitRoom(t *testing.T, b *interop.Bridge, room, what string, ok func(interop.Conference) bool) interop.Conference {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		v, code := viewRoom(t, b, room)
+		v, code := interop.GetConference(t, b, interop.OpsToken, room)
 		if code == 200 && ok(v) {
 			return v
 		}
@@ -147,12 +118,7 @@ func TestClusterFailoverKeepsTheMeeting(t *testing.T) {
 	modules := kamailioModulePath(t)
 	ctx := context.Background()
 	url := pgtest.URL(t)
-	var nodes []*interop.Bridge
-	for i, ip := range clusterNodeIPs[:2] {
-		lo, hi := interop.PortBlock(t, 40)
-		nodes = append(nodes, interop.StartBridgeAt(t, interop.BridgeAt{IP: ip, RTPLo: lo, RTPHi: hi, Dir: t.TempDir(),
-			Config: failoverNodeConfig(url, string(rune('a'+i)))}))
-	}
+	nodes := startNodes(t, clusterNodeIPs[:2], failoverNodeConfig(url, "a"), failoverNodeConfig(url, "b"))
 	k := startKamailio(t, kamailio, modules, kamailioSite{Nodes: sipAddrs(nodes), Transport: "udp", ProbeInterval: 1})
 	const room = interop.RoomExt
 	const sayHost, sayGuest, sayC1, sayC2 = 600.0, 1300.0, 700.0, 1500.0
@@ -186,13 +152,13 @@ func TestClusterFailoverKeepsTheMeeting(t *testing.T) {
 	if err := host.SendDigits("*7"); err != nil {
 		t.Fatal(err)
 	}
-	waitRoom(t, a, room, "locked by the host", func(v roomView) bool { return v.Locked })
+	waitRoom(t, a, room, "locked by the host", func(v interop.Conference) bool { return v.Locked })
 	if err := host.SendDigits("*9"); err != nil {
 		t.Fatal(err)
 	}
-	before := waitRoom(t, a, room, "recording", func(v roomView) bool { return v.Recording && v.EndsAt != nil })
-	if before.role("alice") != "host" {
-		t.Fatalf("alice is %q on node a, want host", before.role("alice"))
+	before := waitRoom(t, a, room, "recording", func(v interop.Conference) bool { return v.Recording && v.EndsAt != nil })
+	if before.Role("alice") != "host" {
+		t.Fatalf("alice is %q on node a, want host", before.Role("alice"))
 	}
 	// The state reaches the database on its own goroutine.
 	time.Sleep(300 * time.Millisecond)
@@ -238,19 +204,19 @@ func TestClusterFailoverKeepsTheMeeting(t *testing.T) {
 	}
 	hearEachOther(t, "room "+room+" taken over by node b", host2, guest2, sayHost, sayGuest)
 
-	after := waitRoom(t, b, room, "both callers back", func(v roomView) bool { return len(v.Members) == 2 })
+	after := waitRoom(t, b, room, "both callers back", func(v interop.Conference) bool { return len(v.Members) == 2 })
 	if after.EndsAt == nil || !after.EndsAt.Equal(*before.EndsAt) {
 		t.Errorf("the meeting ends at %v on node b, want %v as on node a", after.EndsAt, before.EndsAt)
 	}
 	if !after.Locked || !after.Recording {
 		t.Errorf("on node b the room is locked %v, recording %v; want both as on node a", after.Locked, after.Recording)
 	}
-	if r := after.role("alice"); r != "host" {
+	if r := after.Role("alice"); r != "host" {
 		t.Errorf("alice is %q on node b, want host", r)
 	}
 	stranger := interop.DialPhone(ctx, t, guestURI, "eve", 0, "")
 	interop.WaitEnded(t, stranger, "a stranger calling the locked room")
-	if v, _ := viewRoom(t, b, room); v.role("eve") != "" || len(v.Members) != 2 {
+	if v, _ := interop.GetConference(t, b, interop.OpsToken, room); v.Role("eve") != "" || len(v.Members) != 2 {
 		t.Errorf("after the stranger's call the room has %+v, want alice and bob only", v.Members)
 	}
 

@@ -2,11 +2,9 @@ package cluster
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,15 +15,9 @@ import (
 	"testing"
 	"time"
 
-	"brygga/api"
 	"brygga/interop"
 	"brygga/phone"
 )
-
-// clusterNodeIPs are the loopback addresses of the test cluster's nodes:
-// those of scripts/cluster.sh, on free ports, so a running demo (port 5060
-// there) is not in the way.
-var clusterNodeIPs = []string{"127.0.0.11", "127.0.0.12", "127.0.0.13"}
 
 // kamailioNodeConfig is a node's config: every four-digit extension an open
 // room, the proxy trusted, a drain that waits for the meetings.
@@ -43,137 +35,14 @@ sip:
 `
 }
 
-// startCluster starts a node on each of ips.
+// startCluster starts a node behind the proxy on each of ips.
 func startCluster(t *testing.T, ips ...string) []*interop.Bridge {
 	t.Helper()
-	var nodes []*interop.Bridge
-	for _, ip := range ips {
-		// Two ports a call: room for most of the calls on one node.
-		lo, hi := interop.PortBlock(t, 100)
-		nodes = append(nodes, interop.StartBridgeAt(t, interop.BridgeAt{IP: ip, RTPLo: lo, RTPHi: hi, Dir: t.TempDir(), Config: kamailioNodeConfig()}))
+	configs := make([]string, len(ips))
+	for i := range configs {
+		configs[i] = kamailioNodeConfig()
 	}
-	return nodes
-}
-
-func sipAddrs(nodes []*interop.Bridge) []string {
-	var addrs []string
-	for _, n := range nodes {
-		addrs = append(addrs, n.SIP)
-	}
-	return addrs
-}
-
-// liveRooms is GET /api/v1/conferences of a node: participants by room.
-func liveRooms(t *testing.T, b *interop.Bridge) map[string]int {
-	t.Helper()
-	var confs []struct {
-		Room         string
-		Participants int
-	}
-	// The node's own meetings: a cluster node's list gathers every
-	// node's, except for a request that says it comes from a node.
-	req, err := http.NewRequest("GET", b.API+"/api/v1/conferences", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+interop.OpsToken)
-	req.Header.Set(api.ViaHeader, "interop-test")
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("GET /api/v1/conferences on %s: %v", b.SIP, err)
-	}
-	defer res.Body.Close()
-	if res.StatusCode != 200 {
-		t.Fatalf("GET /api/v1/conferences on %s: %d", b.SIP, res.StatusCode)
-	}
-	if err := json.NewDecoder(res.Body).Decode(&confs); err != nil {
-		t.Fatalf("GET /api/v1/conferences on %s: %v", b.SIP, err)
-	}
-	rooms := map[string]int{}
-	for _, c := range confs {
-		rooms[c.Room] = c.Participants
-	}
-	return rooms
-}
-
-// waitPlaced waits until the rooms of want have their participants (by
-// room; 0: any, the room is live) in the mix, and returns the node each
-// room is on. It fails when a
-// room is live on more than one node: its callers were split.
-func waitPlaced(t *testing.T, nodes []*interop.Bridge, want map[string]int) map[string]int {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		placed := map[string]int{}
-		done := true
-		var split []string
-		live := make([]map[string]int, len(nodes))
-		for i, n := range nodes {
-			live[i] = liveRooms(t, n)
-		}
-		for room, count := range want {
-			var on []int
-			for i := range nodes {
-				if _, ok := live[i][room]; ok {
-					on = append(on, i)
-				}
-			}
-			switch {
-			case len(on) > 1:
-				split = append(split, fmt.Sprintf("%s on %v", room, on))
-			case len(on) == 1 && (count == 0 || live[on[0]][room] == count):
-				placed[room] = on[0]
-			default:
-				done = false
-			}
-		}
-		if len(split) > 0 {
-			t.Fatalf("rooms live on more than one node: %s", strings.Join(split, ", "))
-		}
-		if done {
-			return placed
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not every room has its callers on one node within 30 s: placed %v of %v; live %v", placed, want, live)
-		}
-		time.Sleep(300 * time.Millisecond)
-	}
-}
-
-// hangUp ends calls from the caller's side.
-func hangUp(ctx context.Context, t *testing.T, calls ...*phone.Call) {
-	t.Helper()
-	for _, c := range calls {
-		hctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		if err := c.Hangup(hctx); err != nil {
-			t.Errorf("hanging up %s: %v", c.CallID(), err)
-		}
-		cancel()
-	}
-}
-
-// hearEachOther checks that a (saying sayA) and b (saying sayB) hear each
-// other and not themselves.
-func hearEachOther(t *testing.T, what string, a, b *phone.Call, sayA, sayB float64) {
-	t.Helper()
-	deadline := time.Now().Add(interop.JoinWait)
-	for !heardEnough(a.Received(), sayB, sayA) || !heardEnough(b.Received(), sayA, sayB) {
-		if time.Now().After(deadline) {
-			break // checkHears says what is missing
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	for _, h := range []struct {
-		who       string
-		call      *phone.Call
-		want, own float64
-	}{{"first caller", a, sayB, sayA}, {"second caller", b, sayA, sayB}} {
-		if sum, err := interop.CheckHears(h.call.Received(), h.want, h.own, interop.Settle, interop.ListenSpan); err != nil {
-			t.Errorf("%s, %s: %v", what, h.who, err)
-		} else {
-			t.Logf("%s, %s: %s", what, h.who, sum)
-		}
-	}
+	return startNodes(t, ips, configs...)
 }
 
 // TestKamailioCluster runs the shipped Kamailio config in front of three

@@ -58,31 +58,15 @@ func kamailioModulePath(t *testing.T) string {
 	if m, _ := filepath.Glob("/usr/lib/*-linux-gnu/kamailio/modules"); len(m) > 0 {
 		candidates = append(m, candidates...)
 	}
-next:
-	for _, dir := range candidates {
-		for _, m := range modules {
-			if _, err := os.Stat(filepath.Join(dir, m)); err != nil {
-				continue next
-			}
-		}
-		return dir
-	}
-	msg := fmt.Sprintf("no Kamailio module folder with %s among %s", strings.Join(modules, ", "), strings.Join(candidates, ", "))
-	if interop.CIMode() {
-		t.Fatal(msg + " (Debian package kamailio)")
-	}
-	t.Skip(msg + ": install kamailio to run this test (with CI=true this is a failure)")
-	return ""
+	return interop.ModuleDir(t, "Kamailio", "kamailio", candidates, modules)
 }
 
 // kamailioProc is a running Kamailio with the shipped config.
 type kamailioProc struct {
-	Addr   string // proxyIP:port, UDP and TCP
-	log    string // its stderr: core messages and the config's xlog lines
-	ctl    string // the socket kamcmd talks to
-	cmd    *exec.Cmd
-	exited chan struct{}
-	err    error
+	*interop.Proc
+	Addr string // proxyIP:port, UDP and TCP
+	log  string // its stderr: core messages and the config's xlog lines
+	ctl  string // the socket kamcmd talks to
 }
 
 // kamailioSite is what a test sets of the shipped config besides its
@@ -101,10 +85,9 @@ func startKamailio(t *testing.T, kamailio, modules string, site kamailioSite) *k
 	t.Helper()
 	dir := t.TempDir()
 	k := &kamailioProc{
-		Addr:   fmt.Sprintf("%s:%d", proxyIP, interop.FreePort(t)),
-		log:    filepath.Join(dir, "kamailio.log"),
-		ctl:    filepath.Join(dir, "kamailio_ctl"),
-		exited: make(chan struct{}),
+		Addr: fmt.Sprintf("%s:%d", proxyIP, interop.FreePort(t)),
+		log:  filepath.Join(dir, "kamailio.log"),
+		ctl:  filepath.Join(dir, "kamailio_ctl"),
 	}
 	list := filepath.Join(dir, "dispatcher.list")
 	var lines strings.Builder
@@ -127,7 +110,7 @@ func startKamailio(t *testing.T, kamailio, modules string, site kamailioSite) *k
 	// /run/kamailio); -m/-M: shared and private memory in MB, small;
 	// -L: where the modules are; -A: the site settings the shipped
 	// config leaves to #!trydef.
-	k.cmd = exec.Command(kamailio, "-f", shippedKamailio, "-DD", "-E", "-Y", dir, "-m", "32", "-M", "8", "-L", modules,
+	cmd := exec.Command(kamailio, "-f", shippedKamailio, "-DD", "-E", "-Y", dir, "-m", "32", "-M", "8", "-L", modules,
 		"-A", "LISTEN_IP="+proxyIP,
 		"-A", "LISTEN_PORT="+port,
 		"-A", fmt.Sprintf("DISPATCHER_LIST=%q", list),
@@ -137,19 +120,13 @@ func startKamailio(t *testing.T, kamailio, modules string, site kamailioSite) *k
 		// Time enough for a bridge built with -race on a busy machine to
 		// say 100 Trying, short enough for the failover tests.
 		"-A", "NODE_TIMEOUT=2000")
-	k.cmd.Stdout = logf
-	k.cmd.Stderr = logf
+	cmd.Stdout = logf
+	cmd.Stderr = logf
 	// Its own process group: Kamailio forks workers, and if it ever has
 	// to be killed, they go with it.
 	// Pdeathsig: a test binary that dies (a -timeout panic) takes it along.
-	k.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
-	if err := k.cmd.Start(); err != nil {
-		t.Fatalf("start kamailio: %v", err)
-	}
-	go func() {
-		k.err = k.cmd.Wait()
-		close(k.exited)
-	}()
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
+	k.Proc = interop.StartProc(t, "kamailio", cmd)
 	t.Cleanup(func() {
 		if err := k.stop(); err != nil {
 			t.Error(err)
@@ -160,45 +137,27 @@ func startKamailio(t *testing.T, kamailio, modules string, site kamailioSite) *k
 	})
 	t.Logf("kamailio on %s (udp+tcp), relaying to %s over %s", k.Addr, strings.Join(site.Nodes, ", "), site.Transport)
 
-	deadline := time.Now().Add(20 * time.Second)
-	var last error
-	for time.Now().Before(deadline) {
-		select {
-		case <-k.exited:
-			t.Fatalf("kamailio exited before answering OPTIONS (%v):\n%s", k.err, interop.TailLines(k.log, 60))
-		default:
-		}
-		code, err := interop.SIPOptions(k.Addr, 300*time.Millisecond)
-		if err == nil && code == 200 {
-			return k
-		}
-		if err == nil {
-			err = fmt.Errorf("OPTIONS answered %d", code)
-		}
-		last = err
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("kamailio did not answer OPTIONS with 200 within 20 s: %v", last)
-	return nil
+	k.WaitOptions(t, "kamailio", k.Addr, 20*time.Second, nil)
+	return k
 }
 
 // stop ends Kamailio with SIGTERM (it stops its workers itself), or kills
 // its process group after 10 s.
 func (k *kamailioProc) stop() error {
 	select {
-	case <-k.exited:
+	case <-k.Exited:
 		return nil // exited before the end: the test has said so, or will
 	default:
 	}
-	if err := k.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := k.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		return fmt.Errorf("SIGTERM to kamailio: %v", err)
 	}
 	select {
-	case <-k.exited:
+	case <-k.Exited:
 		return nil
 	case <-time.After(10 * time.Second):
-		_ = syscall.Kill(-k.cmd.Process.Pid, syscall.SIGKILL)
-		<-k.exited
+		_ = syscall.Kill(-k.Cmd.Process.Pid, syscall.SIGKILL)
+		<-k.Exited
 		return errors.New("kamailio did not exit within 10 s of SIGTERM (killed)")
 	}
 }
@@ -244,15 +203,6 @@ func (k *kamailioProc) waitLogged(t *testing.T, n int, parts ...string) {
 func (k *kamailioProc) waitRouted(t *testing.T, callID, method, ruri, proto string, n int) {
 	t.Helper()
 	k.waitLogged(t, n, "in-dialog "+method+" "+ruri, " over "+proto+" ", " call-id "+callID+"\n")
-}
-
-// heardEnough reports whether pcm holds the want tone for long enough to
-// be checked: settle, listenSpan and linger from the moment it arrived.
-func heardEnough(pcm []int16, want, own float64) bool {
-	need := int((interop.Settle+interop.ListenSpan+interop.Linger)/(interop.AnalysisWindow*time.Second/interop.SampleRate)) + 1
-	ls := interop.AnalyseLevels(pcm, want, own)
-	f := interop.FirstHeard(ls)
-	return f >= 0 && len(ls)-f >= need
 }
 
 // TestKamailioProxy puts Kamailio with the shipped config
@@ -302,30 +252,7 @@ func kamailioProxy(t *testing.T, kamailio, modules, transport string) {
 	a := interop.DialPhone(ctx, t, room, "1001", 500, interop.RoomPIN+"#", via, pai("+471001"))
 	c := interop.DialPhone(ctx, t, room, "1002", 1100, interop.RoomPIN+"#", via, pai("+471002"))
 
-	deadline := time.Now().Add(interop.JoinWait)
-	for !heardEnough(a.Received(), 1100, 500) || !heardEnough(c.Received(), 500, 1100) {
-		if time.Now().After(deadline) {
-			break // checkHears says what is missing
-		}
-		select {
-		case <-a.Done():
-			t.Fatal("the bridge hung up on 1001")
-		case <-c.Done():
-			t.Fatal("the bridge hung up on 1002")
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-	for _, h := range []struct {
-		who       string
-		call      *phone.Call
-		want, own float64
-	}{{"1001 through the proxy", a, 1100, 500}, {"1002 through the proxy", c, 500, 1100}} {
-		if sum, err := interop.CheckHears(h.call.Received(), h.want, h.own, interop.Settle, interop.ListenSpan); err != nil {
-			t.Errorf("%s: %v", h.who, err)
-		} else {
-			t.Logf("%s: %s", h.who, sum)
-		}
-	}
+	hearEachOther(t, "1001 and 1002 through the proxy", a, c, 500, 1100)
 
 	// Caller ID: what the PBX asserted, passed on by the trusted proxy.
 	ma := interop.WaitMember(t, b, "+471001")
@@ -368,7 +295,7 @@ func kamailioProxy(t *testing.T, kamailio, modules, transport string) {
 		}
 	}
 	mark := a.Mark()
-	deadline = time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(15 * time.Second)
 	for {
 		ls := interop.AnalyseLevels(a.ReceivedSince(mark), 1100, 500)
 		if interop.FirstHeard(ls) >= 0 {

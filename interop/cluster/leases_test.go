@@ -10,28 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"brygga/internal/pgtest"
 	"brygga/interop"
 	"brygga/phone"
 )
-
-// clusterConfig is testConfig for a node of a cluster on the database at
-// url; rooms 5000-5099 are open (no PIN) for the race.
-func clusterConfig(url, node string, heartbeat time.Duration) string {
-	return strings.Replace(interop.BridgeConfig, `open_rooms: ""`, `open_rooms: "50[0-9]{2}"`, 1) + `store: {url: "` + url + `"}
-cluster: {node_id: ` + node + `, advertise: "{{SIP}}", heartbeat: ` + heartbeat.String() + `}
-`
-}
-
-// startNodes starts two real brygga processes, nodes a and b, sharing one
-// throw-away PostgreSQL database.
-func startNodes(t *testing.T, heartbeat time.Duration) (a, b *interop.Bridge) {
-	t.Helper()
-	url := pgtest.URL(t)
-	a = interop.StartBridgeIn(t, t.TempDir(), clusterConfig(url, "a", heartbeat))
-	b = interop.StartBridgeIn(t, t.TempDir(), clusterConfig(url, "b", heartbeat))
-	return a, b
-}
 
 // redirectOf dials target once without following a redirect and returns
 // where the 302 sends the caller ("" and the error when there is none).
@@ -63,7 +44,7 @@ func redirectOf(ctx context.Context, t *testing.T, target string) (string, error
 // callers hear each other.
 func TestClusterRedirectsToTheRoomsNode(t *testing.T) {
 	ctx := context.Background()
-	a, b := startNodes(t, 500*time.Millisecond)
+	a, b := startPair(t, 500*time.Millisecond)
 
 	var wg sync.WaitGroup
 	var heardOnA, heardViaB []int16
@@ -110,7 +91,7 @@ func TestClusterRedirectsToTheRoomsNode(t *testing.T) {
 // in one room, every time.
 func TestClusterRaceForANewRoom(t *testing.T) {
 	ctx := context.Background()
-	a, b := startNodes(t, 500*time.Millisecond)
+	a, b := startPair(t, 500*time.Millisecond)
 	nodes := map[string]*interop.Bridge{a.SIP: a, b.SIP: b}
 	mixedOn := map[string]int{}
 	for i := range 10 {
@@ -174,7 +155,7 @@ func TestClusterRaceForANewRoom(t *testing.T) {
 func TestClusterDeadNodesRoomMoves(t *testing.T) {
 	ctx := context.Background()
 	heartbeat := time.Second
-	a, b := startNodes(t, heartbeat)
+	a, b := startPair(t, heartbeat)
 	interop.DialPhoneFrom(ctx, t, "sip:"+interop.RoomExt+"*"+interop.RoomPIN+"@"+a.SIP, "127.0.0.1", "on-a")
 	interop.WaitRoomMembers(t, a, interop.RoomExt, 1)
 	a.Kill(t)

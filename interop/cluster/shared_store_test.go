@@ -32,11 +32,8 @@ sip:
 // would lock it at, and the lock is logged once.
 func TestClusterPINGuessingSpreadOverThreeBridges(t *testing.T) {
 	const failures = 4
-	url := pgtest.URL(t)
-	var nodes []*interop.Bridge
-	for range 3 {
-		nodes = append(nodes, interop.StartBridgeIn(t, t.TempDir(), sharedStoreConfig(url, failures)))
-	}
+	cfg := sharedStoreConfig(pgtest.URL(t), failures)
+	nodes := startNodes(t, nil, cfg, cfg, cfg)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	guesser, err := phone.New(ctx, phone.Config{LocalIP: netip.MustParseAddr("127.0.0.66"), User: "guesser",

@@ -9,7 +9,6 @@ package sipp
 // still open when it stops).
 
 import (
-	"brygga/interop"
 	"context"
 	"net"
 	"os"
@@ -19,6 +18,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"brygga/interop"
 )
 
 // waitMembers polls the admin API until the room has n participants.
@@ -44,7 +45,7 @@ func waitIdle(t *testing.T, b *interop.Bridge) map[string]float64 {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		m := interop.FlowMetrics(t, b)
+		m := interop.Metrics(t, b)
 		left := m["brygga_rtp_sessions"] + m["brygga_conferences"] +
 			m[`brygga_participants{where="room"}`] + m[`brygga_participants{where="lobby"}`]
 		if left == 0 {
@@ -337,13 +338,9 @@ func oneDialog(t *testing.T, oks []sippMsg) {
 func TestSIPpFlowCancelLate(t *testing.T) {
 	sipp := interop.RequirePeer(t, "sipp", "sip-tester")
 	b := interop.StartBridge(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
-	defer cancel()
 	dir := t.TempDir()
 	const scenario = "sipp_flow_cancel_late.xml"
-	if err := interop.RunSIPp(ctx, t, sipp, b, dir, interop.SIPpCall{Scenario: scenario, Service: interop.RoomExt, Limit: 20 * time.Second}); err != nil {
-		t.Fatal(err)
-	}
+	runSIPp(t, sipp, b, dir, 40*time.Second, interop.SIPpCall{Scenario: scenario, Service: interop.RoomExt, Limit: 20 * time.Second})
 	msgs := sippTrace(t, dir, scenario)
 	oneDialog(t, received(msgs, 200, "1 INVITE"))
 	if n := len(received(msgs, 487, "1 INVITE")); n != 0 {
@@ -434,17 +431,12 @@ func TestSIPpFlowHold(t *testing.T) {
 	sipp := interop.RequirePeer(t, "sipp", "sip-tester")
 	b := interop.StartBridge(t)
 	rtp := newRTPPort(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
 	dir := t.TempDir()
 	const scenario = "sipp_flow_hold.xml"
-	err := interop.RunSIPp(ctx, t, sipp, b, dir, interop.SIPpCall{
+	runSIPp(t, sipp, b, dir, 60*time.Second, interop.SIPpCall{
 		Scenario: scenario, Service: interop.RoomExt + "*" + interop.RoomPIN, Pause: 2500 * time.Millisecond,
 		Keys: map[string]string{"rtp_port": rtp.port()}, Limit: 40 * time.Second,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	msgs := sippTrace(t, dir, scenario)
 	got := rtp.arrivals()
 	// Packets already on their way when a 200 arrives are not the
@@ -552,11 +544,7 @@ func TestSIPpFlowTCP(t *testing.T) {
 func TestSIPpFlowByeInIVR(t *testing.T) {
 	sipp := interop.RequirePeer(t, "sipp", "sip-tester")
 	b := interop.StartBridge(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
-	defer cancel()
-	if err := interop.RunSIPp(ctx, t, sipp, b, t.TempDir(), interop.SIPpCall{Scenario: "sipp_flow_bye_ivr.xml", Service: interop.RoomExt, Limit: 20 * time.Second}); err != nil {
-		t.Fatal(err)
-	}
+	runSIPp(t, sipp, b, t.TempDir(), 40*time.Second, interop.SIPpCall{Scenario: "sipp_flow_bye_ivr.xml", Service: interop.RoomExt, Limit: 20 * time.Second})
 	res := callResults(waitIdle(t, b))
 	if res["answered"] != 1 {
 		t.Errorf("calls by result %v, want one answered", res)
@@ -597,13 +585,9 @@ func TestSIPpFlowUnknownDialog(t *testing.T) {
 func TestSIPpFlowRetransmissions(t *testing.T) {
 	sipp := interop.RequirePeer(t, "sipp", "sip-tester")
 	b := interop.StartBridge(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
-	defer cancel()
 	dir := t.TempDir()
 	const scenario = "sipp_flow_retrans.xml"
-	if err := interop.RunSIPp(ctx, t, sipp, b, dir, interop.SIPpCall{Scenario: scenario, Service: interop.RoomExt + "*" + interop.RoomPIN, Limit: 25 * time.Second}); err != nil {
-		t.Fatal(err)
-	}
+	runSIPp(t, sipp, b, dir, 40*time.Second, interop.SIPpCall{Scenario: scenario, Service: interop.RoomExt + "*" + interop.RoomPIN, Limit: 25 * time.Second})
 	msgs := sippTrace(t, dir, scenario)
 	oks := received(msgs, 200, "1 INVITE")
 	oneDialog(t, oks)
@@ -649,18 +633,13 @@ func TestSIPpFlowDelayedOffer(t *testing.T) {
 	if err := interop.WriteULaw(stream, 1400, 4); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
-	defer cancel()
 	const scenario = "sipp_flow_delayed_offer.xml"
-	before := interop.FlowMetrics(t, b)[`brygga_rtp_packets_total{direction="in"}`]
-	err := interop.RunSIPp(ctx, t, sipp, b, dir, interop.SIPpCall{
+	before := interop.Metrics(t, b)[`brygga_rtp_packets_total{direction="in"}`]
+	runSIPp(t, sipp, b, dir, 40*time.Second, interop.SIPpCall{
 		Scenario: scenario, Service: interop.RoomExt + "*" + interop.RoomPIN, Pause: 4 * time.Second,
 		Keys:  map[string]string{"rtp_port": rtp.port(), "tone_stream": stream + ",-1,0"},
 		Limit: 25 * time.Second,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	msgs := sippTrace(t, dir, scenario)
 	acked := sent(t, msgs, "ACK", "1 ACK")
 	if !strings.Contains(acked.body, "m=audio "+rtp.port()) {

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"brygga/interop"
-	"brygga/media/tone"
 	"brygga/phone"
 )
 
@@ -47,6 +46,17 @@ func startSIPp(t *testing.T, sipp string, b *interop.Bridge, dir string, c inter
 	return done
 }
 
+// runSIPp runs one SIPp call within a bound of its own and fails the test
+// when the call did not follow the scenario.
+func runSIPp(t *testing.T, sipp string, b *interop.Bridge, dir string, within time.Duration, c interop.SIPpCall) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), within)
+	defer cancel()
+	if err := interop.RunSIPp(ctx, t, sipp, b, dir, c); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestSIPpOptions is a PBX's health check over both transports the bridge
 // listens on.
 func TestSIPpOptions(t *testing.T) {
@@ -54,14 +64,9 @@ func TestSIPpOptions(t *testing.T) {
 	b := interop.StartBridge(t)
 	for _, tr := range []struct{ name, mode string }{{"udp", "u1"}, {"tcp", "t1"}} {
 		t.Run(tr.name, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
-			defer cancel()
-			err := interop.RunSIPp(ctx, t, sipp, b, t.TempDir(), interop.SIPpCall{
+			runSIPp(t, sipp, b, t.TempDir(), 40*time.Second, interop.SIPpCall{
 				Scenario: "sipp_options.xml", Service: interop.RoomExt, Transport: tr.mode, Limit: 20 * time.Second,
 			})
-			if err != nil {
-				t.Fatal(err)
-			}
 		})
 	}
 	if err := b.Stop(); err != nil {
@@ -74,14 +79,9 @@ func TestSIPpOptions(t *testing.T) {
 func TestSIPpUnknownExtension(t *testing.T) {
 	sipp := interop.RequirePeer(t, "sipp", "sip-tester")
 	b := interop.StartBridge(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
-	defer cancel()
-	err := interop.RunSIPp(ctx, t, sipp, b, t.TempDir(), interop.SIPpCall{
+	runSIPp(t, sipp, b, t.TempDir(), 40*time.Second, interop.SIPpCall{
 		Scenario: "sipp_unknown.xml", Service: "9999", Limit: 20 * time.Second,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	if err := b.Stop(); err != nil {
 		t.Error(err)
 	}
@@ -93,15 +93,10 @@ func TestSIPpWrongPIN(t *testing.T) {
 	sipp := interop.RequirePeer(t, "sipp", "sip-tester")
 	requireRawSocket(t)
 	b := interop.StartBridge(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
 	start := time.Now()
-	err := interop.RunSIPp(ctx, t, sipp, b, t.TempDir(), interop.SIPpCall{
+	runSIPp(t, sipp, b, t.TempDir(), 90*time.Second, interop.SIPpCall{
 		Scenario: "sipp_pin_wrong.xml", Service: interop.RoomExt, Limit: 60 * time.Second,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	t.Logf("the bridge hung up %.1f s after the call started", time.Since(start).Seconds())
 	if err := b.Stop(); err != nil {
 		t.Error(err)
@@ -219,8 +214,7 @@ func TestSIPpMutesFromKeypad(t *testing.T) {
 	if err != nil {
 		t.Fatalf("phone dialling: %v", err)
 	}
-	var phase float64
-	call.SetSource(func(pcm []int16) { tone.Sine(pcm, 700, interop.SampleRate, interop.ToneAmp, &phase) })
+	call.SetSource(interop.Sine(700))
 	if err := call.SendDigits(interop.RoomPIN + "#"); err != nil {
 		t.Fatal(err)
 	}
@@ -260,8 +254,7 @@ func TestSIPpMutesFromKeypad(t *testing.T) {
 			t.Fatalf("SIPp's tone at %.1f dBFS after it muted itself\n%s", l.Want, interop.LevelTable(ls))
 		}
 	}
-	log, _ := os.ReadFile(b.LogFile)
-	if !strings.Contains(string(log), "type=participant.muted") {
+	if !strings.Contains(b.Log(), "type=participant.muted") {
 		t.Error("the bridge logged no participant.muted event")
 	}
 	t.Logf("SIPp heard for %v, muted for %v before its BYE", talked, mutedFor)
